@@ -1,0 +1,149 @@
+"""Settings: read once from MOCKPROVIDER_* environment variables and explicit overrides.
+
+Two kinds of setting:
+- start-up settings (where to listen, which practice, which personas): frozen after start;
+- run-time flags (enablement, validation mode, compatibility choices): their start-up value is
+  read here, and the control state (mockprovider.domain.control) holds the live value, which
+  the control API may change and ``POST /_control/reset`` puts back.
+
+Every field reads ``MOCKPROVIDER_<FIELD NAME IN CAPITALS>``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+MB = 1024 * 1024
+
+# Built-in personas live in the repository's personas/ folder (next to the package), or in the
+# package's own copy when installed from a wheel.
+_REPO_PERSONAS = Path(__file__).resolve().parent.parent / "personas"
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong kind; the message names the variable."""
+
+
+def _flag(default, choices=None, doc=""):
+    return field(default=default, metadata={"runtime": True, "choices": choices, "doc": doc})
+
+
+def _setting(default, doc=""):
+    return field(default=default, metadata={"runtime": False, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- start-up settings ------------------------------------------------------------------------
+    host: str = _setting("127.0.0.1", "address to bind")
+    port: int = _setting(8080, "port to bind")
+    workers: int = _setting(2, "gunicorn worker processes")
+    personas: str = _setting(str(_REPO_PERSONAS), "folder of persona JSON files")
+    ods_code: str = _setting("B82617", "the provider practice's ODS code (in every service root)")
+    provider_asid: str = _setting("918999198738", "the provider's ASID (Ssp-To must equal it)")
+    public_base_url: str = _setting("", "absolute base for attachment URLs, e.g. https://mock.example; "
+                                        "empty = the request's own scheme and host")
+    consumer_ods: str = _setting("", "ODS of the requesting practice when a persona names no "
+                                     "registered practice (empty = any requesting practice counts)")
+    control_token: str = _setting("", "when set, /_control/* needs Authorization: Bearer <token>")
+    state_dir: str = _setting("", "folder for the shared control state (empty = a private temporary folder)")
+    journal_size: int = _setting(500, "how many requests the journal keeps")
+    max_body_bytes: int = _setting(1 * MB, "largest request body accepted")
+    jwt_leeway_seconds: int = _setting(0, "seconds of grace on JWT expiry")
+    tls_certfile: str = _setting("", "TLS certificate (PEM); enables HTTPS")
+    tls_keyfile: str = _setting("", "TLS private key (PEM)")
+    tls_ca_certs: str = _setting("", "CA bundle; when set, a client certificate is required (mutual TLS)")
+
+    # --- run-time flags (changeable through /_control/flags) --------------------------------------
+    gpconnect_enabled: bool = _flag(True, doc="GP Connect enabled at the practice")
+    structured_enabled: bool = _flag(True, doc="Access Record Structured capability enabled")
+    documents_enabled: bool = _flag(True, doc="Access Document capability enabled")
+    validation: str = _flag("strict", ("strict", "lenient"),
+                            "lenient accepts missing Ssp-From/Ssp-To and relaxes aud (see README)")
+    dissent_blocks_migrate: bool = _flag(True, doc="dissented patient -> 403 NO_PATIENT_CONSENT on migrate "
+                                                   "(seed table); false as the later draft (ARS-793)")
+    migrate_document_codes: str = _flag("seed", ("seed", "current"),
+                                        "seed: 403 NOT_AUTHORISED; current: NO_RELATIONSHIP 403 / "
+                                        "CONFLICTING_VALUES 400")
+    migrate_document_enablement: str = _flag("ignore", ("ignore", "honour"),
+                                             "migrate a document ignores enablement (seed 'availability "
+                                             "of data') or honours the ACCESS DENIED rows")
+    migrate_document_limit_bytes: int = _flag(100 * MB, doc="migrate-a-document size limit; 0 = unlimited")
+    retrieve_document_limit_bytes: int = _flag(5 * MB, doc="retrieve-a-document size limit")
+    error_display: str = _flag("codesystem", ("codesystem", "guidance"),
+                               "displays from the Spine CodeSystem or the guidance table")
+    nhs_number_status_system: str = _flag("example", ("example", "canonical"),
+                                          "NHS-number-status system URL as the spec examples write it, "
+                                          "or the CodeSystem's canonical URL")
+
+    # ------------------------------------------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ=None, **overrides) -> "Settings":
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in fields(cls):
+            name = "MOCKPROVIDER_" + f.name.upper()
+            if name in environ:
+                values[f.name] = parse_value(f, environ[name], name)
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            f = FIELDS.get(key)
+            if f is None:
+                raise SettingsError(f"unknown setting {key!r}")
+            values[key] = parse_value(f, value, key) if isinstance(value, str) else value
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        for f in fields(self):
+            choices = f.metadata.get("choices")
+            if choices and getattr(self, f.name) not in choices:
+                raise SettingsError(f"{f.name} must be one of {', '.join(choices)}")
+
+    def with_changes(self, **changes) -> "Settings":
+        return replace(self, **changes)
+
+    def runtime_defaults(self) -> dict:
+        """The start-up values of every run-time flag (what reset returns to)."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.metadata.get("runtime")}
+
+
+FIELDS = {f.name: f for f in fields(Settings)}
+RUNTIME_FLAGS = {name: f for name, f in FIELDS.items() if f.metadata.get("runtime")}
+
+
+def parse_value(f, raw, name):
+    """Parse one setting given as text (environment variable or CLI) into the field's type."""
+    kind = type(f.default)
+    try:
+        if kind is bool:
+            lowered = str(raw).strip().lower()
+            if lowered in ("1", "true", "yes", "on"):
+                return True
+            if lowered in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind is int:
+            return int(str(raw).strip())
+        return str(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: {raw!r} is not a valid {kind.__name__}") from None
+
+
+def check_flag_value(name: str, value):
+    """Validate one run-time flag value from JSON; returns the value or raises SettingsError."""
+    f = RUNTIME_FLAGS.get(name)
+    if f is None:
+        raise SettingsError(f"unknown flag {name!r}")
+    kind = type(f.default)
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise SettingsError(f"flag {name!r} takes a whole number >= 0")
+    if kind is not int and not isinstance(value, kind):
+        raise SettingsError(f"flag {name!r} takes a {kind.__name__}")
+    choices = f.metadata.get("choices")
+    if choices and value not in choices:
+        raise SettingsError(f"flag {name!r} must be one of {', '.join(choices)}")
+    return value

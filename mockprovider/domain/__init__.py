@@ -1,0 +1,1 @@
+"""Domain state with no HTTP in it: personas, ids, control state (flags, faults, journal)."""

@@ -1,0 +1,220 @@
+"""Control state: run-time flags, fault rules and the request journal, shared by every worker.
+
+One small interface, :class:`ControlStore`; one backend, :class:`SqliteControlStore`, keeping two
+SQLite files in a state folder that the server makes before it forks its workers, so every
+gunicorn worker of one server sees the same state.
+
+Reading is cheap: each process caches flags and fault rules and re-reads them only when SQLite's
+``PRAGMA data_version`` says another connection committed a change. The journal lives in a second
+file so that journal writes (one per request) never invalidate that cache.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import time
+from typing import Protocol
+
+from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
+
+
+class Flags(dict):
+    """The live run-time flags; read as ``flags.validation`` or ``flags["validation"]``."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+class ControlStore(Protocol):
+    """What the rest of the product may ask of the control state."""
+
+    def flags(self) -> Flags: ...
+    def update_flags(self, changes: dict) -> Flags: ...
+    def fault_rules(self) -> list[dict]: ...
+    def add_fault(self, rule: dict) -> dict: ...
+    def delete_fault(self, rule_id: str) -> bool: ...
+    def take_faults(self, facts: dict) -> list[dict]: ...
+    def record(self, entry: dict) -> None: ...
+    def journal(self, limit: int | None = None) -> list[dict]: ...
+    def clear_journal(self) -> None: ...
+    def reset(self) -> None: ...
+
+
+MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid")
+
+
+def rule_matches(rule: dict, facts: dict) -> bool:
+    match = rule.get("match") or {}
+    return all(facts.get(key) == value for key, value in match.items())
+
+
+class SqliteControlStore:
+    """The default backend: SQLite files in a private folder, safe across forked workers."""
+
+    def __init__(self, defaults: dict, state_dir: str = "", journal_size: int = 500):
+        self.defaults = dict(defaults)
+        self.state_dir = state_dir or tempfile.mkdtemp(prefix="mockprovider-state-")
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        self.journal_size = journal_size
+        self._local = threading.local()
+        self._pid = None
+        self._conn("control").executescript(
+                """
+                CREATE TABLE IF NOT EXISTS flags (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+                CREATE TABLE IF NOT EXISTS faults (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,
+                rule TEXT NOT NULL, remaining INTEGER);
+            """
+        )
+        self._conn("journal").execute(
+            "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)"
+        )
+
+    # --- connections (one per process and thread; opened after fork) ---------------------------------
+    def _conn(self, name: str) -> sqlite3.Connection:
+        local = self._local
+        if self._pid != os.getpid():  # forked: never share a connection with the parent
+            self._local = local = threading.local()
+            self._pid = os.getpid()
+        conn = getattr(local, name, None)
+        if conn is None:
+            conn = sqlite3.connect(os.path.join(self.state_dir, name + ".sqlite3"), timeout=10,
+                                   isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=OFF")
+            setattr(local, name, conn)
+            setattr(local, name + "_version", None)
+        return conn
+
+    class _Txn:
+        def __init__(self, conn):
+            self.conn = conn
+
+        def __enter__(self):
+            self.conn.execute("BEGIN IMMEDIATE")
+            return self.conn
+
+        def __exit__(self, kind, value, tb):
+            self.conn.execute("ROLLBACK" if kind else "COMMIT")
+
+    def _control(self):
+        return self._Txn(self._conn("control"))
+
+    def _journal_db(self):
+        return self._Txn(self._conn("journal"))
+
+    def _cached(self):
+        """(flags, rules) for this process, re-read only when another connection changed them."""
+        conn = self._conn("control")
+        local = self._local
+        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        if getattr(local, "control_version", None) != version or getattr(local, "cache", None) is None:
+            stored = {name: json.loads(value) for name, value in conn.execute("SELECT name, value FROM flags")}
+            flags = Flags(self.defaults)
+            flags.update({k: v for k, v in stored.items() if k in RUNTIME_FLAGS})
+            rules = [
+                dict(json.loads(rule), remaining=remaining)
+                for rule, remaining in conn.execute("SELECT rule, remaining FROM faults ORDER BY seq")
+            ]
+            local.cache = (flags, rules)
+            local.control_version = version
+        return local.cache
+
+    # --- flags ---------------------------------------------------------------------------------------------
+    def flags(self) -> Flags:
+        return self._cached()[0]
+
+    def update_flags(self, changes: dict) -> Flags:
+        if not isinstance(changes, dict):
+            raise SettingsError("flags must be a JSON object")
+        checked = {name: check_flag_value(name, value) for name, value in changes.items()}
+        with self._control() as db:
+            db.executemany(
+                "INSERT INTO flags (name, value) VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                [(name, json.dumps(value)) for name, value in checked.items()],
+            )
+        self._local.cache = None
+        return self.flags()
+
+    # --- fault rules -------------------------------------------------------------------------------------
+    def fault_rules(self) -> list[dict]:
+        return [dict(rule) for rule in self._cached()[1]]
+
+    def add_fault(self, rule: dict) -> dict:
+        """Store an already-validated rule (it carries its own ``id``)."""
+        with self._control() as db:
+            db.execute("INSERT INTO faults (id, rule, remaining) VALUES (?, ?, ?)",
+                       (rule["id"], json.dumps(rule), rule.get("times")))
+        self._local.cache = None
+        return dict(rule, remaining=rule.get("times"))
+
+    def delete_fault(self, rule_id: str) -> bool:
+        with self._control() as db:
+            deleted = db.execute("DELETE FROM faults WHERE id = ?", (rule_id,)).rowcount
+        self._local.cache = None
+        return bool(deleted)
+
+    def take_faults(self, facts: dict) -> list[dict]:
+        """Every rule matching this request, each charged one use; expired rules are removed."""
+        candidates = [rule for rule in self._cached()[1] if rule_matches(rule, facts)]
+        if not candidates:
+            return []
+        if all(rule.get("remaining") is None for rule in candidates):
+            return candidates
+        taken = []
+        with self._control() as db:
+            for rule in candidates:
+                if rule.get("remaining") is None:
+                    taken.append(rule)
+                    continue
+                row = db.execute("SELECT remaining FROM faults WHERE id = ?", (rule["id"],)).fetchone()
+                if row is None or row[0] is None or row[0] <= 0:
+                    continue
+                if row[0] == 1:
+                    db.execute("DELETE FROM faults WHERE id = ?", (rule["id"],))
+                else:
+                    db.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (rule["id"],))
+                taken.append(dict(rule, remaining=row[0] - 1))
+        self._local.cache = None
+        return taken
+
+    # --- journal -----------------------------------------------------------------------------------------
+    def record(self, entry: dict) -> None:
+        conn = self._conn("journal")
+        seq = conn.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry),)).lastrowid
+        if seq % 64 == 0:
+            conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_size,))
+
+    def journal(self, limit: int | None = None) -> list[dict]:
+        limit = self.journal_size if limit is None else min(limit, self.journal_size)
+        rows = self._conn("journal").execute(
+            "SELECT entry FROM journal ORDER BY seq DESC LIMIT ?", (limit,))
+        return [json.loads(entry) for (entry,) in rows]
+
+    def clear_journal(self) -> None:
+        self._conn("journal").execute("DELETE FROM journal")
+
+    # --- reset ---------------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Back to start-up defaults: flags as configured, no fault rules, an empty journal."""
+        with self._control() as db:
+            db.execute("DELETE FROM flags")
+            db.execute("DELETE FROM faults")
+        self._local.cache = None
+        self.clear_journal()
+
+    def snapshot(self) -> dict:
+        return {"flags": dict(self.flags()), "faults": self.fault_rules()}
+
+
+def now_iso() -> str:
+    """Wall-clock time for the journal only (never in a FHIR body)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+

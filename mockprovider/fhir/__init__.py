@@ -1,0 +1,1 @@
+"""Persona -> FHIR STU3 resources and Bundles, OperationOutcomes, serialisation. No Flask."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: the only package (with app.py) that imports Flask."""

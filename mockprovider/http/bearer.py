@@ -1,0 +1,180 @@
+"""The bearer JWT (../shared/spec/jwt.md): decoded with pyjwt, every claim checked.
+
+Returns :class:`Claims` or raises SpineError: 400 BAD_REQUEST for a missing, malformed, expired or
+wrong claim; 422 INVALID_RESOURCE for an embedded Device/Organization/Practitioner of the wrong
+resource type or with an element STU3 does not define (what the assurance suite's JWT.feature
+expects, over the guidance page's BAD_REQUEST bullet).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import time
+from dataclasses import dataclass
+
+import jwt as pyjwt
+
+from .. import spec
+from ..errors import SpineError
+
+# STU3 top-level elements of the three embedded resources (unknown element -> 422).
+_DOMAIN = {"resourceType", "id", "meta", "implicitRules", "language", "text", "contained",
+           "extension", "modifierExtension"}
+ELEMENTS = {
+    "Device": _DOMAIN | {"identifier", "udi", "status", "type", "lotNumber", "manufacturer",
+                         "manufactureDate", "expirationDate", "model", "version", "patient", "owner",
+                         "contact", "location", "url", "note", "safety"},
+    "Organization": _DOMAIN | {"identifier", "active", "type", "name", "alias", "telecom", "address",
+                               "partOf", "contact", "endpoint"},
+    "Practitioner": _DOMAIN | {"identifier", "active", "name", "telecom", "address", "gender",
+                               "birthDate", "photo", "qualification", "communication"},
+}
+
+
+@dataclass(frozen=True)
+class Claims:
+    payload: dict
+    reason: str
+    resource_scope: str
+    confidentiality: str          # "N" or "R" ("N" when the scope names none)
+    requesting_ods: str | None    # ODS code of requesting_organization
+    practitioner_present: bool
+
+
+def bad(diagnostics: str) -> SpineError:
+    return SpineError("BAD_REQUEST", diagnostics)
+
+
+def _b64json(part: str, what: str) -> dict:
+    try:
+        padded = part + "=" * (-len(part) % 4)
+        if any(c in part for c in "+/="):
+            raise ValueError("not base64url")
+        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+    except (ValueError, UnicodeError, binascii.Error):
+        raise bad(f"JWT {what} is not base64url-encoded JSON") from None
+    if not isinstance(value, dict):
+        raise bad(f"JWT {what} is not a JSON object")
+    return value
+
+
+def _resource(payload: dict, claim: str, expected: str) -> dict:
+    value = payload[claim]
+    if not isinstance(value, dict):
+        raise bad(f"JWT claim {claim} is not a JSON object")
+    kind = value.get("resourceType")
+    if kind != expected:
+        raise SpineError("INVALID_RESOURCE", f"JWT claim {claim} has resourceType {kind!r}, expected {expected}")
+    unknown = sorted(k for k in value if k.lstrip("_") not in ELEMENTS[expected])
+    if unknown:
+        raise SpineError("INVALID_RESOURCE", f"JWT claim {claim} ({expected}) has unknown element(s): "
+                                             + ", ".join(unknown))
+    return value
+
+
+def _identifier_value(resource: dict, system: str) -> str | None:
+    identifiers = resource.get("identifier")
+    if not isinstance(identifiers, list):
+        return None
+    for ident in identifiers:
+        if isinstance(ident, dict) and ident.get("system") == system:
+            value = ident.get("value")
+            if isinstance(value, str) and value.strip():
+                return value
+    return None
+
+
+def check(header_value: str | None, interaction, strict: bool = True, leeway: int = 0,
+          now: float | None = None) -> Claims:
+    if not header_value:
+        raise bad("Authorization header is missing")
+    scheme, _, token = header_value.partition(" ")
+    if scheme != "Bearer" or not token.strip():
+        raise bad("Authorization header is not 'Bearer <JWT>'")
+    token = token.strip()
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise bad("JWT must have three dot-separated parts (header.payload. with an empty signature)")
+    if parts[2] != "":
+        raise bad("JWT signature part must be empty: GP Connect tokens are unsigned (alg none)")
+    header = _b64json(parts[0], "header")
+    _b64json(parts[1], "payload")  # base64url and JSON object, with our own diagnostics
+    if header.get("alg") != "none":
+        raise bad(f"JWT header alg must be 'none', not {header.get('alg')!r}")
+    if "typ" in header and header["typ"] != "JWT":
+        raise bad(f"JWT header typ must be 'JWT', not {header.get('typ')!r}")
+    try:
+        payload = pyjwt.decode(token, options={"verify_signature": False, "verify_exp": False,
+                                               "verify_iat": False, "verify_nbf": False,
+                                               "verify_aud": False, "verify_iss": False})
+    except pyjwt.PyJWTError as exc:
+        raise bad(f"JWT could not be decoded: {exc}") from None
+
+    # Every claim present and not null.
+    for claim in spec.JWT_CLAIMS:
+        if claim == "requesting_practitioner" and not interaction.practitioner_required \
+                and payload.get(claim) is None:
+            continue
+        if claim == "aud" and not strict and payload.get(claim) is None:
+            continue
+        if payload.get(claim) is None:
+            raise bad(f"JWT claim {claim} is missing or null")
+    for claim in ("iss", "sub"):
+        if not isinstance(payload[claim], str) or not payload[claim].strip():
+            raise bad(f"JWT claim {claim} must be a non-empty string")
+    aud = payload.get("aud")
+    if strict:
+        if not isinstance(aud, str) or not aud.strip():
+            raise bad("Empty JWT aud claim" if aud == "" else "JWT claim aud must be a non-empty string")
+        if not aud.startswith(("http://", "https://")):
+            raise bad("JWT claim aud must be the provider's service root URL")
+
+    # Lifetime: integers, exp exactly iat + 300, not expired; a future iat is tolerated.
+    exp, iat = payload["exp"], payload["iat"]
+    for name, value in (("exp", exp), ("iat", iat)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise bad(f"JWT claim {name} must be a positive whole number of seconds")
+    if exp - iat != spec.JWT_LIFETIME_SECONDS:
+        raise bad(f"JWT exp must be exactly iat + {spec.JWT_LIFETIME_SECONDS} (found exp - iat = {exp - iat})")
+    now = time.time() if now is None else now
+    if now >= exp + leeway:
+        raise bad("JWT has expired (exp is in the past)")
+
+    reason = payload["reason_for_request"]
+    if reason not in spec.REASONS:
+        raise bad(f"JWT claim reason_for_request {reason!r} is not directcare or migration")
+    if reason not in interaction.reasons:
+        raise bad(f"JWT claim reason_for_request must be {' or '.join(interaction.reasons)} "
+                  f"for this interaction, not {reason!r}")
+
+    scope = payload["requested_scope"]
+    if not isinstance(scope, str):
+        raise bad("JWT claim requested_scope must be a string")
+    words = scope.split()
+    resource_scopes = [w for w in words if w in spec.RESOURCE_SCOPES]
+    conf_scopes = [w for w in words if w in spec.CONFIDENTIALITY_SCOPES]
+    unknown = [w for w in words if w not in spec.RESOURCE_SCOPES and w not in spec.CONFIDENTIALITY_SCOPES]
+    if unknown or len(resource_scopes) != 1 or len(conf_scopes) > 1:
+        raise bad(f"JWT claim requested_scope {scope!r} must be one resource scope and at most one of "
+                  "conf/N, conf/R")
+    if resource_scopes[0] not in interaction.scopes:
+        raise bad(f"JWT requested_scope {resource_scopes[0]!r} is not allowed here; expected "
+                  + " or ".join(interaction.scopes))
+
+    _resource(payload, "requesting_device", "Device")
+    organization = _resource(payload, "requesting_organization", "Organization")
+    ods = _identifier_value(organization, spec.ODS_ORG_SYSTEM)
+    if strict and ods is None:
+        raise bad(f"JWT requesting_organization has no identifier with system {spec.ODS_ORG_SYSTEM}")
+    practitioner_present = payload.get("requesting_practitioner") is not None
+    if practitioner_present:
+        practitioner = _resource(payload, "requesting_practitioner", "Practitioner")
+        if practitioner.get("id") != payload["sub"]:
+            raise bad("JWT claim sub must equal requesting_practitioner.id")
+        if strict and _identifier_value(practitioner, spec.SDS_USER_SYSTEM) is None:
+            raise bad(f"JWT requesting_practitioner has no identifier with system {spec.SDS_USER_SYSTEM}")
+
+    return Claims(payload=payload, reason=reason, resource_scope=resource_scopes[0],
+                  confidentiality=conf_scopes[0][-1] if conf_scopes else "N",
+                  requesting_ods=ods, practitioner_present=practitioner_present)

@@ -1,0 +1,94 @@
+"""Every FHIR path goes through :func:`dispatch`: gate -> faults -> interaction -> response.
+
+Nothing on a FHIR path ever answers with HTML or a stack trace: every failure, including an
+unexpected exception, becomes a GPConnect-OperationOutcome-1.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, current_app, request
+
+from ..domain.control import now_iso
+from ..errors import SpineError
+from ..interactions import Call, Reply, metadata
+from . import gate
+from .responses import error_response, fhir_response
+
+log = logging.getLogger("mockprovider")
+
+bp = Blueprint("fhir", __name__)
+
+# interaction name -> handler(Call) -> Reply. An interaction in the routes table with no handler
+# here answers 501 NOT_IMPLEMENTED and is left out of the CapabilityStatement.
+HANDLERS = {
+    "metadata": metadata.handle,
+    "metadata_structured": metadata.handle,
+    "metadata_documents": metadata.handle,
+}
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+
+
+def _read_body(limit: int) -> bytes:
+    """The request body, never more than limit + 1 bytes (a chunked body has no length)."""
+    if request.content_length == 0 or request.method in ("GET", "HEAD"):
+        return b""
+    return request.stream.read(limit + 1)
+
+
+def _bases(runtime, target) -> tuple[str, str]:
+    settings = runtime.settings
+    origin = settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
+    practice = f"{origin}/{target.ods}/STU3/1"
+    documents_root = target.root if target.kind in ("documents", "all") else "gpconnect/documents/fhir"
+    return f"{practice}/{target.root}", f"{practice}/{documents_root}"
+
+
+@bp.route("/", defaults={"path": ""}, methods=ALL_METHODS, provide_automatic_options=False)
+@bp.route("/<path:path>", methods=ALL_METHODS, provide_automatic_options=False)
+def dispatch(path):
+    runtime = current_app.extensions["mockprovider"]
+    started = time.perf_counter()
+    flags = runtime.control.flags()
+    entry = {"time": now_iso(), "method": request.method, "path": request.path, "interaction": None,
+             "trace_id": request.headers.get("Ssp-TraceID"), "consumer_asid": request.headers.get("Ssp-From"),
+             "status": None, "findings": []}
+    try:
+        passed = gate.check_request(
+            path=request.environ.get("PATH_INFO", "/"), method=request.method, headers=request.headers,
+            query_format=request.args.get("_format"), body_length=request.content_length,
+            settings=runtime.settings, flags=flags)
+        entry["interaction"] = passed.interaction.name
+        entry["findings"] = passed.findings
+        body = _read_body(runtime.settings.max_body_bytes)
+        if len(body) > runtime.settings.max_body_bytes:
+            raise SpineError("BAD_REQUEST", f"Request body is over the limit of {runtime.settings.max_body_bytes} bytes")
+        handler = HANDLERS.get(passed.interaction.name)
+        if handler is None:
+            raise SpineError("NOT_IMPLEMENTED", f"{passed.interaction.name} is not implemented by this mock yet")
+        service_base, documents_base = _bases(runtime, passed.target)
+        call = Call(interaction=passed.interaction.name, params=passed.params,
+                    query=[(k, v) for k, v in request.args.items(multi=True) if k != "_format"],
+                    body=body, claims=passed.claims, trace_id=passed.trace_id, from_asid=passed.from_asid,
+                    flags=flags, runtime=runtime, root_kind=passed.target.kind,
+                    service_base=service_base, documents_base=documents_base)
+        reply: Reply = handler(call)
+        entry.update(reply.facts)
+        response = fhir_response(reply.body, reply.status, reply.headers, reply.content_length)
+    except SpineError as error:
+        response = error_response(error, flags.get("error_display", "codesystem"))
+        entry["error"] = error.code
+    except Exception as exc:  # never a stack trace on a FHIR path
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        response = error_response(SpineError("INTERNAL_SERVER_ERROR", f"Unexpected {type(exc).__name__} in the mock"),
+                                  flags.get("error_display", "codesystem"))
+        entry["error"] = "INTERNAL_SERVER_ERROR"
+    entry["status"] = response.status_code
+    entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
+    try:
+        runtime.control.record(entry)
+    except Exception:  # the journal must never break a response
+        log.exception("could not record the request in the journal")
+    return response

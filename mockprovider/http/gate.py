@@ -1,0 +1,141 @@
+"""The request gate: the checks every FHIR request passes before any interaction runs.
+
+Order (what the assurance suite's expectations imply, errors.md §3):
+  1. path        -> 501 NOT_IMPLEMENTED for an unknown path, 400 BAD_REQUEST for a wrong verb
+  2. body size   -> 400 BAD_REQUEST over the limit (read no further)
+  3. media types -> 415 UNSUPPORTED_MEDIA_TYPE (_format wins over Accept; JSON by default)
+  4. Ssp-* headers -> 400 BAD_REQUEST (Ssp-InteractionID picks the interaction among those on the path)
+  5. bearer JWT  -> 400 BAD_REQUEST / 422 INVALID_RESOURCE (mockprovider.http.bearer)
+
+Lenient validation (flag ``validation = lenient``) relaxes exactly what the README lists; every
+relaxation used is returned as a finding for the request journal.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from . import bearer, routes
+from ..errors import SpineError
+
+UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+ASID_RE = re.compile(r"^[0-9]{1,20}$")
+
+JSON_TYPES = {"application/fhir+json", "application/json+fhir", "application/json", "json",
+              "*/*", "application/*"}
+XML_TYPES = {"application/fhir+xml", "application/xml+fhir", "application/xml", "xml", "text/xml"}
+
+
+@dataclass
+class Passed:
+    """What a request that passed the gate carries into its interaction."""
+    interaction: routes.Interaction
+    params: dict
+    target: routes.Target
+    trace_id: str
+    from_asid: str | None
+    claims: bearer.Claims
+    findings: list = field(default_factory=list)
+
+
+def bad(diagnostics: str) -> SpineError:
+    return SpineError("BAD_REQUEST", diagnostics)
+
+
+def resolve_path(path: str, method: str, ods_code: str):
+    """Step 1: the path and verb -> (target, [(interaction, params)] for this verb)."""
+    target = routes.resolve(path)
+    if target is None:
+        raise SpineError("NOT_IMPLEMENTED", f"No FHIR service at {path!r}; this mock serves "
+                         f"/{ods_code}/STU3/1/gpconnect/structured/fhir, .../documents/fhir and .../fhir")
+    if target.ods != ods_code:
+        raise SpineError("NOT_IMPLEMENTED", f"This mock serves practice {ods_code}, not {target.ods!r}")
+    found = routes.candidates(target)
+    if not found:
+        raise SpineError("NOT_IMPLEMENTED", f"{target.rest or '/'!s} is not an operation or resource "
+                         f"this provider implements under {target.root}")
+    same_verb = [(i, p) for i, p in found if i.method == method or (method == "HEAD" and i.method == "GET")]
+    if not same_verb:
+        allowed = sorted({i.method for i, _ in found})
+        raise bad(f"HTTP verb {method} is not valid for {target.rest}; use {' or '.join(allowed)}")
+    return target, same_verb
+
+
+def _media_words(value: str) -> list[str]:
+    return [part.split(";")[0].strip().lower() for part in value.split(",") if part.strip()]
+
+
+def check_media(method: str, accept: str | None, fmt: str | None, content_type: str | None,
+                has_body: bool, strict: bool, findings: list) -> None:
+    """Step 3: the response must be FHIR JSON; a POST body must be FHIR JSON."""
+    if fmt is not None:
+        # An unencoded '+' in a query string arrives as a space (application/fhir json).
+        word = fmt.split(";")[0].strip().lower().replace(" ", "+")
+        if word not in JSON_TYPES:
+            kind = "XML is not supported by this mock" if word in XML_TYPES else "not a FHIR format"
+            raise SpineError("UNSUPPORTED_MEDIA_TYPE", f"_format={fmt!r}: {kind}; use application/fhir+json")
+    elif accept:
+        words = _media_words(accept)
+        if not any(w in JSON_TYPES for w in words):
+            if strict or any(w in XML_TYPES for w in words):
+                raise SpineError("UNSUPPORTED_MEDIA_TYPE",
+                                 f"Accept {accept!r} names no supported format; use application/fhir+json")
+            findings.append(f"Accept {accept!r} ignored (lenient); answered in JSON")
+    if method == "POST":
+        if not content_type:
+            if strict:
+                raise SpineError("UNSUPPORTED_MEDIA_TYPE",
+                                 "Content-Type is missing; send application/fhir+json;charset=utf-8")
+            findings.append("Content-Type missing (lenient); body read as JSON")
+        elif _media_words(content_type)[0] not in JSON_TYPES - {"*/*", "application/*"}:
+            raise SpineError("UNSUPPORTED_MEDIA_TYPE",
+                             f"Content-Type {content_type!r} is not supported; use application/fhir+json")
+
+
+def check_headers(headers, candidates, provider_asid: str, strict: bool, findings: list):
+    """Step 4: Ssp-TraceID, Ssp-From, Ssp-To, Ssp-InteractionID -> (interaction, params, trace, from)."""
+    trace = headers.get("Ssp-TraceID")
+    if not trace:
+        raise bad("Ssp-TraceID header is missing")
+    if not UUID_RE.match(trace):
+        raise bad(f"Ssp-TraceID {trace!r} is not a UUID")
+    from_asid = headers.get("Ssp-From")
+    if from_asid is None and not strict:
+        findings.append("Ssp-From missing (lenient)")
+    elif not from_asid:
+        raise bad("Ssp-From header is missing")
+    elif not ASID_RE.match(from_asid):
+        raise bad(f"Ssp-From {from_asid!r} is not an ASID (digits only)")
+    to_asid = headers.get("Ssp-To")
+    if to_asid is None and not strict:
+        findings.append("Ssp-To missing (lenient)")
+    elif not to_asid:
+        raise bad("Ssp-To header is missing")
+    elif to_asid != provider_asid:
+        raise bad(f"Ssp-To {to_asid!r} is not this provider's ASID")
+    interaction_id = headers.get("Ssp-InteractionID")
+    if not interaction_id:
+        raise bad("Ssp-InteractionID header is missing")
+    for interaction, params in candidates:
+        if interaction_id in interaction.ids:
+            return interaction, params, trace, from_asid
+    expected = " or ".join(i for c, _ in candidates for i in c.ids)
+    raise bad(f"Ssp-InteractionID {interaction_id!r} does not match this request; expected {expected}")
+
+
+def check_request(*, path, method, headers, query_format, body_length, settings, flags) -> Passed:
+    """Steps 1 and 3-5 (the body itself is read by the HTTP layer, which applies step 2)."""
+    strict = flags["validation"] != "lenient"
+    findings: list = []
+    target, same_verb = resolve_path(path, method, settings.ods_code)
+    if body_length is not None and body_length > settings.max_body_bytes:
+        raise bad(f"Request body of {body_length} bytes is over the limit of {settings.max_body_bytes}")
+    check_media(method, headers.get("Accept"), query_format, headers.get("Content-Type"),
+                bool(body_length), strict, findings)
+    interaction, params, trace, from_asid = check_headers(headers, same_verb, settings.provider_asid,
+                                                          strict, findings)
+    claims = bearer.check(headers.get("Authorization"), interaction, strict=strict,
+                          leeway=settings.jwt_leeway_seconds)
+    if not strict and claims.payload.get("aud") in (None, ""):
+        findings.append("JWT aud missing or empty (lenient)")
+    return Passed(interaction, params, target, trace, from_asid, claims, findings)

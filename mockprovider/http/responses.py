@@ -1,0 +1,25 @@
+"""Turning Replies and SpineErrors into Flask responses: FHIR headers on every one."""
+from __future__ import annotations
+
+from flask import Response
+
+from .. import spec
+from ..errors import SpineError
+from ..fhir.outcome import operation_outcome
+from ..fhir.render import to_json_bytes
+
+FHIR_HEADERS = {"Content-Type": spec.FHIR_JSON_UTF8, "Cache-Control": "no-store"}
+
+
+def fhir_response(body, status=200, headers=None, content_length=None) -> Response:
+    response = Response(body, status=status, direct_passthrough=not isinstance(body, (bytes, str)))
+    response.headers.update(FHIR_HEADERS)
+    if headers:
+        response.headers.update(headers)
+    if content_length is not None:
+        response.headers["Content-Length"] = str(content_length)
+    return response
+
+
+def error_response(error: SpineError, display_mode: str = "codesystem") -> Response:
+    return fhir_response(to_json_bytes(operation_outcome(error, display_mode)), status=error.status)

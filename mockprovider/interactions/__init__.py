@@ -1,0 +1,34 @@
+"""One module per interaction: decide the answer from a :class:`Call`; no Flask.
+
+Each module exposes ``handle(call: Call) -> Reply``. The HTTP layer builds the Call after the gate
+passed, and turns the Reply into a response.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+
+@dataclass
+class Call:
+    interaction: str            # short name, e.g. "migrate_structured"
+    params: dict                # path parameters, e.g. {"document_id": "..."}
+    query: list                 # [(name, value), ...] in request order, _format removed
+    body: bytes
+    claims: Any                 # mockprovider.http.bearer.Claims
+    trace_id: str
+    from_asid: str | None
+    flags: Any                  # mockprovider.domain.control.Flags (live run-time flags)
+    runtime: Any                # mockprovider.app.Runtime: settings, personas, caches
+    root_kind: str              # structured | documents | all (which service root was used)
+    service_base: str           # absolute URL of the service root the request used
+    documents_base: str         # absolute URL of the documents root (for attachment URLs)
+
+
+@dataclass
+class Reply:
+    body: bytes | Iterable[bytes]
+    status: int = 200
+    content_length: int | None = None      # required when body is an iterable
+    headers: dict = field(default_factory=dict)
+    facts: dict = field(default_factory=dict)   # for the journal, e.g. {"nhs_number": ...}

@@ -1,0 +1,51 @@
+"""GET {root}/metadata: a CapabilityStatement listing exactly what this mock serves under that root."""
+from __future__ import annotations
+
+from .. import __version__
+from ..fhir.render import to_json_bytes
+from . import Call, Reply
+
+OPERATION_MIGRATE = {
+    "name": "gpc.migratestructuredrecord",
+    "definition": {"reference": "https://fhir.nhs.uk/STU3/OperationDefinition/"
+                                "GPConnect-MigrateStructuredRecord-Operation-1"},
+}
+
+# interaction name -> (root kind, resource type, what it adds to that resource's entry).
+# Interaction modules add their row here when they are implemented; only interactions that
+# have a handler are ever listed.
+CAPABILITIES = {
+    "migrate_structured": ("structured", "Patient", {"operation": [OPERATION_MIGRATE]}),
+    "migrate_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
+    "retrieve_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
+}
+
+
+def capability_statement(kind: str, handled) -> dict:
+    entries: dict[str, dict] = {}
+    for name, (root, resource_type, adds) in CAPABILITIES.items():
+        if name not in handled or (kind != "all" and root != kind):
+            continue
+        entry = entries.setdefault(resource_type, {"type": resource_type})
+        for key, values in adds.items():
+            merged = entry.setdefault(key, [])
+            merged.extend(v for v in values if v not in merged)
+    return {
+        "resourceType": "CapabilityStatement",
+        "version": "1.6.2",
+        "name": f"GP Connect mock provider ({kind})",
+        "status": "active",
+        "date": "2026-11-22",
+        "publisher": "mockprovider",
+        "description": "A mock GP Connect provider for consumer development and CI.",
+        "kind": "instance",
+        "software": {"name": "mockprovider", "version": __version__},
+        "fhirVersion": "3.0.1",
+        "acceptUnknown": "both",
+        "format": ["application/fhir+json"],
+        "rest": [{"mode": "server", "resource": list(entries.values())}],
+    }
+
+
+def handle(call: Call) -> Reply:
+    return Reply(to_json_bytes(capability_statement(call.root_kind, call.runtime.handled)))
