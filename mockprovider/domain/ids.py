@@ -1,0 +1,17 @@
+"""Deterministic ids: the same persona and item always give the same id, on every run and machine."""
+from __future__ import annotations
+
+import uuid
+
+# A fixed namespace for every id the mock derives (uuid5 of the mock's name).
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/mockprovider/ids")
+
+
+def resource_id(nhs_number: str, kind: str, key: str) -> str:
+    """Logical id of one resource of one persona, e.g. resource_id(nhs, "AllergyIntolerance", "a1")."""
+    return str(uuid.uuid5(NAMESPACE, f"{nhs_number}/{kind}/{key}"))
+
+
+def patient_id(nhs_number: str) -> str:
+    """The Patient's logical id: stable for a persona (documents search uses it in its URL)."""
+    return resource_id(nhs_number, "Patient", "patient")
