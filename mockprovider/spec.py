@@ -67,6 +67,49 @@ PROFILE_LOCATION = SD + "CareConnect-GPC-Location-1"
 PROFILE_DOCUMENT_REFERENCE = SD + "CareConnect-GPC-DocumentReference-1"
 PROFILE_LIST = SD + "CareConnect-GPC-List-1"
 
+# Structured record (migrate-structured.md): clinical profiles, list codes and list extensions.
+PROFILE_ALLERGY = SD + "CareConnect-GPC-AllergyIntolerance-1"
+PROFILE_MEDICATION = SD + "CareConnect-GPC-Medication-1"
+PROFILE_MEDICATION_STATEMENT = SD + "CareConnect-GPC-MedicationStatement-1"
+PROFILE_MEDICATION_REQUEST = SD + "CareConnect-GPC-MedicationRequest-1"
+PROFILE_IMMUNIZATION = SD + "CareConnect-GPC-Immunization-1"
+PROFILE_OBSERVATION = SD + "CareConnect-GPC-Observation-1"
+PROFILE_ENCOUNTER = SD + "CareConnect-GPC-Encounter-1"
+PROFILE_PROBLEM = SD + "CareConnect-GPC-ProblemHeader-Condition-1"
+PROFILE_DIAGNOSTIC_REPORT = SD + "CareConnect-GPC-DiagnosticReport-1"
+PROFILE_SPECIMEN = SD + "CareConnect-GPC-Specimen-1"
+PROFILE_PROCEDURE_REQUEST = SD + "CareConnect-GPC-ProcedureRequest-1"
+PROFILE_REFERRAL_REQUEST = SD + "CareConnect-GPC-ReferralRequest-1"
+
+# Primary lists: area -> (SNOMED code, code display, List.title). The table in
+# migrate-structured.md is authoritative (the examples are stale); note the uncategorised title.
+PRIMARY_LISTS = {
+    "allergies": ("886921000000105", "Allergies and adverse reactions", "Allergies and adverse reactions"),
+    "ended_allergies": ("1103671000000101", "Ended allergies", "Ended allergies"),
+    "consultations": ("1149501000000101", "List of consultations", "List of consultations"),
+    "diary": ("714311000000108", "Patient recall administration", "Patient recall administration"),
+    "immunisations": ("1102181000000102", "Immunisations", "Immunisations"),
+    "investigations": ("887191000000108", "Investigations and results", "Investigations and results"),
+    "medications": ("933361000000108", "Medications and medical devices", "Medications and medical devices"),
+    "referrals": ("792931000000107", "Outbound referral", "Outbound referral"),
+    "problems": ("717711000000103", "Problems", "Problems"),
+    "observations": ("826501000000100", "Miscellaneous record", "Uncategorised data"),
+}
+SECONDARY_LIST_SYSTEM = "https://fhir.hl7.org.uk/STU3/CodeSystem/GPConnect-SecondaryListValues-1"
+LIST_WARNING_EXTENSION = SD + "Extension-CareConnect-GPC-ListWarningCode-1"
+LIST_WARNING_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListWarningCode-1"
+LIST_WARNINGS = {
+    "confidential-items": "Items excluded due to confidentiality and/or patient preferences.",
+}
+LIST_EMPTY_REASON = {"system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListEmptyReasonCode-1",
+                     "code": "no-content-recorded", "display": "No Content Recorded"}
+LIST_EMPTY_NOTE = "Information not available"
+CLINICAL_SETTING_EXTENSION = SD + "Extension-CareConnect-GPC-ClinicalSetting-1"
+CLINICAL_SETTING = ("1060971000000108", "General practice service")
+CONSULTATION_LIST_CODE = ("325851000000107", "Consultation")
+TOPIC_LIST_CODE = ("25851000000105", "Topic (EHR)")
+CATEGORY_LIST_CODE = ("24781000000107", "Category (EHR)")
+
 # --- JWT ------------------------------------------------------------------------------------------
 JWT_CLAIMS = (
     "iss", "sub", "aud", "exp", "iat", "reason_for_request", "requested_scope",

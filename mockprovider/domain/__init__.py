@@ -1,1 +1,4 @@
 """Domain state with no HTTP in it: personas, ids, control state (flags, faults, journal)."""
+
+# Persona section validators register themselves in personas.SECTION_VALIDATORS on import.
+from . import persona_record  # noqa: E402,F401  (address, telecom, usual_gp, registration, record)

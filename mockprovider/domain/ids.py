@@ -34,3 +34,8 @@ def practitioner_role_id(key: str) -> str:
 def document_id(nhs_number: str, key: str) -> str:
     """The Binary id of a persona's document (the last segment of its attachment URL)."""
     return resource_id(nhs_number, "Binary", key)
+
+
+def location_id(ods_code: str) -> str:
+    """The practice's main site (Patient registration details: preferred branch surgery)."""
+    return str(uuid.uuid5(NAMESPACE, f"Location/{ods_code}"))
