@@ -97,6 +97,8 @@ class Checker:
 
 # Sections validated by other modules register here: name -> function(checker, value, path, persona_dir).
 SECTION_VALIDATORS: dict = {}
+# Called with the PersonaStore once every persona is loaded (e.g. to build an index): function(store).
+LOAD_HOOKS: list = []
 
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
 TOP_OPTIONAL = ("description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
@@ -163,7 +165,10 @@ class PersonaStore:
                 raise PersonaError(path, "$.nhs_number", f"{persona.nhs_number} is already used by "
                                    f"{personas[persona.nhs_number].file}")
             personas[persona.nhs_number] = persona
-        return cls(personas, str(directory))
+        store = cls(personas, str(directory))
+        for hook in LOAD_HOOKS:
+            hook(store)
+        return store
 
     def get(self, number: str) -> Persona | None:
         return self.by_nhs_number.get(number)
@@ -173,3 +178,7 @@ class PersonaStore:
 
     def __iter__(self):
         return iter(self.by_nhs_number.values())
+
+
+# Section modules register their validators and load hooks when imported.
+from . import documents as _documents  # noqa: E402,F401  (the "documents" section)
