@@ -12,7 +12,7 @@ from flask import Blueprint, current_app, request
 
 from ..domain.control import now_iso
 from ..errors import SpineError
-from ..interactions import Call, Reply, metadata
+from ..interactions import Call, Reply, metadata, migrate_document, retrieve_document
 from . import gate
 from .responses import error_response, fhir_response
 
@@ -26,6 +26,8 @@ HANDLERS = {
     "metadata": metadata.handle,
     "metadata_structured": metadata.handle,
     "metadata_documents": metadata.handle,
+    "migrate_document": migrate_document.handle,
+    "retrieve_document": retrieve_document.handle,
 }
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
