@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import ids
-from .personas import SECTION_VALIDATORS, LOAD_HOOKS
+from .personas import LOAD_HOOKS, SECTION_VALIDATORS, PersonaError
 
 CHUNK = 3 * 2 ** 18          # 786,432 bytes: base64 of a chunk is exactly 1 MiB
 POOL = 4                     # distinct blocks per seed
@@ -41,13 +41,14 @@ _TABLE = bytes(_PRINTABLE[i % len(_PRINTABLE)] for i in range(256))
 _POOL_CACHE_SEEDS = 3        # seeds whose blocks (raw + base64, ~7 MB each) stay cached
 
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-SNOMED_RE = re.compile(r"^[0-9]{6,18}$")
+CODE_RE = re.compile(r"^\d{6,18}\|\S.*$")       # "<SNOMED code>|<display>", as the record sections
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 CONTENT_TYPE_RE = re.compile(r"^[a-z]+/[A-Za-z0-9.+-]+$")
 DATE_OR_DATETIME_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$")
 INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 ODS_RE = re.compile(r"^[A-Z0-9]{3,10}$")
+SDS_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
 
 REQUIRED = ("key", "description", "type", "created", "indexed", "author", "contentType")
 OPTIONAL = ("title", "confidential", "nopat", "consultation", "problem", "file", "generate",
@@ -213,18 +214,17 @@ def validate_section(c, value, path, persona_dir) -> None:
         c.string(doc["description"], f"{p}.description")
         if "title" in doc:
             c.string(doc["title"], f"{p}.title")
-        kind = c.obj(doc["type"], f"{p}.type", ("code", "display"), ())
-        c.string(kind["code"], f"{p}.type.code", SNOMED_RE)
-        c.string(kind["display"], f"{p}.type.display")
+        c.string(doc["type"], f"{p}.type", CODE_RE)
         c.string(doc["created"], f"{p}.created", DATE_OR_DATETIME_RE)
         c.string(doc["indexed"], f"{p}.indexed", INSTANT_RE)
         author = c.obj(doc["author"], f"{p}.author", (), ("organization", "practitioner"))
         if len(author) != 1:
-            c.fail(f"{p}.author", "must name exactly one of organization (ODS code) or practitioner (key)")
+            c.fail(f"{p}.author", "must name exactly one of organization (ODS code) or practitioner "
+                                  "(the usual GP's sds_user_id)")
         if "organization" in author:
             c.string(author["organization"], f"{p}.author.organization", ODS_RE)
         else:
-            c.string(author["practitioner"], f"{p}.author.practitioner", KEY_RE)
+            c.string(author["practitioner"], f"{p}.author.practitioner", SDS_RE)
         c.string(doc["contentType"], f"{p}.contentType", CONTENT_TYPE_RE)
         for flag in ("confidential", "nopat"):
             if flag in doc:
@@ -298,6 +298,25 @@ def verify(document: Document) -> str | None:
 
 
 # --- the index -------------------------------------------------------------------------------------------
+def check_links(persona) -> None:
+    """Links from documents to the rest of the persona: a practitioner author is the persona's
+    usual GP (the only Practitioner a persona has); consultation and problem keys exist in its
+    record. Raises PersonaError (file, JSON path, reason)."""
+    record = persona.data.get("record") or {}
+    keys = {area: {item.get("key") for item in record.get(area, []) if isinstance(item, dict)}
+            for area in ("consultations", "problems")}
+    gp = (persona.data.get("usual_gp") or {}).get("sds_user_id")
+    for n, entry in enumerate(persona.data.get("documents", [])):
+        p = f"$.documents[{n}]"
+        practitioner = entry["author"].get("practitioner")
+        if practitioner is not None and practitioner != gp:
+            raise PersonaError(persona.file, f"{p}.author.practitioner",
+                               f"{practitioner!r} is not this persona's usual_gp.sds_user_id")
+        for link, area in (("consultation", "consultations"), ("problem", "problems")):
+            if link in entry and entry[link] not in keys[area]:
+                raise PersonaError(persona.file, f"{p}.{link}", f"{entry[link]!r} is not a key in record.{area}")
+
+
 class DocumentIndex:
     """Every document of every persona, by Binary id and by persona (built at load; no file reads)."""
 
@@ -305,6 +324,7 @@ class DocumentIndex:
         self.by_id: dict[str, tuple] = {}
         self.by_nhs: dict[str, list[Document]] = {}
         for persona in store:
+            check_links(persona)
             docs = [resolve(persona, entry, store.directory) for entry in persona.data.get("documents", [])]
             self.by_nhs[persona.nhs_number] = docs
             for doc in docs:

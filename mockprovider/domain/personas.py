@@ -178,7 +178,3 @@ class PersonaStore:
 
     def __iter__(self):
         return iter(self.by_nhs_number.values())
-
-
-# Section modules register their validators and load hooks when imported.
-from . import documents as _documents  # noqa: E402,F401  (the "documents" section)

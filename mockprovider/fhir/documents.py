@@ -61,6 +61,7 @@ def document_reference(document: Document, *, documents_base: str, custodian_ods
     """
     entry = document.entry
     nhs = document.nhs_number
+    code, _, display = entry["type"].partition("|")
     ref_id = document_reference_id(document)
     meta: dict = {"profile": [spec.PROFILE_DOCUMENT_REFERENCE]}
     if document.nopat:
@@ -83,8 +84,7 @@ def document_reference(document: Document, *, documents_base: str, custodian_ods
         "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{document.binary_id}"},
         "identifier": [{"system": IDENTIFIER_SYSTEM, "value": ref_id}],
         "status": "current",
-        "type": {"coding": [{"system": spec.SNOMED, "code": entry["type"]["code"],
-                             "display": entry["type"]["display"]}]},
+        "type": {"coding": [{"system": spec.SNOMED, "code": code, "display": display}]},
         "subject": {"reference": f"Patient/{ids.patient_id(nhs)}"},
         "created": entry["created"],
         "indexed": entry["indexed"],

@@ -84,7 +84,7 @@ def test_generated_document_streams_in_chunks_and_matches_its_sha256(tmp_path):
     size = 2 * 786432 + 7      # three chunks, the last one short
     seed = "stream-test"
     persona = {"nhs_number": "9990042136", "name": {"family": "Stream"}, "gender": "male", "birth_date": "1970-01-01",
-               "documents": [{"key": "g", "description": "generated", "type": {"code": "419891008", "display": "Record artifact"},
+               "documents": [{"key": "g", "description": "generated", "type": "419891008|Record artifact",
                               "created": "2020-01-01", "indexed": "2020-01-01T00:00:00+00:00",
                               "author": {"organization": "B82617"}, "contentType": "text/plain",
                               "generate": {"size": size, "seed": seed}, "sha256": generated_sha256(size, seed)}]}

@@ -92,7 +92,7 @@ def _persona(docs):
 
 
 def _doc(**changes):
-    doc = {"key": "k1", "description": "A letter", "type": {"code": "823701000000103", "display": "Outpatient letter"},
+    doc = {"key": "k1", "description": "A letter", "type": "823701000000103|Outpatient letter",
            "created": "2020-01-01", "indexed": "2020-01-02T10:00:00+00:00", "author": {"organization": "B82617"},
            "contentType": "text/plain", "file": "files/a.txt"}
     for key, value in changes.items():
@@ -138,3 +138,23 @@ def test_valid_documents_load_with_declared_size(tmp_path):
     docs = store.documents.by_nhs["9990042136"]
     assert [x.size for x in docs] == [5, 10]
     assert docs[0].read() == b"hello" and d.verify(docs[1]) is None
+
+
+@pytest.mark.parametrize("change,path,reason", [
+    ({"author": {"practitioner": "G0000000"}}, "$.documents[0].author.practitioner", "usual_gp"),
+    ({"consultation": "nope"}, "$.documents[0].consultation", "record.consultations"),
+    ({"problem": "nope"}, "$.documents[0].problem", "record.problems"),
+])
+def test_document_links_must_resolve(tmp_path, change, path, reason):
+    (tmp_path / "files").mkdir()
+    (tmp_path / "files" / "a.txt").write_bytes(b"hello")
+    persona = _persona([_doc(**change)])
+    persona["usual_gp"] = {"sds_user_id": "G1357913", "name": {"family": "Clarke"}}
+    persona["record"] = {"problems": [{"key": "asthma", "code": "195967001|Asthma", "date": "1998-09-14"}]}
+    (tmp_path / "9990042136.json").write_text(json.dumps(persona))
+    with pytest.raises(PersonaError) as info:
+        PersonaStore.load(tmp_path)
+    assert info.value.path == path and reason in info.value.reason
+    persona["documents"] = [_doc(author={"practitioner": "G1357913"}, problem="asthma")]
+    (tmp_path / "9990042136.json").write_text(json.dumps(persona))
+    assert len(PersonaStore.load(tmp_path).documents.by_nhs["9990042136"]) == 1
