@@ -1,8 +1,11 @@
 """The ``mockprovider`` command: serve, and (added by later modules) personas, render, control."""
 from __future__ import annotations
 
+import json
 import os
 import sys
+import time
+from pathlib import Path
 
 import click
 
@@ -46,6 +49,125 @@ def serve(host, port, workers, personas, certfile, keyfile, ca_certs, dev):
         return
     from .server import run_gunicorn
     run_gunicorn(app, settings)
+
+
+# --- personas and render ------------------------------------------------------------------------------
+# Thin commands over mockprovider.domain.personas (load, validate, tags) and
+# mockprovider.domain.generate (Faker personas, atomic write).
+
+def _personas_dir(directory) -> str:
+    return directory or Settings.from_env().personas
+
+
+def _load_store(directory):
+    from .domain.personas import PersonaError, PersonaStore
+    try:
+        return PersonaStore.load(_personas_dir(directory))
+    except PersonaError as exc:
+        raise click.ClickException(f"persona error: {exc}")
+
+
+def _find(store, number):
+    persona = store.get(number)
+    if persona is None:
+        raise click.ClickException(f"no persona with NHS number {number} in {store.directory}")
+    return persona
+
+
+_personas_option = click.option(
+    "--personas", "directory", envvar="MOCKPROVIDER_PERSONAS", default=None, metavar="DIR",
+    help="folder of persona JSON files [env MOCKPROVIDER_PERSONAS; default: the built-in cast]")
+
+
+@cli.group()
+def personas():
+    """List, show, validate and generate personas (one JSON file a patient)."""
+
+
+@personas.command("list")
+@_personas_option
+@click.option("--json", "as_json", is_flag=True, help="an array of objects: nhs_number, name, "
+              "registered_practice_ods, tags, file")
+def personas_list(directory, as_json):
+    """Every persona of the folder, with its tags (derived from its data)."""
+    store = _load_store(directory)
+    rows = [p.summary() for p in store]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['nhs_number']}  {row['name']:<32}  {', '.join(row['tags'])}")
+
+
+@personas.command("show")
+@click.argument("nhs_number")
+@_personas_option
+def personas_show(nhs_number, directory):
+    """One persona as JSON: its file, derived tags and data."""
+    persona = _find(_load_store(directory), nhs_number)
+    click.echo(json.dumps({"file": persona.file, "tags": persona.tags, "persona": persona.data},
+                          indent=2, ensure_ascii=False))
+
+
+@personas.command("validate")
+@click.argument("directory", required=False, envvar="MOCKPROVIDER_PERSONAS", metavar="[DIR]")
+@click.option("--render/--no-render", default=True, show_default=True,
+              help="also render every persona's migrate Bundle (with and without sensitive items) "
+                   "and validate it with fhir.resources (STU3)")
+def personas_validate(directory, render):
+    """Check every persona file; report every mistake (file, JSON path, reason). Exit 1 on any."""
+    from .domain.personas import PersonaStore
+    directory = _personas_dir(directory)
+    good, errors = PersonaStore.check(directory)
+    problems = [str(e) for e in errors]
+    if render and good:
+        from .fhir import preview
+        problems += preview.validate_bundles(good, directory)
+    for line in problems:
+        click.echo(f"error: {line}", err=True)
+    checked = "loaded and rendered" if render else "loaded"
+    click.echo(f"{len(good)} personas {checked}, {len(problems)} errors ({directory})")
+    if problems:
+        sys.exit(1)
+
+
+@personas.command("generate")
+@click.option("--count", type=click.IntRange(min=0), required=True, help="how many personas")
+@click.option("--seed", default="1", show_default=True, help="the same seed gives byte-identical files")
+@click.option("--out", type=click.Path(file_okay=False), required=True,
+              help="folder to write (created; replaced as a whole, atomically, with --force)")
+@click.option("--tags", multiple=True, metavar="TAG[,TAG]",
+              help="shape every persona, e.g. --tags sensitive,confidential-items")
+@click.option("--force", is_flag=True, help="replace the personas already in --out")
+def personas_generate(count, seed, out, tags, force):
+    """Generate COUNT Faker (en_GB) personas with test NHS numbers into OUT."""
+    from .domain import generate as gen
+    wanted = [t.strip() for group in tags for t in group.split(",") if t.strip()]
+    started = time.perf_counter()
+    try:
+        gen.check_tags(wanted)
+        gen.check_target(Path(out), force)
+        files = gen.generate(count, seed, wanted)
+        gen.write_atomically(out, files, force=force)
+    except gen.GenerateError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"wrote {len(files)} personas to {out} in {time.perf_counter() - started:.1f} s")
+
+
+@cli.command()
+@click.argument("nhs_number")
+@_personas_option
+@click.option("--sensitive/--no-sensitive", default=True, show_default=True,
+              help="includeSensitiveInformation: with or without confidential items")
+@click.option("--trace-id", default=None, metavar="UUID",
+              help="Bundle.id (a server uses the request's Ssp-TraceID) [default: a fixed UUID]")
+def render(nhs_number, directory, sensitive, trace_id):
+    """Print a persona's migrate structured Bundle, as a server would send it (no server)."""
+    from .fhir import preview
+    store = _load_store(directory)
+    persona = _find(store, nhs_number)
+    body = preview.migrate_bundle_bytes(store, persona, sensitive, trace_id or preview.FIXED_TRACE_ID)
+    click.echo(body.decode("utf-8"))
 
 
 def main():  # pragma: no cover - console entry point convenience

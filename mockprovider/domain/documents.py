@@ -324,6 +324,9 @@ class DocumentIndex:
         self.by_id: dict[str, tuple] = {}
         self.by_nhs: dict[str, list[Document]] = {}
         for persona in store:
+            if not persona.documents:      # kept at load: no need to parse a dropped persona again
+                self.by_nhs[persona.nhs_number] = []
+                continue
             check_links(persona)
             docs = [resolve(persona, entry, store.directory) for entry in persona.data.get("documents", [])]
             self.by_nhs[persona.nhs_number] = docs

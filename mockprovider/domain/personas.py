@@ -1,14 +1,25 @@
 """Personas: one JSON file a patient, loaded and validated at start-up, indexed by NHS number.
 
 The format is documented in personas/README.md. Loading checks every file and fails loudly:
-:class:`PersonaError` names the file, the JSON path and the reason; no partial cast is ever served.
+:class:`PersonaError` names the file, the JSON path and the reason; no partial cast is ever served
+(the first bad file stops the load; ``mockprovider personas validate`` lists every bad file).
+
+Start-up stays fast and small with many personas: each file is parsed and validated once, then only
+a small summary (NHS number, name, flags, tags) and the file's raw bytes are kept. The full dict is
+parsed again on first use of :attr:`Persona.data` (and kept); FHIR records are built lazily by the
+FHIR layer, which caches them.
+
+Tags are **derived from the data** (:func:`derive_tags`), so they cannot lie. A file may also
+declare ``tags``; every declared tag must be in :data:`TAGS` and must agree with the data, otherwise
+loading fails. Declared tags are documentation; the derived set is what ``personas list`` shows.
 """
 from __future__ import annotations
 
+import datetime
+import gc
 import json
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import nhs_number
@@ -16,6 +27,33 @@ from . import nhs_number
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 ODS_RE = re.compile(r"^[A-Z0-9]{3,10}$")
 GENDERS = ("male", "female", "other", "unknown")
+NHS_NUMBER_STATUSES = ("01", "02", "03", "04", "05", "06", "07", "08")
+
+MIB = 1024 * 1024
+# Thresholds behind the size tags: the default retrieve limit (5 MiB) and migrate limit (100 MiB)
+# of mockprovider.config, and "many" documents / a "large" record.
+RETRIEVE_LIMIT_BYTES = 5 * MIB
+MIGRATE_LIMIT_BYTES = 100 * MIB
+MANY_DOCUMENTS = 100
+LARGE_RECORD_BYTES = 1 * MIB
+
+# The fixed tag vocabulary (a public contract: `personas list --json` prints these) and what makes
+# the data carry each tag.
+TAGS = {
+    "full-record": "every clinical area of the record has at least one item",
+    "no-documents": "no documents",
+    "sensitive": "PDS sensitive flag set (pds.sensitive)",
+    "dissent": "patient dissented from sharing (pds.dissent)",
+    "deceased": "has a date of death (deceased)",
+    "unverified-nhs-number": "nhs_number_status is not 01 (Number present and verified)",
+    "registered-elsewhere": "PDS names a registered practice (pds.registered_practice_ods): only a "
+                            "request from that practice passes the relationship check",
+    "confidential-items": "at least one record item or document is marked confidential",
+    "large-document": "a document is over the retrieve limit (5 MiB) but within 100 MiB",
+    "oversized-document": "a document is over the migrate limit (100 MiB)",
+    "many-documents": f"at least {MANY_DOCUMENTS} documents",
+    "large-record": f"a generated record, or a record section over {LARGE_RECORD_BYTES // MIB} MiB of JSON",
+}
 
 
 class PersonaError(ValueError):
@@ -24,28 +62,6 @@ class PersonaError(ValueError):
     def __init__(self, file, path: str, reason: str):
         self.file, self.path, self.reason = str(file), path, reason
         super().__init__(f"{file}: {path}: {reason}")
-
-
-@dataclass
-class Persona:
-    file: str
-    data: dict
-
-    @property
-    def nhs_number(self) -> str:
-        return self.data["nhs_number"]
-
-    @property
-    def pds(self) -> dict:
-        return self.data.get("pds", {})
-
-    @property
-    def registered_practice_ods(self):
-        return self.pds.get("registered_practice_ods")
-
-    @property
-    def tags(self) -> list:
-        return self.data.get("tags", [])
 
 
 class Checker:
@@ -59,29 +75,41 @@ class Checker:
 
     def obj(self, value, path, required=(), optional=()):
         if not isinstance(value, dict):
-            self.fail(path, "must be a JSON object")
+            self.fail(path, f"must be a JSON object, not {_kind(value)}")
         for key in required:
             if key not in value:
                 self.fail(f"{path}.{key}", "is required")
         unknown = sorted(set(value) - set(required) - set(optional))
         if unknown:
-            self.fail(f"{path}.{unknown[0]}", "is not a known field")
+            known = ", ".join(sorted((*required, *optional)))
+            self.fail(f"{path}.{unknown[0]}", f"is not a known field (known: {known})")
         return value
 
     def string(self, value, path, pattern=None, choices=None, nullable=False):
         if value is None and nullable:
             return value
         if not isinstance(value, str) or not value:
-            self.fail(path, "must be a non-empty string")
+            self.fail(path, f"must be a non-empty string, not {_kind(value)}")
         if pattern is not None and not pattern.match(value):
             self.fail(path, f"{value!r} has the wrong format")
         if choices is not None and value not in choices:
             self.fail(path, f"{value!r} must be one of {', '.join(choices)}")
         return value
 
+    def date(self, value, path, nullable=False):
+        if value is None and nullable:
+            return value
+        self.string(value, path)
+        try:
+            if not DATE_RE.match(value):
+                raise ValueError
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            self.fail(path, f"{value!r} is not a date (YYYY-MM-DD)")
+
     def boolean(self, value, path):
         if not isinstance(value, bool):
-            self.fail(path, "must be true or false")
+            self.fail(path, f"must be true or false, not {_kind(value)}")
         return value
 
     def integer(self, value, path, minimum=0):
@@ -91,8 +119,20 @@ class Checker:
 
     def array(self, value, path):
         if not isinstance(value, list):
-            self.fail(path, "must be a JSON array")
+            self.fail(path, f"must be a JSON array, not {_kind(value)}")
         return value
+
+    def strings(self, value, path):
+        for i, item in enumerate(self.array(value, path)):
+            self.string(item, f"{path}[{i}]")
+        return value
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 # Sections validated by other modules register here: name -> function(checker, value, path, persona_dir).
@@ -105,23 +145,136 @@ TOP_OPTIONAL = ("description", "tags", "nhs_number_status", "pds", "deceased", "
                 "telecom", "usual_gp", "registration", "record", "documents")
 
 
-def validate(data, file, persona_dir) -> Persona:
+# --- derived tags -----------------------------------------------------------------------------------
+
+def _has_confidential(value) -> bool:
+    """True when any object inside ``value`` says ``"confidential": true``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("confidential") is True:
+                return True
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+    return False
+
+
+def _document_size(doc, persona_dir) -> int:
+    """Best knowledge of one document's size in bytes without reading it (0 when unknown)."""
+    if not isinstance(doc, dict):
+        return 0
+    for holder in (doc, doc.get("generate"), doc.get("generated")):
+        if isinstance(holder, dict):
+            for key in ("size", "size_bytes", "bytes"):
+                if isinstance(holder.get(key), int) and not isinstance(holder.get(key), bool):
+                    return holder[key]
+    name = doc.get("file")
+    if isinstance(name, str) and persona_dir is not None:
+        try:
+            return os.stat(Path(persona_dir) / name).st_size
+        except OSError:
+            return 0
+    return 0
+
+
+# The clinical areas of the record section (its format belongs to mockprovider.domain.persona_record).
+CLINICAL_AREAS = ("problems", "allergies", "medications", "immunisations", "observations", "investigations",
+                  "referrals", "diary", "consultations")
+
+
+def _record_areas(record) -> dict:
+    if isinstance(record, dict):
+        return record
+    return {}
+
+
+_CONFIDENTIAL_RE = re.compile(rb'"confidential"\s*:\s*true')
+
+
+def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
+    """The persona's tags, from its data, in vocabulary order (``raw``: the file's bytes, a shortcut)."""
+    pds = data.get("pds") or {}
+    record = data.get("record")
+    documents = data.get("documents") or []
+    found = set()
+    areas = _record_areas(record)
+    if areas and all(areas.get(area) for area in CLINICAL_AREAS):
+        found.add("full-record")
+    if not documents:
+        found.add("no-documents")
+    if pds.get("sensitive") is True:
+        found.add("sensitive")
+    if pds.get("dissent") is True:
+        found.add("dissent")
+    if data.get("deceased"):
+        found.add("deceased")
+    if data.get("nhs_number_status", "01") != "01":
+        found.add("unverified-nhs-number")
+    if pds.get("registered_practice_ods"):
+        found.add("registered-elsewhere")
+    if raw is not None:
+        # Fast path: an object key "confidential" set to true can only be that text in the file
+        # (inside a JSON string the quotes would be escaped).
+        confidential = _CONFIDENTIAL_RE.search(raw) is not None and (
+            _has_confidential(record) or _has_confidential(documents))
+    else:
+        confidential = _has_confidential(record) or _has_confidential(documents)
+    if confidential:
+        found.add("confidential-items")
+    if isinstance(documents, list):
+        sizes = [_document_size(doc, persona_dir) for doc in documents]
+        if any(RETRIEVE_LIMIT_BYTES < size <= MIGRATE_LIMIT_BYTES for size in sizes):
+            found.add("large-document")
+        if any(size > MIGRATE_LIMIT_BYTES for size in sizes):
+            found.add("oversized-document")
+        if len(documents) >= MANY_DOCUMENTS:
+            found.add("many-documents")
+    if isinstance(record, dict) and ("generate" in record or (
+            (raw is None or len(raw) > LARGE_RECORD_BYTES) and _json_size(record) > LARGE_RECORD_BYTES)):
+        found.add("large-record")
+    return [tag for tag in TAGS if tag in found]
+
+
+def _json_size(value) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
+    """Check one persona's dict; return the Persona or raise PersonaError (file, JSON path, reason).
+
+    Section validators (:data:`SECTION_VALIDATORS`) must not change the data: a loaded persona keeps
+    only its file's bytes and parses them again when its data is first needed.
+    """
     c = Checker(file)
     c.obj(data, "$", TOP_REQUIRED, TOP_OPTIONAL)
-    number = c.string(data["nhs_number"], "$.nhs_number")
+    number = data["nhs_number"]
+    if not isinstance(number, str):
+        c.fail("$.nhs_number", f"must be a string of 10 digits, not {_kind(number)}")
     if not nhs_number.is_valid(number):
         c.fail("$.nhs_number", f"{number!r} is not a valid NHS number (10 digits, Mod-11 check digit)")
+    if "description" in data:
+        c.string(data["description"], "$.description")
     name = c.obj(data["name"], "$.name", ("family",), ("given", "prefix", "suffix", "text"))
     c.string(name["family"], "$.name.family")
+    for part in ("given", "prefix", "suffix"):
+        if part in name:
+            c.strings(name[part], f"$.name.{part}")
+    if "text" in name:
+        c.string(name["text"], "$.name.text")
     c.string(data["gender"], "$.gender", choices=GENDERS)
-    c.string(data["birth_date"], "$.birth_date", DATE_RE)
-    if "deceased" in data:
-        c.string(data["deceased"], "$.deceased", DATE_RE, nullable=True)
+    born = c.date(data["birth_date"], "$.birth_date")
+    if data.get("deceased") is not None:
+        died = c.date(data["deceased"], "$.deceased")
+        if died < born:
+            c.fail("$.deceased", f"{data['deceased']} is before the birth date {data['birth_date']}")
     if "active" in data:
         c.boolean(data["active"], "$.active")
     if "nhs_number_status" in data:
-        c.string(data["nhs_number_status"], "$.nhs_number_status",
-                 choices=("01", "02", "03", "04", "05", "06", "07", "08"))
+        c.string(data["nhs_number_status"], "$.nhs_number_status", choices=NHS_NUMBER_STATUSES)
     if "pds" in data:
         pds = c.obj(data["pds"], "$.pds", (), ("sensitive", "dissent", "registered_practice_ods"))
         for flag in ("sensitive", "dissent"):
@@ -129,13 +282,138 @@ def validate(data, file, persona_dir) -> Persona:
                 c.boolean(pds[flag], f"$.pds.{flag}")
         if "registered_practice_ods" in pds:
             c.string(pds["registered_practice_ods"], "$.pds.registered_practice_ods", ODS_RE, nullable=True)
+    for section, validator in SECTION_VALIDATORS.items():
+        if section in data:
+            try:
+                validator(c, data[section], f"$.{section}", persona_dir)
+            except PersonaError:
+                raise
+            except Exception as exc:   # a validator tripped over an unexpected shape: still say where
+                c.fail(f"$.{section}", f"could not be read ({type(exc).__name__}: {exc})")
+    tags = derive_tags(data, persona_dir, raw)
     if "tags" in data:
         for i, tag in enumerate(c.array(data["tags"], "$.tags")):
             c.string(tag, f"$.tags[{i}]")
-    for section, validator in SECTION_VALIDATORS.items():
-        if section in data:
-            validator(c, data[section], f"$.{section}", persona_dir)
-    return Persona(str(file), data)
+            if tag not in TAGS:
+                c.fail(f"$.tags[{i}]", f"{tag!r} is not a known tag (known: {', '.join(TAGS)})")
+            if tag not in tags:
+                c.fail(f"$.tags[{i}]", f"{tag!r} is declared but the data does not show it "
+                                       f"({TAGS[tag]}); the data gives: {', '.join(tags) or 'no tags'}")
+    return Persona(str(file), data, tags=tags)
+
+
+def _no_duplicate_keys(pairs):
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} in one object")
+            seen.add(key)
+    return result
+
+
+def parse(raw: bytes, file) -> dict:
+    """Raw file bytes -> dict, or PersonaError at "$" saying why it is not JSON."""
+    try:
+        return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise PersonaError(file, "$", f"is not valid JSON: {exc.msg} (line {exc.lineno}, "
+                                      f"column {exc.colno})") from None
+    except UnicodeDecodeError as exc:
+        raise PersonaError(file, "$", f"is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except ValueError as exc:
+        raise PersonaError(file, "$", f"is not valid JSON: {exc}") from None
+
+
+def load_file(path, persona_dir=None) -> "Persona":
+    """Read, parse and validate one persona file."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise PersonaError(path, "$", f"cannot be read: {exc.strerror}") from None
+    persona = validate(parse(raw, path), path, persona_dir if persona_dir is not None else path.parent, raw)
+    persona.forget(raw)
+    return persona
+
+
+# --- the persona and the store ------------------------------------------------------------------------
+
+class Persona:
+    """One validated patient. ``data`` is the file's dict (parsed again lazily when it was dropped)."""
+
+    __slots__ = ("file", "nhs_number", "tags", "documents", "_data", "_raw", "_summary")
+
+    def __init__(self, file: str, data: dict, tags: list | None = None):
+        self.file = file
+        self.nhs_number = data["nhs_number"]
+        self.tags = list(tags) if tags is not None else derive_tags(data, Path(file).parent)
+        self._data = data
+        self._raw = None
+        # Kept even when data is dropped, so a document index built at load parses nothing.
+        self.documents = data.get("documents") or []
+        pds = data.get("pds") or {}
+        self._summary = (name_text(data.get("name") or {}), pds.get("registered_practice_ods"),
+                         bool(pds.get("sensitive")), bool(pds.get("dissent")))
+
+    def forget(self, raw: bytes):
+        """Keep only the raw bytes; ``data`` parses them again on first use (saves memory at scale)."""
+        self._raw, self._data = raw, None
+
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            self._data = json.loads(self._raw)
+            self._raw = None
+        return self._data
+
+    @property
+    def name(self) -> str:
+        return self._summary[0]
+
+    @property
+    def registered_practice_ods(self):
+        return self._summary[1]
+
+    @property
+    def sensitive(self) -> bool:
+        return self._summary[2]
+
+    @property
+    def dissent(self) -> bool:
+        return self._summary[3]
+
+    @property
+    def pds(self) -> dict:
+        return self.data.get("pds", {})
+
+    def summary(self) -> dict:
+        """What ``personas list --json`` prints for this persona."""
+        return {"nhs_number": self.nhs_number, "name": self.name,
+                "registered_practice_ods": self.registered_practice_ods, "tags": list(self.tags),
+                "file": os.path.basename(self.file)}
+
+    def __repr__(self):
+        return f"Persona({self.nhs_number}, {self.name!r}, tags={self.tags})"
+
+
+def name_text(name: dict) -> str:
+    """A display name: "text" when given, else prefix given family."""
+    if name.get("text"):
+        return name["text"]
+    parts = [*name.get("prefix", []), *name.get("given", []), name.get("family", "")]
+    return " ".join(p for p in parts if p)
+
+
+def persona_files(directory) -> list[Path]:
+    """The persona files of a folder: every ``*.json`` regular file at its top level, sorted by name."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise PersonaError(directory, "$", "personas folder does not exist")
+    return [Path(e.path) for e in sorted(os.scandir(directory), key=lambda e: e.name)
+            if e.name.endswith(".json") and e.is_file()]
 
 
 class PersonaStore:
@@ -147,28 +425,49 @@ class PersonaStore:
 
     @classmethod
     def load(cls, directory) -> "PersonaStore":
+        """Load every persona file or raise the first PersonaError (never a partial cast)."""
         directory = Path(directory)
-        if not directory.is_dir():
-            raise PersonaError(directory, "$", "personas folder does not exist")
         personas: dict[str, Persona] = {}
-        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-            if not entry.name.endswith(".json") or not entry.is_file():
-                continue
-            path = Path(entry.path)
-            try:
-                with open(path, "rb") as fh:
-                    data = json.loads(fh.read())
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise PersonaError(path, "$", f"is not valid JSON: {exc}") from None
-            persona = validate(data, path, directory)
-            if persona.nhs_number in personas:
-                raise PersonaError(path, "$.nhs_number", f"{persona.nhs_number} is already used by "
-                                   f"{personas[persona.nhs_number].file}")
-            personas[persona.nhs_number] = persona
+        was_enabled = gc.isenabled()
+        gc.disable()        # many short-lived dicts: the cyclic collector only costs time here
+        try:
+            for path in persona_files(directory):
+                persona = load_file(path, directory)
+                if persona.nhs_number in personas:
+                    raise PersonaError(path, "$.nhs_number", f"{persona.nhs_number} is already used by "
+                                       f"{personas[persona.nhs_number].file}")
+                personas[persona.nhs_number] = persona
+        finally:
+            if was_enabled:
+                gc.enable()
         store = cls(personas, str(directory))
         for hook in LOAD_HOOKS:
             hook(store)
         return store
+
+    @staticmethod
+    def check(directory) -> tuple[list[Persona], list[PersonaError]]:
+        """Every good persona and every error of a folder (for ``personas validate``)."""
+        good: list[Persona] = []
+        errors: list[PersonaError] = []
+        seen: dict[str, str] = {}
+        try:
+            files = persona_files(directory)
+        except PersonaError as exc:
+            return [], [exc]
+        for path in files:
+            try:
+                persona = load_file(path, directory)
+            except PersonaError as exc:
+                errors.append(exc)
+                continue
+            if persona.nhs_number in seen:
+                errors.append(PersonaError(path, "$.nhs_number", f"{persona.nhs_number} is already "
+                                           f"used by {seen[persona.nhs_number]}"))
+                continue
+            seen[persona.nhs_number] = persona.file
+            good.append(persona)
+        return good, errors
 
     def get(self, number: str) -> Persona | None:
         return self.by_nhs_number.get(number)

@@ -1,0 +1,340 @@
+"""Generate personas: Faker ``en_GB`` people with test NHS numbers and a small plausible record.
+
+Deterministic: the same (count, seed, tags) gives byte-identical files on every run and machine.
+There is no wall clock and no global randomness: every value comes from the seed.
+- NHS numbers are ``999`` + six digits + the Mod-11 check digit (the test range), drawn without
+  repetition from the seed (``9999999999``, the assurance suite's "not in system" number, is skipped).
+- Each persona has its own seed (from the run's seed and its NHS number); one Faker instance is
+  reseeded per persona (``seed_instance``), which is much faster than making one per persona.
+- Dates are counted back from :data:`REFERENCE_DATE`, a fixed day.
+- Clinical codes come from :mod:`mockprovider.domain.clinical_codes`; the record follows the
+  structured record format (personas/README.md).
+
+``tags`` shapes every generated persona: e.g. ``sensitive`` sets the PDS flag, ``confidential-items``
+marks some items confidential, ``full-record`` fills every clinical area. :data:`SHAPEABLE` lists
+the tags the generator can make; the others need documents and are refused.
+
+:func:`write_atomically` writes a set of files into a folder: all files go into a temporary folder
+beside it, are fsynced, and the folder is swapped into place in one rename, so an interrupted run
+leaves the old files untouched.
+"""
+from __future__ import annotations
+
+import ctypes
+import datetime
+import hashlib
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+
+from . import clinical_codes as codes
+from . import nhs_number
+from .personas import CLINICAL_AREAS
+
+REFERENCE_DATE = datetime.date(2025, 1, 1)
+NOT_IN_SYSTEM = "9999999999"           # the assurance suite's "unknown to provider" number
+OTHER_PRACTICE_ODS = "A20047"          # registered-elsewhere: PDS names this practice
+
+SHAPEABLE = ("full-record", "no-documents", "sensitive", "dissent", "deceased", "unverified-nhs-number",
+             "registered-elsewhere", "confidential-items")
+
+
+class GenerateError(ValueError):
+    """The request cannot be generated or written (the message says why)."""
+
+
+# --- NHS numbers ------------------------------------------------------------------------------------
+
+def test_nhs_numbers(count: int, seed) -> list[str]:
+    """``count`` distinct valid NHS numbers in the 999 test range, in a seed-determined order."""
+    room = 1_000_000
+    if count > 900_000:
+        raise GenerateError(f"at most 900000 personas can be generated, not {count}")
+    rnd = random.Random(f"nhs-numbers/{seed}")
+    numbers: list[str] = []
+    for body in rnd.sample(range(room), min(room, count + count // 8 + 64)):
+        first_nine = f"999{body:06d}"
+        digit = nhs_number.check_digit(first_nine)
+        if digit is None:
+            continue
+        number = f"{first_nine}{digit}"
+        if number == NOT_IN_SYSTEM:
+            continue
+        numbers.append(number)
+        if len(numbers) == count:
+            return numbers
+    # Extremely unlikely: the oversampling above leaves ~12% spare; top up in order.
+    taken = set(numbers)
+    for body in range(room):
+        first_nine = f"999{body:06d}"
+        digit = nhs_number.check_digit(first_nine)
+        number = f"{first_nine}{digit}" if digit is not None else None
+        if number and number != NOT_IN_SYSTEM and number not in taken:
+            numbers.append(number)
+            taken.add(number)
+            if len(numbers) == count:
+                break
+    return numbers
+
+
+def persona_seed(seed, number: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"persona/{seed}/{number}".encode()).digest()[:8], "big")
+
+
+# --- one persona -------------------------------------------------------------------------------------
+
+def _day(rnd: random.Random, start: datetime.date, end: datetime.date) -> datetime.date:
+    span = (end - start).days
+    return start + datetime.timedelta(days=rnd.randint(0, max(span, 0)))
+
+
+def _postcode(fake) -> str:
+    return fake.postcode().upper()
+
+
+class _Record:
+    """Builds one persona's record in the structured format; keys are unique within it."""
+
+    def __init__(self, rnd: random.Random, start: datetime.date, end: datetime.date):
+        self.rnd, self.start, self.end = rnd, start, end
+        self.areas: dict[str, list] = {}
+        self.count = 0
+
+    def date(self) -> str:
+        return _day(self.rnd, self.start, self.end).isoformat()
+
+    def add(self, area: str, prefix: str, item: dict) -> dict:
+        self.count += 1
+        entry = {"key": f"{prefix}{self.count}", "date": self.date(), **item}
+        self.areas.setdefault(area, []).append(entry)
+        return entry
+
+
+def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: bool) -> dict:
+    start = max(born + datetime.timedelta(days=16 * 365), REFERENCE_DATE - datetime.timedelta(days=20 * 365))
+    if start >= REFERENCE_DATE:
+        start = born
+    r = _Record(rnd, start, REFERENCE_DATE - datetime.timedelta(days=1))
+    pick = rnd.choice
+
+    problems = {}
+    for code, sensitive in rnd.sample(codes.PROBLEMS, rnd.randint(1, 3) if not full else 3):
+        item = r.add("problems", "prb", {"code": code, "status": pick(("active", "active", "inactive")),
+                                         "significance": pick(("major", "minor"))})
+        if confidential and sensitive:
+            item["confidential"] = True
+        problems[code.split("|")[0]] = item["key"]
+
+    for code, category, reaction in rnd.sample(codes.ALLERGIES, rnd.randint(0, 2) if not full else 2):
+        r.add("allergies", "alg", {"code": code, "category": category, "reaction": reaction,
+                                   "severity": pick(("mild", "moderate", "severe"))})
+
+    for drug, dosage, quantity, treats, sensitive in rnd.sample(codes.MEDICATIONS, rnd.randint(1, 3)):
+        kind = pick(("acute", "repeat"))
+        item = {"drug": drug, "dosage": dosage, "type": kind, "quantity": quantity}
+        entry = r.add("medications", "med", item)
+        first = datetime.date.fromisoformat(entry["date"])
+        if kind == "acute":
+            entry["status"] = "completed"
+            entry["issues"] = [entry["date"]]
+        else:
+            entry["repeats_allowed"] = 6
+            entry["issues"] = [(first + datetime.timedelta(days=28 * n)).isoformat()
+                               for n in range(rnd.randint(1, 3))
+                               if first + datetime.timedelta(days=28 * n) < REFERENCE_DATE]
+        if treats in problems:
+            entry["problem"] = problems[treats]
+        if confidential and sensitive:
+            entry["confidential"] = True
+
+    for code, _vaccine in rnd.sample(codes.IMMUNISATIONS, rnd.randint(0, 2) if not full else 1):
+        r.add("immunisations", "imm", {"code": code, "site": codes.IMMUNISATION_SITE,
+                                       "route": codes.IMMUNISATION_ROUTE})
+
+    r.add("observations", "obs", {"code": codes.BLOOD_PRESSURE,
+                                  "bp": [rnd.randint(105, 160), rnd.randint(60, 95)]})
+    code, unit, low, high = pick(codes.OBSERVATIONS)
+    r.add("observations", "obs", {"code": code, "value": rnd.randint(low, high), "unit": unit})
+    r.add("observations", "obs", {"code": pick(codes.SMOKING)})
+    if confidential:
+        r.add("observations", "obs", {"code": codes.SENSITIVE_OBSERVATION, "confidential": True})
+
+    if full or rnd.random() < 0.4:
+        results = []
+        for result_code, unit, low, high in codes.FBC_RESULTS[:rnd.randint(2, 4)]:
+            value = round(rnd.uniform(low, high), 2) if isinstance(low, float) else rnd.randint(low, high)
+            r.count += 1
+            results.append({"key": f"res{r.count}", "code": result_code, "value": value, "unit": unit,
+                            "range": [low, high]})
+        r.add("investigations", "inv", {"code": codes.FBC, "specimen": {"type": codes.VENOUS_BLOOD},
+                                        "results": results})
+    if full or rnd.random() < 0.3:
+        code, service = pick(codes.REFERRALS)
+        r.add("referrals", "ref", {"code": code, "service": service})
+    if full or rnd.random() < 0.3:
+        r.add("diary", "dia", {"code": pick(codes.DIARY)})
+
+    # One consultation recording a few of the items above (never an ended allergy; none are ended).
+    recordable = [item["key"] for area in ("problems", "medications", "observations")
+                  for item in r.areas.get(area, [])]
+    chosen = sorted(rnd.sample(recordable, min(len(recordable), rnd.randint(1, 3))),
+                    key=recordable.index)
+    ctype, title = pick(codes.CONSULTATION_TYPES)
+    r.add("consultations", "con", {"type": ctype, "title": title,
+                                   "topics": [{"title": "Review", "items": chosen,
+                                               "notes": [pick(codes.NOTES)]}]})
+    record = {}
+    for area in CLINICAL_AREAS:           # a fixed key order, whatever order items were made in
+        if area in r.areas:
+            record[area] = r.areas[area]
+    return record
+
+
+def make_persona(fake, seed, number: str, tags: frozenset) -> dict:
+    """One persona dict (fields in a fixed order)."""
+    pseed = persona_seed(seed, number)
+    fake.seed_instance(pseed)
+    rnd = random.Random(pseed)
+    gender = "female" if rnd.random() < 0.5 else "male"
+    given = fake.first_name_female() if gender == "female" else fake.first_name_male()
+    middle = fake.first_name_female() if gender == "female" else fake.first_name_male()
+    family = fake.last_name()
+    prefix = rnd.choice(("Mrs", "Ms", "Miss")) if gender == "female" else "Mr"
+    born = _day(rnd, REFERENCE_DATE - datetime.timedelta(days=95 * 365),
+                REFERENCE_DATE - datetime.timedelta(days=18 * 365))
+    persona: dict = {
+        "description": f"Generated (seed {seed})",
+        "nhs_number": number,
+        "nhs_number_status": "02" if "unverified-nhs-number" in tags else "01",
+        "name": {"family": family, "given": [given, middle] if rnd.random() < 0.4 else [given],
+                 "prefix": [prefix]},
+        "gender": gender,
+        "birth_date": born.isoformat(),
+    }
+    if "deceased" in tags:
+        persona["deceased"] = _day(rnd, born + datetime.timedelta(days=18 * 365), REFERENCE_DATE).isoformat()
+    persona["pds"] = {"sensitive": "sensitive" in tags, "dissent": "dissent" in tags,
+                      "registered_practice_ods": OTHER_PRACTICE_ODS if "registered-elsewhere" in tags else None}
+    persona["address"] = {"line": fake.street_address().split("\n"), "city": fake.city(), "postcode": _postcode(fake),
+                          "use": "home"}
+    persona["telecom"] = [{"system": "phone", "value": fake.phone_number(), "use": "home"}]
+    registered = _day(rnd, max(born, REFERENCE_DATE - datetime.timedelta(days=30 * 365)),
+                      REFERENCE_DATE - datetime.timedelta(days=30))
+    persona["registration"] = {"date": registered.isoformat(), "type": "R"}
+    persona["record"] = _record(rnd, born, "full-record" in tags, "confidential-items" in tags)
+    return persona
+
+
+def check_tags(tags) -> frozenset:
+    wanted = frozenset(tags)
+    refused = sorted(wanted - set(SHAPEABLE))
+    if refused:
+        raise GenerateError(f"cannot generate tag(s) {', '.join(refused)}; the generator makes: "
+                            f"{', '.join(SHAPEABLE)}")
+    return wanted
+
+
+def generate(count: int, seed, tags=()) -> list[tuple[str, bytes]]:
+    """(file name, bytes) for ``count`` personas: the same arguments always give the same bytes."""
+    from faker import Faker   # imported here: serving never needs Faker
+
+    if count < 0:
+        raise GenerateError("count must be >= 0")
+    wanted = check_tags(tags)
+    fake = Faker("en_GB")
+    files = []
+    for number in test_nhs_numbers(count, seed):
+        data = make_persona(fake, seed, number, wanted)
+        files.append((f"{number}.json", (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode()))
+    return files
+
+
+# --- atomic write -------------------------------------------------------------------------------------
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False when unavailable."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    return rc == 0
+
+
+def _fsync_dir(path: Path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def check_target(out: Path, force: bool):
+    """Refuse to overwrite without force, and never replace a folder holding non-persona files."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise GenerateError(f"{out} exists and is not a folder")
+    entries = sorted(os.listdir(out))
+    if not entries:
+        return
+    if not force:
+        raise GenerateError(f"{out} is not empty ({len(entries)} entries); use --force to replace its personas")
+    strangers = [e for e in entries if not (e.endswith(".json") and (out / e).is_file())]
+    if strangers:
+        raise GenerateError(f"refusing to replace {out}: it holds {strangers[0]!r}, which is not a persona "
+                            f"file (only folders of *.json persona files are replaced)")
+
+
+def write_atomically(out, files, force: bool = False, _fail_after: int | None = None) -> Path:
+    """Write ``files`` [(name, bytes)] as the whole content of folder ``out``.
+
+    Every file is written into ``.<name>.tmp-<pid>`` beside ``out`` and fsynced; then the folder
+    takes ``out``'s place in one rename (an exchange with the old folder when there is one, which is
+    then removed). Until that rename the old folder is untouched; if anything fails, or the run is
+    interrupted (Ctrl-C), the temporary folder is removed. A SIGKILL can leave the hidden temporary
+    folder behind, never a half-written ``out``. ``_fail_after`` (tests) raises after that many files.
+    """
+    out = Path(out)
+    check_target(out, force)
+    parent = out.parent if str(out.parent) else Path(".")
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = parent / f".{out.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    try:
+        for n, (name, body) in enumerate(files):
+            if _fail_after is not None and n == _fail_after:
+                raise OSError("injected failure while writing (test)")
+            fd = os.open(tmp / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                view = memoryview(body)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(tmp)
+        if out.exists() and _exchange(tmp, out):
+            shutil.rmtree(tmp)            # tmp now holds the old personas
+        elif out.exists():
+            # No atomic exchange on this platform: move the old folder aside, then the new one in.
+            old = parent / f".{out.name}.old-{os.getpid()}"
+            os.rename(out, old)
+            os.rename(tmp, out)
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, out)
+        _fsync_dir(parent)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out

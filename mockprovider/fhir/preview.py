@@ -1,0 +1,73 @@
+"""Render a persona's migrate structured Bundle without a server (``mockprovider render``), and
+validate rendered Bundles with fhir.resources (``mockprovider personas validate``).
+
+The Bundle itself is built by :mod:`mockprovider.fhir.structured`; this module only supplies what a
+request would (settings, a trace id) and, for validation, imports fhir.resources (never on the
+serving path).
+"""
+from __future__ import annotations
+
+import json
+
+FIXED_TRACE_ID = "00000000-0000-4000-8000-000000000000"
+
+
+class RendererUnavailable(RuntimeError):
+    pass
+
+
+def _builder():
+    try:
+        from . import structured  # noqa: F401
+    except ImportError:
+        raise RendererUnavailable("the structured record renderer (mockprovider.fhir.structured) "
+                                  "is not installed") from None
+    return structured
+
+
+def migrate_bundle_bytes(store, persona, sensitive: bool, trace_id: str = FIXED_TRACE_ID,
+                         settings=None) -> bytes:
+    """The migrate Bundle's body for ``persona`` as a server would send it."""
+    raise RendererUnavailable("the structured record renderer is not available yet")
+
+
+def validate_bundles(personas, directory, settings=None) -> list[str]:
+    """Render every persona with and without sensitive items; validate each Bundle (STU3).
+
+    Returns one line per problem: ``file: $: rendered Bundle (sensitive=...) is invalid: ...``.
+    """
+    try:
+        _builder()
+    except RendererUnavailable:
+        return []
+    from fhir.resources.STU3.bundle import Bundle
+
+    problems = []
+    store = _StoreView(personas, directory)
+    for persona in personas:
+        for sensitive in (False, True):
+            try:
+                body = migrate_bundle_bytes(store, persona, sensitive, settings=settings)
+                Bundle.model_validate(json.loads(body))
+            except Exception as exc:    # report every persona, never stop at the first
+                first = str(exc).strip().splitlines()
+                problems.append(f"{persona.file}: $: rendered Bundle (sensitive={str(sensitive).lower()}) "
+                                f"is invalid: {type(exc).__name__}: {' / '.join(first[:4])}")
+    return problems
+
+
+class _StoreView:
+    """A PersonaStore-like view over the personas that loaded (validate keeps going past errors)."""
+
+    def __init__(self, personas, directory):
+        self.by_nhs_number = {p.nhs_number: p for p in personas}
+        self.directory = str(directory)
+
+    def get(self, number):
+        return self.by_nhs_number.get(number)
+
+    def __iter__(self):
+        return iter(self.by_nhs_number.values())
+
+    def __len__(self):
+        return len(self.by_nhs_number)
