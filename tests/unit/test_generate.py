@@ -1,0 +1,121 @@
+"""The persona generator: deterministic, valid test NHS numbers, tags shape it, atomic writes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mockprovider.domain import generate as gen
+from mockprovider.domain import nhs_number
+from mockprovider.domain.personas import PersonaStore
+
+
+def contents(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_same_seed_same_bytes_other_seed_differs():
+    first = gen.generate(20, "s1")
+    assert first == gen.generate(20, "s1")
+    other = gen.generate(20, "s2")
+    assert [name for name, _ in other] != [name for name, _ in first]
+    assert {body for _, body in other}.isdisjoint({body for _, body in first})
+
+
+def test_nhs_numbers_are_valid_distinct_test_numbers():
+    numbers = gen.test_nhs_numbers(5000, 9)
+    assert len(set(numbers)) == 5000
+    assert all(n.startswith("999") and nhs_number.is_valid(n) for n in numbers)
+    assert gen.NOT_IN_SYSTEM not in numbers
+
+
+def test_generated_personas_load_with_the_tags_asked_for(tmp_path):
+    wanted = ["sensitive", "dissent", "deceased", "unverified-nhs-number", "registered-elsewhere",
+              "confidential-items", "full-record"]
+    gen.write_atomically(tmp_path / "out", gen.generate(15, 4, wanted))
+    store = PersonaStore.load(tmp_path / "out")
+    assert len(store) == 15
+    for persona in store:
+        assert set(wanted) | {"no-documents"} == set(persona.tags), persona
+        data = persona.data
+        assert data["address"]["postcode"] and data["address"]["line"]
+        assert data["pds"]["registered_practice_ods"] == gen.OTHER_PRACTICE_ODS
+
+
+def test_plain_generated_personas_carry_no_rule_tags(tmp_path):
+    gen.write_atomically(tmp_path / "out", gen.generate(30, 5))
+    for persona in PersonaStore.load(tmp_path / "out"):
+        assert persona.tags in (["no-documents"], ["full-record", "no-documents"])
+
+
+def test_tags_the_generator_cannot_make_are_refused():
+    with pytest.raises(gen.GenerateError, match="cannot generate tag.*many-documents"):
+        gen.generate(1, 1, ["many-documents"])
+    with pytest.raises(gen.GenerateError, match="cannot generate tag.*bogus"):
+        gen.check_tags(["bogus"])
+
+
+def test_never_overwrites_without_force(tmp_path):
+    out = tmp_path / "out"
+    gen.write_atomically(out, gen.generate(3, 1))
+    before = contents(out)
+    with pytest.raises(gen.GenerateError, match="not empty.*--force"):
+        gen.write_atomically(out, gen.generate(3, 2))
+    assert contents(out) == before
+    gen.write_atomically(out, gen.generate(2, 2), force=True)
+    assert contents(out) == dict(gen.generate(2, 2))       # replaced as a whole: no stale files
+
+
+def test_force_never_replaces_a_folder_with_other_things(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(gen.GenerateError, match="refusing to replace .*notes.txt"):
+        gen.write_atomically(tmp_path, gen.generate(1, 1), force=True)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_an_injected_failure_leaves_old_files_intact(tmp_path):
+    out = tmp_path / "out"
+    gen.write_atomically(out, gen.generate(5, 1))
+    before = contents(out)
+    with pytest.raises(OSError, match="injected"):
+        gen.write_atomically(out, gen.generate(5, 2), force=True, _fail_after=3)
+    assert contents(out) == before
+    assert sorted(os.listdir(tmp_path)) == ["out"]         # the temporary folder is gone
+
+
+CHILD = r"""
+import sys, time
+from mockprovider.domain import generate as gen
+files = gen.generate(10, "new")
+def slow():
+    for n, item in enumerate(files):
+        if n == 4:
+            print("writing", flush=True)
+            time.sleep(60)
+        yield item
+gen.write_atomically(sys.argv[1], slow(), force=True)
+"""
+
+
+def test_a_killed_run_leaves_old_files_intact(tmp_path):
+    out = tmp_path / "out"
+    gen.write_atomically(out, gen.generate(6, "old"))
+    before = contents(out)
+    child = subprocess.Popen([sys.executable, "-c", CHILD, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait(timeout=30)
+        child.stdout.close()
+    assert contents(out) == before
+    leftovers = [p for p in tmp_path.iterdir() if p.name != "out"]
+    assert all(p.name.startswith(".out.tmp-") for p in leftovers)   # hidden, never a persona folder
+    gen.write_atomically(out, gen.generate(2, "after"), force=True)  # and the next run still works
+    assert len(contents(out)) == 2
