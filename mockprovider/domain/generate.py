@@ -185,7 +185,7 @@ def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: b
     r.add("consultations", "con", {"type": ctype, "title": title,
                                    "topics": [{"title": "Review", "items": chosen,
                                                "notes": [pick(codes.NOTES)]}]})
-    record = {}
+    record = {"date": f"{REFERENCE_DATE.isoformat()}T09:00:00+00:00"}
     for area in CLINICAL_AREAS:           # a fixed key order, whatever order items were made in
         if area in r.areas:
             record[area] = r.areas[area]
@@ -220,6 +220,15 @@ def make_persona(fake, seed, number: str, tags: frozenset) -> dict:
     persona["address"] = {"line": fake.street_address().split("\n"), "city": fake.city(), "postcode": _postcode(fake),
                           "use": "home"}
     persona["telecom"] = [{"system": "phone", "value": fake.phone_number(), "use": "home"}]
+    gp_female = rnd.random() < 0.5
+    persona["usual_gp"] = {
+        "sds_user_id": f"G{rnd.randint(1000000, 9999999)}",
+        "name": {"family": fake.last_name(),
+                 "given": [fake.first_name_female() if gp_female else fake.first_name_male()],
+                 "prefix": ["Dr"]},
+        "gender": "female" if gp_female else "male",
+        "role": "R0260|General Medical Practitioner",
+    }
     registered = _day(rnd, max(born, REFERENCE_DATE - datetime.timedelta(days=30 * 365)),
                       REFERENCE_DATE - datetime.timedelta(days=30))
     persona["registration"] = {"date": registered.isoformat(), "type": "R"}

@@ -30,10 +30,10 @@ GENDERS = ("male", "female", "other", "unknown")
 NHS_NUMBER_STATUSES = ("01", "02", "03", "04", "05", "06", "07", "08")
 
 MIB = 1024 * 1024
-# Thresholds behind the size tags: the default retrieve limit (5 MiB) and migrate limit (100 MiB)
-# of mockprovider.config, and "many" documents / a "large" record.
+# Thresholds behind the size tags: the default retrieve limit (5 MiB) of mockprovider.config, what
+# counts as a large document, "many" documents, a "large" record.
 RETRIEVE_LIMIT_BYTES = 5 * MIB
-MIGRATE_LIMIT_BYTES = 100 * MIB
+LARGE_DOCUMENT_BYTES = 4 * MIB
 MANY_DOCUMENTS = 100
 LARGE_RECORD_BYTES = 1 * MIB
 
@@ -49,8 +49,8 @@ TAGS = {
     "registered-elsewhere": "PDS names a registered practice (pds.registered_practice_ods): only a "
                             "request from that practice passes the relationship check",
     "confidential-items": "at least one record item or document is marked confidential",
-    "large-document": "a document is over the retrieve limit (5 MiB) but within 100 MiB",
-    "oversized-document": "a document is over the migrate limit (100 MiB)",
+    "large-document": "a document of 4 MiB up to the retrieve limit (5 MiB): large, still retrievable",
+    "oversized-document": "a document over the retrieve limit (5 MiB): retrieve answers 404, migrate serves it",
     "many-documents": f"at least {MANY_DOCUMENTS} documents",
     "large-record": f"a generated record, or a record section over {LARGE_RECORD_BYTES // MIB} MiB of JSON",
 }
@@ -225,9 +225,9 @@ def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
         found.add("confidential-items")
     if isinstance(documents, list):
         sizes = [_document_size(doc, persona_dir) for doc in documents]
-        if any(RETRIEVE_LIMIT_BYTES < size <= MIGRATE_LIMIT_BYTES for size in sizes):
+        if any(LARGE_DOCUMENT_BYTES <= size <= RETRIEVE_LIMIT_BYTES for size in sizes):
             found.add("large-document")
-        if any(size > MIGRATE_LIMIT_BYTES for size in sizes):
+        if any(size > RETRIEVE_LIMIT_BYTES for size in sizes):
             found.add("oversized-document")
         if len(documents) >= MANY_DOCUMENTS:
             found.add("many-documents")

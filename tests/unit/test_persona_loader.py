@@ -179,10 +179,12 @@ def test_tags_are_derived_from_the_data(tmp_path, changes, tag):
 def test_derived_tags_from_record_and_documents():
     record = {area: [{"key": f"k{n}", "date": "2020-01-01"}] for n, area in enumerate(P.CLINICAL_AREAS)}
     record["problems"][0]["confidential"] = True
-    docs = [{"key": "big", "generate": {"size": 6 * P.MIB, "seed": 1}},
-            {"key": "huge", "generate": {"size": 101 * P.MIB, "seed": 2}}]
+    docs = [{"key": "big", "generate": {"size": 5 * P.MIB, "seed": 1}}]
     tags = P.derive_tags({**GOOD, "record": record, "documents": docs})
-    assert tags == ["full-record", "confidential-items", "large-document", "oversized-document"]
+    assert tags == ["full-record", "confidential-items", "large-document"]
+    docs = [{"key": "small", "generate": {"size": 4 * P.MIB - 1, "seed": 1}},
+            {"key": "over", "generate": {"size": 5 * P.MIB + 1, "seed": 2}}]
+    assert P.derive_tags({**GOOD, "documents": docs}) == ["oversized-document"]
     many = [{"key": f"d{n}", "generate": {"size": 10, "seed": n}} for n in range(P.MANY_DOCUMENTS)]
     assert P.derive_tags({**GOOD, "documents": many}) == ["many-documents"]
     assert "confidential-items" not in P.derive_tags({**GOOD, "record": {"problems": [
