@@ -120,12 +120,16 @@ def personas_validate(directory, render):
     directory = _personas_dir(directory)
     good, errors = PersonaStore.check(directory)
     problems = [str(e) for e in errors]
-    if render and good:
+    checked = "loaded"
+    if render:
         from .fhir import preview
-        problems += preview.validate_bundles(good, directory)
+        if preview.available():
+            problems += preview.validate_bundles(good, directory)
+            checked = "loaded and rendered"
+        else:
+            checked = "loaded (no structured renderer installed: Bundles not checked)"
     for line in problems:
         click.echo(f"error: {line}", err=True)
-    checked = "loaded and rendered" if render else "loaded"
     click.echo(f"{len(good)} personas {checked}, {len(problems)} errors ({directory})")
     if problems:
         sys.exit(1)

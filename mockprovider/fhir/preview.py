@@ -31,15 +31,19 @@ def migrate_bundle_bytes(store, persona, sensitive: bool, trace_id: str = FIXED_
     raise RendererUnavailable("the structured record renderer is not available yet")
 
 
+def available() -> bool:
+    try:
+        _builder()
+    except RendererUnavailable:
+        return False
+    return True
+
+
 def validate_bundles(personas, directory, settings=None) -> list[str]:
     """Render every persona with and without sensitive items; validate each Bundle (STU3).
 
     Returns one line per problem: ``file: $: rendered Bundle (sensitive=...) is invalid: ...``.
     """
-    try:
-        _builder()
-    except RendererUnavailable:
-        return []
     from fhir.resources.STU3.bundle import Bundle
 
     problems = []
