@@ -1,0 +1,113 @@
+"""Smoke test of `make bench`'s pieces (no timing, no server, no wrk): they import, parse and fit.
+
+The benchmark itself runs only through `make bench`; timing assertions never belong in the suite.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+from werkzeug.datastructures import Headers
+
+from mockprovider.config import Settings
+from mockprovider.http import gate
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module          # dataclasses look their module up while building
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load("run")
+baseline = _load("baseline")
+
+
+def _gate(case, trace):
+    settings = Settings()
+    return gate.check_request(path=case.path, method=case.method, headers=Headers(case.headers(trace)),
+                              query_format=None, body_length=len(case.body) if case.body else None,
+                              settings=settings, flags=settings.runtime_defaults())
+
+
+def test_bench_requests_pass_the_real_gate():
+    trace = run.trace_ids("metadata", 2)[1]
+    passed = _gate(run.metadata_case(), trace)
+    assert passed.interaction.name == "metadata_structured" and passed.trace_id == trace
+    passed = _gate(run.migrate_case("structured_typical", "9690937286", "GPCA0001"), trace)
+    assert passed.interaction.name == "migrate_structured"
+    assert passed.claims.reason == "migration" and passed.claims.confidentiality == "N"
+
+
+def test_gate_case_fails_header_validation():
+    import pytest
+    from mockprovider.errors import SpineError
+    with pytest.raises(SpineError) as err:
+        _gate(run.metadata_case("gate_bad_ssp_to", **{"Ssp-To": "200000000359"}), run.trace_ids("g", 1)[0])
+    assert err.value.code == "BAD_REQUEST"
+
+
+def test_wrk_summary_line_parses_and_rounds_combine():
+    line = ('BENCHJSON {"requests":100,"duration_us":2000000,"bytes":5000,"errors_connect":0,"errors_read":0,'
+            '"errors_write":0,"errors_status":3,"errors_timeout":0,"p50_us":900,"p90_us":1500,"p99_us":3000,'
+            '"max_us":4000,"mean_us":1000.5}')
+    parsed = run.parse_wrk("Running 2s test\n" + line + "\n")
+    assert parsed["rps"] == 50 and parsed["errors"] == 3
+    combined = run.combine([parsed, dict(parsed, requests=300, p99_us=5000)])
+    assert combined["requests"] == 400 and combined["rps"] == 100 and combined["p99_us"] == 4000
+
+
+def test_wrk_script_reads_its_arguments_and_prints_the_summary():
+    lua = (BENCH / "wrk.lua").read_text()
+    for needle in ("function init(args)", "function request()", "function done(", "BENCHJSON", "Ssp-TraceID"):
+        assert needle in lua
+
+
+def test_replay_baseline_answers_the_recorded_bytes(tmp_path):
+    (tmp_path / "a-0.body").write_bytes(b'{"id":"one"}')
+    (tmp_path / "a-1.body").write_bytes(b'{"id":"two"}')
+    (tmp_path / "big.body").write_bytes(b"x" * 200_000)
+    manifest = {"cases": {
+        "a": {"status": "200 OK", "headers": [["Content-Type", "application/fhir+json;charset=utf-8"]],
+              "bodies": {"t1": "a-0.body", "t2": "a-1.body"}},
+        "big": {"status": "200 OK", "headers": [], "file": "big.body", "chunk": 65536},
+    }}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    app = baseline.replay_app(baseline.load_manifest(str(tmp_path / "manifest.json")))
+    seen = {}
+
+    def start_response(status, headers):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    assert b"".join(app({"HTTP_X_BENCH_CASE": "a", "HTTP_SSP_TRACEID": "t2"}, start_response)) == b'{"id":"two"}'
+    assert seen["status"] == "200 OK" and seen["headers"]["Content-Length"] == "12"
+    chunks = list(app({"HTTP_X_BENCH_CASE": "big"}, start_response))
+    assert b"".join(chunks) == b"x" * 200_000 and max(map(len, chunks)) == 65536
+    assert seen["headers"]["Content-Length"] == "200000"
+    app({"HTTP_X_BENCH_CASE": "nope"}, start_response)
+    assert seen["status"].startswith("404")
+
+
+def test_targets_and_table_report_pass_miss_and_not_measured():
+    results = {
+        "load": [{"case": "structured_largest", "connections": 16,
+                  "product": {"rps": 90.0, "p50_us": 1000, "p99_us": 5000},
+                  "baseline": {"rps": 100.0, "p50_us": 900, "p99_us": 2000},
+                  "ratio": {"rps": 0.9, "p50": 1.111, "p99": 2.5}}],
+        "cold_start": {"product_s": 0.4, "baseline_s": 0.3, "ratio": 1.333},
+        "personas": {"count": 10000, "unavailable": ["No such command"]},
+    }
+    results["targets"] = run.targets(results)
+    status = {t["target"]: t["status"] for t in results["targets"]}
+    assert status["structured largest c16: throughput >= 0.9 x baseline"] == "PASS"
+    assert status["structured largest c16: p99 <= 2 x baseline p99"] == "MISS"
+    assert status["cold start <= 1.5 x minimal Flask app"] == "PASS"
+    assert status["binary 100 MB: MB/s >= 0.8 x baseline"] == "N/A"
+    text = run.table(results)
+    assert "migrate structured, largest c16" in text and "MISS" in text and "N/A" in text
