@@ -6,7 +6,7 @@ Two apps, each started as its own server by ``bench/run.py``:
     A minimal WSGI app that answers with bytes the product returned once, precomputed: a manifest
     maps a case name (sent as ``X-Bench-Case``, a header the product ignores) to a status, headers
     and either in-memory bodies (one per Ssp-TraceID, since Bundle.id is the trace id) or a file on
-    disk that it streams in chunks, as the product streams a Binary.
+    disk that it streams in 1 MiB chunks, as the product streams a Binary.
 
 ``flask`` (the cold-start reference)
     The smallest Flask app that answers any GET with a fixed body.
@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-STREAM_CHUNK = 64 * 1024
+STREAM_CHUNK = 1024 * 1024     # as large as the product's base64 pieces (1 MiB): the stronger baseline
 
 
 class FileChunks:

@@ -238,6 +238,18 @@ class Server:
         return {"processes": len(pids), "rss_max": max(rss), "rss_master": rss[0],
                 "rss_sum": sum(rss), "pss_total": sum(pss(p) for p in pids)}
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the master and its workers so far."""
+        total = 0
+        for pid in [self.proc.pid] + self.workers():
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                total += int(fields[11]) + int(fields[12])
+            except (FileNotFoundError, IndexError, ValueError):
+                pass
+        return total / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -299,7 +311,7 @@ def keep_headers(headers) -> list:
 
 
 # --- wrk -------------------------------------------------------------------------------------------
-def wrk_run(port: int, case: Case, connections: int, duration: int, traces: list[str]) -> dict:
+def wrk_run(server: "Server", case: Case, connections: int, duration: int, traces: list[str]) -> dict:
     threads = min(connections, 2)
     headers_file = WORK / f"{case.name}.headers"
     # A fresh JWT for every run: exp = iat + 300 s, so one token lasts one scenario, not the bench.
@@ -313,10 +325,14 @@ def wrk_run(port: int, case: Case, connections: int, duration: int, traces: list
     traces_file = WORK / f"{case.name}.traces"
     traces_file.write_text("\n".join(traces) + "\n")
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration}s", "--timeout", "30s",
-            "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{port}{case.path}", "--",
+            "-s", str(BENCH / "wrk.lua"), f"http://127.0.0.1:{server.port}{case.path}", "--",
             case.method, str(headers_file), body_file, str(traces_file)]
+    cpu_before = server.cpu_seconds()
     out = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
-    return parse_wrk(out.stdout, out.stderr)
+    result = parse_wrk(out.stdout, out.stderr)
+    # Server CPU per request: steadier than requests/s on a machine shared with other work.
+    result["server_cpu_us"] = (server.cpu_seconds() - cpu_before) * 1e6
+    return result
 
 
 def parse_wrk(stdout: str, stderr: str = "") -> dict:
@@ -338,10 +354,10 @@ def load_scenario(product: Server, baseline: Server, case: Case, connections: in
     half = max(1, DURATION // 2)
     for server in (product, baseline):
         if WARMUP:
-            wrk_run(server.port, case, connections, WARMUP, traces)
+            wrk_run(server, case, connections, WARMUP, traces)
     rounds = {"product": [], "baseline": []}
     for server in (product, baseline, baseline, product):
-        rounds[server.name].append(wrk_run(server.port, case, connections, half, traces))
+        rounds[server.name].append(wrk_run(server, case, connections, half, traces))
     figures = {name: combine(rs) for name, rs in rounds.items()}
     p, b = figures["product"], figures["baseline"]
     if case.expect < 400 and p["errors"]:
@@ -350,16 +366,18 @@ def load_scenario(product: Server, baseline: Server, case: Case, connections: in
         "case": case.name, "connections": connections, "threads": threads, "duration_s": 2 * half,
         "product": p, "baseline": b,
         "ratio": {"rps": ratio(p["rps"], b["rps"]), "p50": ratio(p["p50_us"], b["p50_us"]),
-                  "p99": ratio(p["p99_us"], b["p99_us"])},
+                  "p99": ratio(p["p99_us"], b["p99_us"]),
+                  "cpu_per_request": ratio(p["cpu_us_per_request"], b["cpu_us_per_request"])},
     }
 
 
 def combine(rounds: list[dict]) -> dict:
     """Requests/s over all rounds; latency percentiles as the mean of the rounds' percentiles."""
     out = {key: sum(r[key] for r in rounds) for key in rounds[0] if key.startswith(("requests", "errors", "bytes",
-                                                                                  "duration"))}
+                                                                                  "duration", "server_cpu"))}
     seconds = out["duration_us"] / 1e6
     out["rps"] = out["requests"] / seconds if seconds else 0.0
+    out["cpu_us_per_request"] = out.get("server_cpu_us", 0.0) / out["requests"] if out["requests"] else 0.0
     for key in ("p50_us", "p90_us", "p99_us", "mean_us"):
         out[key] = statistics.fmean(r[key] for r in rounds)
     out["max_us"] = max(r["max_us"] for r in rounds)
@@ -473,8 +491,27 @@ def discover(port: int) -> dict:
     return {"records": records, "documents": documents, "statuses": statuses}
 
 
+def documents_from_store() -> list[dict]:
+    """Every document of the built-in personas, straight from the product's own document index
+    (so Binary is measured even before migrate structured lists the documents)."""
+    try:
+        from mockprovider.domain.documents import index
+        from mockprovider.domain.personas import PersonaStore
+    except ImportError:
+        return []
+    store = PersonaStore.load(ROOT / "personas")
+    found = []
+    for binary_id, (persona, document) in sorted(index(store).by_id.items()):
+        living = persona.data.get("active") is not False and not persona.data.get("deceased")
+        found.append({"nhs": persona.nhs_number, "ods": persona.registered_practice_ods or CONSUMER_ODS,
+                      "url": f"/{ODS}/STU3/1/gpconnect/documents/fhir/Binary/{binary_id}",
+                      "size": document.size, "confidential": bool(document.confidential), "living": living})
+    return found
+
+
 def pick_document(documents, limit, minimum=0):
-    fitting = [d for d in documents if minimum < d["size"] <= limit]
+    fitting = [d for d in documents if minimum < d["size"] <= limit and not d.get("confidential")
+               and d.get("living", True)]
     return max(fitting, key=lambda d: d["size"]) if fitting else None
 
 
@@ -615,8 +652,9 @@ def load_and_stream(results: dict) -> None:
             manifest.add_bodies(case, status, headers, bodies)
 
         stream_cases = []
-        doc5 = pick_document(found["documents"], RETRIEVE_LIMIT)
-        doc100 = pick_document(found["documents"], MIGRATE_LIMIT, RETRIEVE_LIMIT)
+        documents = documents_from_store() or found["documents"]
+        doc5 = pick_document(documents, RETRIEVE_LIMIT)
+        doc100 = pick_document(documents, MIGRATE_LIMIT, RETRIEVE_LIMIT)
         for name, doc, reps in (("binary_5mb", doc5, 5), ("binary_100mb", doc100, 3)):
             if doc is None:
                 results.setdefault("binary_unavailable", []).append(name)
@@ -729,8 +767,12 @@ def table(results: dict) -> str:
         rows.append((name, "requests/s", fmt(p["rps"]), fmt(b["rps"]), fmt(r["rps"], "x")))
         rows.append(("", "p50 ms", fmt(p["p50_us"] / 1000), fmt(b["p50_us"] / 1000), fmt(r["p50"], "x")))
         rows.append(("", "p99 ms", fmt(p["p99_us"] / 1000), fmt(b["p99_us"] / 1000), fmt(r["p99"], "x")))
+        if r.get("cpu_per_request"):
+            rows.append(("", "server CPU us/request", fmt(p["cpu_us_per_request"]), fmt(b["cpu_us_per_request"]),
+                         fmt(r["cpu_per_request"], "x")))
     for s in results.get("stream", []):
-        name = f"Binary {s['document_bytes'] / MB:.1f} MB ({'migrate' if 'migrate' in s['interaction'] else 'retrieve'})"
+        name = (f"Binary {s['document_bytes'] / 2 ** 20:.1f} MiB "
+                f"({'migrate' if 'migrate' in s['interaction'] else 'retrieve'})")
         rows.append((name, "MB/s (wire)", fmt(s["product"]["mb_s"]), fmt(s["baseline"]["mb_s"]),
                      fmt(s["ratio"]["mb_s"], "x")))
         rows.append(("", "peak RSS growth MB", fmt(s["product"]["rss_growth_max"] / MB),
@@ -771,7 +813,7 @@ def main() -> int:
                      "method": {"duration_s": DURATION, "warmup_s": WARMUP, "workers": WORKERS,
                                 "trace_id": "fixed per wrk thread (a UUID each), a fresh JWT per run",
                                 "baseline": "bench/baseline.py replaying the product's bytes under the same "
-                                            "gunicorn settings; Binary streamed from disk in 64 KiB chunks",
+                                            "gunicorn settings; Binary streamed from disk in 1 MiB chunks",
                                 "megabyte": "10^6 bytes"}}
     try:
         load_and_stream(results)
