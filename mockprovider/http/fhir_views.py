@@ -40,9 +40,26 @@ def _read_body(limit: int) -> bytes:
     return request.stream.read(limit + 1)
 
 
+# request.host_url -> origin, remembered per (scheme, Host, server, script root): werkzeug's
+# host_url re-parses and IRI-decodes the host on every call (~20 us), the answer never changes.
+_ORIGINS: dict = {}
+
+
+def _request_origin() -> str:
+    env = request.environ
+    key = (env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"),
+           env.get("SERVER_PORT"), env.get("SCRIPT_NAME"))
+    origin = _ORIGINS.get(key)
+    if origin is None:
+        origin = request.host_url.rstrip("/")
+        if len(_ORIGINS) < 256:          # bounded: Host is whatever the client sends
+            _ORIGINS[key] = origin
+    return origin
+
+
 def _bases(runtime, target) -> tuple[str, str]:
     settings = runtime.settings
-    origin = settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
+    origin = settings.public_base_url.rstrip("/") or _request_origin()
     practice = f"{origin}/{target.ods}/STU3/1"
     documents_root = target.root if target.kind in ("documents", "all") else "gpconnect/documents/fhir"
     return f"{practice}/{target.root}", f"{practice}/{documents_root}"

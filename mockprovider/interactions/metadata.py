@@ -1,6 +1,8 @@
 """GET {root}/metadata: a CapabilityStatement listing exactly what this mock serves under that root."""
 from __future__ import annotations
 
+from functools import lru_cache
+
 from .. import __version__
 from ..fhir.render import to_json_bytes
 from . import Call, Reply
@@ -47,5 +49,11 @@ def capability_statement(kind: str, handled) -> dict:
     }
 
 
+@lru_cache(maxsize=32)
+def _statement_bytes(kind: str, handled: frozenset) -> bytes:
+    """Deterministic for a root kind and the set of handled interactions: built once."""
+    return to_json_bytes(capability_statement(kind, handled))
+
+
 def handle(call: Call) -> Reply:
-    return Reply(to_json_bytes(capability_statement(call.root_kind, call.runtime.handled)))
+    return Reply(_statement_bytes(call.root_kind, frozenset(call.runtime.handled)))
