@@ -8,6 +8,7 @@ OO_PROFILE = "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-OperationOu
 # code: (HTTP status, issue.code, CodeSystem display)
 ERRORS = {
     "INVALID_NHS_NUMBER": (400, "value", "Invalid NHS number"),
+    "INVALID_IDENTIFIER_SYSTEM": (400, "value", "Invalid identifier system"),
     "PATIENT_NOT_FOUND": (404, "not-found", "Patient not found"),
     "NO_RECORD_FOUND": (404, "not-found", "No record found"),
     "NO_PATIENT_CONSENT": (403, "forbidden", "Patient has not provided consent to share data"),

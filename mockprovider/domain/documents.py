@@ -323,11 +323,13 @@ class DocumentIndex:
     def __init__(self, store):
         self.by_id: dict[str, tuple] = {}
         self.by_nhs: dict[str, list[Document]] = {}
+        self.by_patient_id: dict = {}      # Patient logical id -> persona (the search URL's {id})
         for persona in store:
             if not persona.documents:      # kept at load: no need to parse a dropped persona again
                 self.by_nhs[persona.nhs_number] = []
                 continue
             check_links(persona)
+            self.by_patient_id[ids.patient_id(persona.nhs_number)] = persona
             docs = [resolve(persona, entry, store.directory) for entry in persona.data.get("documents", [])]
             self.by_nhs[persona.nhs_number] = docs
             for doc in docs:
@@ -339,6 +341,14 @@ class DocumentIndex:
 
     def of(self, persona) -> list[Document]:
         return self.by_nhs.get(persona.nhs_number, [])
+
+
+def findable(persona) -> bool:
+    """Whether the documents searches may show this patient: not sensitive (PDS S-flag), not
+    deceased, not inactive. A dissented patient is findable (assurance-suite.md P19)."""
+    data = persona.data
+    return not (data.get("pds") or {}).get("sensitive") and not data.get("deceased") \
+        and data.get("active", True) is not False
 
 
 def build_index(store) -> None:

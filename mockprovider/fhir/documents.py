@@ -5,6 +5,7 @@ Public surface (kept stable; the migrate structured Bundle and the documents sea
     document_reference(document, *, documents_base, custodian_ods, unavailable=None) -> dict
     document_reference_id(document) -> str
     binary_stream(document) -> (content_length, iterator of bytes)
+    organization(ods, practice_ods) -> Organization of a document author / custodian
 
 ``document`` is a :class:`mockprovider.domain.documents.Document`; get one with
 ``mockprovider.domain.documents.index(runtime.personas).of(persona)`` (every document of a
@@ -19,6 +20,7 @@ import json
 from .. import spec
 from ..domain import ids
 from ..domain.documents import Document, base64_length
+from . import admin
 
 # Supplier-namespaced identifier system of the persistent DocumentReference identifier.
 IDENTIFIER_SYSTEM = "https://mockprovider.invalid/Id/document-reference"
@@ -30,6 +32,24 @@ OVER_RETRIEVE_LIMIT = ("This document is not available through Retrieve a docume
                        "the {limit} bytes that interaction allows.")
 OVER_MIGRATE_LIMIT = ("This document is not available through Migrate a document: it is larger than "
                       "the {limit} bytes that interaction allows.")
+
+
+# Names of the organisations the built-in personas' documents come from (ODS code -> name).
+ORGANISATION_NAMES = {"RR8": "Leeds Teaching Hospitals NHS Trust"}
+
+
+def organization(ods: str, practice_ods: str) -> dict:
+    """The Organization of an ODS code: the provider practice (fhir.admin), or another organisation
+    (a document author) with its ODS identifier and a name."""
+    if ods == practice_ods:
+        return admin.practice_organization(ods)
+    return {
+        "resourceType": "Organization",
+        "id": ids.organization_id(ods),
+        "meta": {"versionId": admin.VERSION_ID, "profile": [spec.PROFILE_ORGANIZATION]},
+        "identifier": [{"system": spec.ODS_ORG_SYSTEM, "value": ods}],
+        "name": ORGANISATION_NAMES.get(ods, f"Organisation {ods}"),
+    }
 
 
 def document_reference_id(document: Document) -> str:

@@ -12,7 +12,8 @@ from flask import Blueprint, current_app, request
 
 from ..domain.control import now_iso
 from ..errors import SpineError
-from ..interactions import Call, Reply, metadata, migrate_document, retrieve_document
+from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, retrieve_document,
+                            search_documents)
 from . import gate
 from .responses import error_response, fhir_response
 
@@ -28,6 +29,8 @@ HANDLERS = {
     "metadata_documents": metadata.handle,
     "migrate_document": migrate_document.handle,
     "retrieve_document": retrieve_document.handle,
+    "find_patient": find_patient.handle,
+    "search_documents": search_documents.handle,
 }
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]

@@ -20,6 +20,21 @@ CAPABILITIES = {
     "migrate_structured": ("structured", "Patient", {"operation": [OPERATION_MIGRATE]}),
     "migrate_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
     "retrieve_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
+    # Patient: read is declared as the GP Connect documents CapabilityStatement declares it (the
+    # assurance suite's FHIR.feature checks Patient read + search); this mock answers the search.
+    "find_patient": ("documents", "Patient", {
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": [{"name": "identifier", "type": "token",
+                         "documentation": "NHS number: https://fhir.nhs.uk/Id/nhs-number|{nhs}"}]}),
+    "search_documents": ("documents", "DocumentReference", {
+        "interaction": [{"code": "search-type"}],
+        "searchInclude": ["DocumentReference:subject:Patient", "DocumentReference:custodian:Organization",
+                          "DocumentReference:author:Organization", "DocumentReference:author:Practitioner"],
+        "searchRevInclude": ["PractitionerRole:practitioner"],
+        "searchParam": [
+            {"name": "created", "type": "date", "documentation": "ge and/or le a date"},
+            {"name": "author", "type": "token",
+             "documentation": "https://fhir.nhs.uk/Id/ods-organization-code|{ODS code}"}]}),
 }
 
 

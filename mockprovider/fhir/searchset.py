@@ -1,0 +1,32 @@
+"""GPConnect-Searchset-Bundle-1: the Bundle of the documents searches (find patient, search documents).
+
+``Bundle.id`` is the request's Ssp-TraceID; everything else is deterministic, so a searchset is
+built once with :data:`~mockprovider.fhir.render.TRACE_PLACEHOLDER` as its id and served through
+:class:`~mockprovider.fhir.render.Spliced`.
+"""
+from __future__ import annotations
+
+from .. import spec
+from .render import TRACE_PLACEHOLDER, Spliced, to_json_bytes
+
+
+def searchset(base: str, matches: list[dict], includes: list[dict] = ()) -> dict:
+    """A searchset of ``matches`` (search.mode match) then ``includes`` (search.mode include).
+
+    base: absolute URL of the service root the resources live under (fullUrl = base/Type/id).
+    """
+    entries = []
+    for mode, resources in (("match", matches), ("include", includes)):
+        for resource in resources:
+            entries.append({"fullUrl": f"{base.rstrip('/')}/{resource['resourceType']}/{resource['id']}",
+                            "resource": resource, "search": {"mode": mode}})
+    bundle = {"resourceType": "Bundle", "id": TRACE_PLACEHOLDER,
+              "meta": {"profile": [spec.PROFILE_SEARCHSET_BUNDLE]}, "type": "searchset",
+              "total": len(matches)}
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
+def spliced(bundle: dict) -> Spliced:
+    return Spliced(to_json_bytes(bundle))
