@@ -323,17 +323,25 @@ class DocumentIndex:
     def __init__(self, store):
         self.by_id: dict[str, tuple] = {}
         self.by_nhs: dict[str, list[Document]] = {}
-        self.by_patient_id: dict = {}      # Patient logical id -> persona (the search URL's {id})
+        self._store = store
+        self._by_patient_id: dict | None = None
         for persona in store:
             if not persona.documents:      # kept at load: no need to parse a dropped persona again
                 self.by_nhs[persona.nhs_number] = []
                 continue
             check_links(persona)
-            self.by_patient_id[ids.patient_id(persona.nhs_number)] = persona
             docs = [resolve(persona, entry, store.directory) for entry in persona.data.get("documents", [])]
             self.by_nhs[persona.nhs_number] = docs
             for doc in docs:
                 self.by_id[doc.binary_id] = (persona, doc)
+
+    @property
+    def by_patient_id(self) -> dict:
+        """Patient logical id -> persona, for every persona (the documents search URL's {id});
+        built on first use, so start-up stays cheap with many personas."""
+        if self._by_patient_id is None:
+            self._by_patient_id = {ids.patient_id(p.nhs_number): p for p in self._store}
+        return self._by_patient_id
 
     def get(self, binary_id: str):
         """(persona, Document) for a Binary id, or None."""
