@@ -4,13 +4,14 @@ The only way to make an app; ``mockprovider serve`` (gunicorn) and the tests cal
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass, field
 
 from flask import Flask
 
 from .config import Settings
-from .domain.control import SqliteControlStore
+from .domain.control import ControlStore, SqliteControlStore
 from .domain.personas import PersonaStore
 
 
@@ -19,7 +20,7 @@ class Runtime:
     """Everything a request may need, hung off ``app.extensions["mockprovider"]``."""
     settings: Settings
     personas: PersonaStore
-    control: SqliteControlStore
+    control: ControlStore
     handled: frozenset = frozenset()
     caches: dict = field(default_factory=dict)   # build once, serve many: name -> cache object
 
@@ -38,8 +39,26 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
                                              handled=frozenset(fhir_views.HANDLERS))
     app.register_blueprint(control_api.bp)
     app.register_blueprint(fhir_views.bp)
-    if settings.control_token == "" and settings.host not in ("127.0.0.1", "localhost", "::1"):
-        logging.getLogger("mockprovider").warning(
-            "the control API on %s:%s has no token: anyone who can reach it can change the mock; "
-            "set MOCKPROVIDER_CONTROL_TOKEN", settings.host, settings.port)
+    warn_if_unprotected(settings)
     return app
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False      # a host name or 0.0.0.0 / :: : reachable from elsewhere
+
+
+def warn_if_unprotected(settings: Settings) -> bool:
+    """Log a clear warning when the control API is reachable beyond this machine without a token."""
+    if settings.control_token or is_loopback(settings.host):
+        return False
+    logging.getLogger("mockprovider").warning(
+        "WARNING: the control API (/_control/*) on %s:%s has no token: anyone who can reach this "
+        "port can change flags, inject faults and read the request journal. "
+        "Set MOCKPROVIDER_CONTROL_TOKEN to require 'Authorization: Bearer <token>'.",
+        settings.host, settings.port)
+    return True

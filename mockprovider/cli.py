@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -10,6 +11,7 @@ from pathlib import Path
 import click
 
 from .config import Settings, SettingsError
+from .control_client import control
 
 
 @click.group()
@@ -33,6 +35,7 @@ def serve(host, port, workers, personas, certfile, keyfile, ca_certs, dev):
     """Run the mock under gunicorn (or Flask's dev server with --dev)."""
     overrides = dict(host=host, port=port, workers=workers, personas=personas,
                      tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs)
+    log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
     try:
         from .app import create_app
         from .domain.personas import PersonaError
@@ -172,6 +175,30 @@ def render(nhs_number, directory, sensitive, trace_id):
     persona = _find(store, nhs_number)
     body = preview.migrate_bundle_bytes(store, persona, sensitive, trace_id or preview.FIXED_TRACE_ID)
     click.echo(body.decode("utf-8"))
+
+
+# --- control: mockprovider.control_client ------------------------------------------------------------------
+cli.add_command(control)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record is emitted."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def log_to_stderr() -> None:
+    logger = logging.getLogger("mockprovider")
+    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("[%(asctime)s] [mockprovider] [%(levelname)s] %(message)s"))
+        logger.addHandler(handler)
 
 
 def main():  # pragma: no cover - console entry point convenience

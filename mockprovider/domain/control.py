@@ -10,15 +10,18 @@ file so that journal writes (one per request) never invalidate that cache.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import sqlite3
 import tempfile
 import threading
 import time
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
+from .faults import choose
 
 
 class Flags(dict):
@@ -31,27 +34,30 @@ class Flags(dict):
             raise AttributeError(name) from None
 
 
-class ControlStore(Protocol):
-    """What the rest of the product may ask of the control state."""
+class ControlView(NamedTuple):
+    """What one request reads, once: the live flags and the fault rules (oldest first).
+    Both are shared per process: read them, never change them."""
+    flags: Flags
+    rules: list
 
+
+class ControlStore(Protocol):
+    """What the rest of the product may ask of the control state (one backend: SQLite below;
+    another, e.g. Redis for several containers, implements these and nothing else)."""
+
+    def current(self) -> ControlView: ...                       # every request: must be cheap
     def flags(self) -> Flags: ...
     def update_flags(self, changes: dict) -> Flags: ...
     def fault_rules(self) -> list[dict]: ...
-    def add_fault(self, rule: dict) -> dict: ...
+    def add_fault(self, rule: dict) -> dict: ...                # an already-checked rule with its id
     def delete_fault(self, rule_id: str) -> bool: ...
-    def take_faults(self, facts: dict) -> list[dict]: ...
+    def clear_faults(self) -> int: ...
+    def take_faults(self, candidates: list[dict]) -> list[dict]: ...  # atomic use of ``times``
     def record(self, entry: dict) -> None: ...
     def journal(self, limit: int | None = None) -> list[dict]: ...
     def clear_journal(self) -> None: ...
     def reset(self) -> None: ...
-
-
-MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid")
-
-
-def rule_matches(rule: dict, facts: dict) -> bool:
-    match = rule.get("match") or {}
-    return all(facts.get(key) == value for key, value in match.items())
+    def snapshot(self) -> dict: ...
 
 
 class SqliteControlStore:
@@ -59,7 +65,10 @@ class SqliteControlStore:
 
     def __init__(self, defaults: dict, state_dir: str = "", journal_size: int = 500):
         self.defaults = dict(defaults)
-        self.state_dir = state_dir or tempfile.mkdtemp(prefix="mockprovider-state-")
+        if not state_dir:
+            state_dir = tempfile.mkdtemp(prefix="mockprovider-state-")
+            _remove_at_exit(state_dir)
+        self.state_dir = state_dir
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         self.journal_size = journal_size
         self._local = threading.local()
@@ -126,6 +135,10 @@ class SqliteControlStore:
             local.control_version = version
         return local.cache
 
+    def current(self) -> ControlView:
+        """One cached read: a PRAGMA data_version query unless another connection changed something."""
+        return ControlView(*self._cached())
+
     # --- flags ---------------------------------------------------------------------------------------------
     def flags(self) -> Flags:
         return self._cached()[0]
@@ -161,27 +174,35 @@ class SqliteControlStore:
         self._local.cache = None
         return bool(deleted)
 
-    def take_faults(self, facts: dict) -> list[dict]:
-        """Every rule matching this request, each charged one use; expired rules are removed."""
-        candidates = [rule for rule in self._cached()[1] if rule_matches(rule, facts)]
+    def clear_faults(self) -> int:
+        with self._control() as db:
+            deleted = db.execute("DELETE FROM faults").rowcount
+        self._local.cache = None
+        return deleted
+
+    def take_faults(self, candidates: list[dict]) -> list[dict]:
+        """The rules this request gets, from its matching rules (oldest first, see
+        mockprovider.domain.faults.choose), each charged one use; a rule whose ``times`` is spent
+        is removed. Atomic across workers: two requests never share a rule's last use."""
         if not candidates:
             return []
         if all(rule.get("remaining") is None for rule in candidates):
-            return candidates
-        taken = []
+            return choose(candidates)      # no counted rule: nothing to write
         with self._control() as db:
-            for rule in candidates:
+            def live(rule):
+                row = db.execute("SELECT remaining FROM faults WHERE id = ?", (rule["id"],)).fetchone()
+                return row is not None and (row[0] is None or row[0] > 0)
+
+            taken = []
+            for rule in choose(candidates, live):
                 if rule.get("remaining") is None:
                     taken.append(rule)
                     continue
-                row = db.execute("SELECT remaining FROM faults WHERE id = ?", (rule["id"],)).fetchone()
-                if row is None or row[0] is None or row[0] <= 0:
-                    continue
-                if row[0] == 1:
+                left = db.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ? "
+                                  "RETURNING remaining", (rule["id"],)).fetchone()[0]
+                if left <= 0:
                     db.execute("DELETE FROM faults WHERE id = ?", (rule["id"],))
-                else:
-                    db.execute("UPDATE faults SET remaining = remaining - 1 WHERE id = ?", (rule["id"],))
-                taken.append(dict(rule, remaining=row[0] - 1))
+                taken.append(dict(rule, remaining=left))
         self._local.cache = None
         return taken
 
@@ -193,7 +214,8 @@ class SqliteControlStore:
             conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_size,))
 
     def journal(self, limit: int | None = None) -> list[dict]:
-        limit = self.journal_size if limit is None else min(limit, self.journal_size)
+        """Newest first, at most ``journal_size`` entries."""
+        limit = self.journal_size if limit is None else max(0, min(limit, self.journal_size))
         rows = self._conn("journal").execute(
             "SELECT entry FROM journal ORDER BY seq DESC LIMIT ?", (limit,))
         return [json.loads(entry) for (entry,) in rows]
@@ -214,7 +236,18 @@ class SqliteControlStore:
         return {"flags": dict(self.flags()), "faults": self.fault_rules()}
 
 
+def _remove_at_exit(folder: str) -> None:
+    """Remove a private state folder when the process that made it exits (not its forked workers)."""
+    owner = os.getpid()
+
+    def remove():
+        if os.getpid() == owner:
+            shutil.rmtree(folder, ignore_errors=True)
+    atexit.register(remove)
+
+
 def now_iso() -> str:
     """Wall-clock time for the journal only (never in a FHIR body)."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 

@@ -28,8 +28,11 @@ def operation_outcome(error: SpineError, display_mode: str = "codesystem") -> di
 SSP_RESPONSE_CODE_SYSTEM = "http://fhir.nhs.net/ValueSet/gpconnect-schedule-response-code-1-0"
 
 
-def proxy_outcome(status: int, diagnostics: str) -> dict:
-    issue_type, display = PROXY_STATUSES[status]
+def proxy_outcome(status: int, diagnostics: str, display: str | None = None) -> dict:
+    """No meta.profile; the HTTP status as the code (the SSP's 502 example puts the unreachable
+    URL in both display and diagnostics)."""
+    issue_type, default_display = PROXY_STATUSES[status]
+    display = display or default_display
     return {
         "resourceType": "OperationOutcome",
         "issue": [{

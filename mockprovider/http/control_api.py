@@ -1,7 +1,9 @@
 """The control API under /_control/: health, state, flags, faults, reset, request journal.
 
-JSON in, JSON out; kept out of the FHIR roots. When MOCKPROVIDER_CONTROL_TOKEN is set every call
-but health needs ``Authorization: Bearer <token>`` (compared in constant time).
+JSON in, JSON out; kept out of the FHIR roots. A bad request is 400 ``{"error": ..., "field": ...}``
+naming the offending field. When MOCKPROVIDER_CONTROL_TOKEN is set every call but health needs
+``Authorization: Bearer <token>`` (compared in constant time). Control calls are never journalled
+(the journal holds FHIR requests only), so the token never lands in it.
 """
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import hmac
 
 from flask import Blueprint, current_app, jsonify, request
 
-from ..config import SettingsError
+from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
+from ..domain.faults import FaultRuleError, check_rule
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
 
@@ -33,7 +36,9 @@ def _authorise():
     sent = request.headers.get("Authorization", "")
     expected = f"Bearer {token}"
     if not hmac.compare_digest(sent.encode(), expected.encode()):
-        return json_error(401, "control API needs Authorization: Bearer <MOCKPROVIDER_CONTROL_TOKEN>")
+        response = json_error(401, "control API needs Authorization: Bearer <MOCKPROVIDER_CONTROL_TOKEN>")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mockprovider-control"'
+        return response
     return None
 
 
@@ -51,9 +56,14 @@ def health():
 
 @bp.get("/state")
 def state():
+    """Everything in one document: flags (and their start-up values), fault rules, the journal."""
     runtime = _runtime()
-    return jsonify({**runtime.control.snapshot(), "journal_size": runtime.settings.journal_size,
-                    "personas": len(runtime.personas)})
+    settings = runtime.settings
+    return jsonify({**runtime.control.snapshot(), "defaults": settings.runtime_defaults(),
+                    "requests": runtime.control.journal(), "journal_size": settings.journal_size,
+                    "personas": len(runtime.personas), "ods_code": settings.ods_code,
+                    "provider_asid": settings.provider_asid,
+                    "control_token": bool(settings.control_token)})
 
 
 @bp.get("/flags")
@@ -66,10 +76,45 @@ def patch_flags():
     changes = request.get_json(silent=True)
     if not isinstance(changes, dict):
         return json_error(400, "send a JSON object of flag names and values")
+    unknown = [name for name in changes if name not in RUNTIME_FLAGS]
+    if unknown:
+        return json_error(400, f"unknown flag {unknown[0]!r}; flags: {', '.join(RUNTIME_FLAGS)}", field=unknown[0])
+    for name, value in changes.items():
+        try:
+            check_flag_value(name, value)
+        except SettingsError as exc:
+            return json_error(400, str(exc), field=name)
+    return jsonify(dict(_runtime().control.update_flags(changes)))
+
+
+@bp.get("/faults")
+def list_faults():
+    return jsonify(_runtime().control.fault_rules())
+
+
+@bp.post("/faults")
+def add_fault():
+    raw = request.get_json(silent=True)
     try:
-        return jsonify(dict(_runtime().control.update_flags(changes)))
-    except SettingsError as exc:
-        return json_error(400, str(exc))
+        rule = check_rule(raw)
+    except FaultRuleError as exc:
+        return json_error(400, str(exc), field=exc.field)
+    response = jsonify(_runtime().control.add_fault(rule))
+    response.status_code = 201
+    response.headers["Location"] = f"/_control/faults/{rule['id']}"
+    return response
+
+
+@bp.delete("/faults/<rule_id>")
+def delete_fault(rule_id):
+    if not _runtime().control.delete_fault(rule_id):
+        return json_error(404, f"no fault rule {rule_id!r}", field="id")
+    return jsonify({"status": "deleted", "id": rule_id})
+
+
+@bp.delete("/faults")
+def clear_faults():
+    return jsonify({"status": "cleared", "deleted": _runtime().control.clear_faults()})
 
 
 @bp.post("/reset")
@@ -81,7 +126,12 @@ def reset():
 
 @bp.get("/requests")
 def requests_journal():
-    limit = request.args.get("limit", type=int)
+    raw = request.args.get("limit")
+    limit = None
+    if raw is not None:
+        if not raw.isdigit():
+            return json_error(400, "'limit' must be a whole number >= 0", field="limit")
+        limit = int(raw)
     return jsonify(_runtime().control.journal(limit))
 
 

@@ -1,7 +1,11 @@
 """Every FHIR path goes through :func:`dispatch`: gate -> faults -> interaction -> response.
 
+Fault rules (mockprovider.http.faults) apply after the gate, so a request that fails the gate
+gets its gate error, never a fault.
+
 Nothing on a FHIR path ever answers with HTML or a stack trace: every failure, including an
-unexpected exception, becomes a GPConnect-OperationOutcome-1.
+unexpected exception, becomes a GPConnect-OperationOutcome-1 (the one exception is the
+``malformed`` fault, whose whole point is a body that is not JSON).
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from ..domain.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, retrieve_document,
                             search_documents)
-from . import gate
+from . import faults, gate
 from .responses import error_response, fhir_response
 
 log = logging.getLogger("mockprovider")
@@ -73,10 +77,13 @@ def _bases(runtime, target) -> tuple[str, str]:
 def dispatch(path):
     runtime = current_app.extensions["mockprovider"]
     started = time.perf_counter()
-    flags = runtime.control.flags()
+    view = runtime.control.current()          # flags and fault rules: one cached read
+    flags = view.flags
+    # The journal never records headers (so never a bearer token): only these fields.
     entry = {"time": now_iso(), "method": request.method, "path": request.path, "interaction": None,
              "trace_id": request.headers.get("Ssp-TraceID"), "consumer_asid": request.headers.get("Ssp-From"),
              "status": None, "findings": []}
+    injected = None
     try:
         passed = gate.check_request(
             path=request.environ.get("PATH_INFO", "/"), method=request.method, headers=request.headers,
@@ -87,18 +94,17 @@ def dispatch(path):
         body = _read_body(runtime.settings.max_body_bytes)
         if len(body) > runtime.settings.max_body_bytes:
             raise SpineError("BAD_REQUEST", f"Request body is over the limit of {runtime.settings.max_body_bytes} bytes")
-        handler = HANDLERS.get(passed.interaction.name)
-        if handler is None:
-            raise SpineError("NOT_IMPLEMENTED", f"{passed.interaction.name} is not implemented by this mock yet")
-        service_base, documents_base = _bases(runtime, passed.target)
-        call = Call(interaction=passed.interaction.name, params=passed.params,
-                    query=[(k, v) for k, v in request.args.items(multi=True) if k != "_format"],
-                    body=body, claims=passed.claims, trace_id=passed.trace_id, from_asid=passed.from_asid,
-                    flags=flags, runtime=runtime, root_kind=passed.target.kind,
-                    service_base=service_base, documents_base=documents_base)
-        reply: Reply = handler(call)
-        entry.update(reply.facts)
-        response = fhir_response(reply.body, reply.status, reply.headers, reply.content_length)
+        query = [(k, v) for k, v in request.args.items(multi=True) if k != "_format"]
+        injected = faults.take(runtime.control, view.rules,
+                               faults.Facts(passed.interaction.name, passed.params, passed.from_asid, body, query),
+                               request.environ)
+        response = None
+        if injected is not None:
+            entry["fault"] = injected.record()
+            injected.wait()
+            response = injected.answer(request.url)
+        if response is None:
+            response = _interaction(runtime, passed, body, query, flags, entry)
     except SpineError as error:
         response = error_response(error, flags.get("error_display", "codesystem"))
         entry["error"] = error.code
@@ -107,10 +113,27 @@ def dispatch(path):
         response = error_response(SpineError("INTERNAL_SERVER_ERROR", f"Unexpected {type(exc).__name__} in the mock"),
                                   flags.get("error_display", "codesystem"))
         entry["error"] = "INTERNAL_SERVER_ERROR"
-    entry["status"] = response.status_code
+    if injected is not None:
+        response = injected.deliver(response)
+    # reset / empty: the client gets no HTTP status at all.
+    entry["status"] = None if injected is not None and injected.kind in ("reset", "empty") else response.status_code
     entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
     try:
         runtime.control.record(entry)
     except Exception:  # the journal must never break a response
         log.exception("could not record the request in the journal")
     return response
+
+
+def _interaction(runtime, passed, body, query, flags, entry):
+    handler = HANDLERS.get(passed.interaction.name)
+    if handler is None:
+        raise SpineError("NOT_IMPLEMENTED", f"{passed.interaction.name} is not implemented by this mock yet")
+    service_base, documents_base = _bases(runtime, passed.target)
+    call = Call(interaction=passed.interaction.name, params=passed.params, query=query,
+                body=body, claims=passed.claims, trace_id=passed.trace_id, from_asid=passed.from_asid,
+                flags=flags, runtime=runtime, root_kind=passed.target.kind,
+                service_base=service_base, documents_base=documents_base)
+    reply: Reply = handler(call)
+    entry.update(reply.facts)
+    return fhir_response(reply.body, reply.status, reply.headers, reply.content_length)

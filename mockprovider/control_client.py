@@ -1,0 +1,212 @@
+"""``mockprovider control …``: the control API from the command line, over HTTP.
+
+Talks to a running mock at ``--url`` (env MOCKPROVIDER_URL, default http://127.0.0.1:8080) with
+``--token`` (env MOCKPROVIDER_CONTROL_TOKEN). Standard library only (urllib); prints JSON.
+:class:`ControlClient` is usable on its own (the live tests use it).
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+
+import click
+
+
+class ControlError(Exception):
+    """The control API answered with an error, or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None, body=None):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
+class ControlClient:
+    def __init__(self, url: str = "http://127.0.0.1:8080", token: str | None = None, timeout: float = 30):
+        self.url = url.rstrip("/")
+        self.token = token or None
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, payload=None):
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(self.url + "/_control" + path, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raw = exc.read()
+            try:
+                body = json.loads(raw)
+                message = body.get("error") or raw.decode(errors="replace")
+            except (ValueError, AttributeError):
+                body, message = None, raw.decode(errors="replace")[:300]
+            raise ControlError(f"{method} /_control{path}: HTTP {exc.code}: {message}", exc.code, body) from None
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ControlError(f"cannot reach the mock at {self.url}: {reason}") from None
+
+    # one method a call of the API
+    def health(self):
+        return self.call("GET", "/health")
+
+    def state(self):
+        return self.call("GET", "/state")
+
+    def flags(self, changes: dict | None = None):
+        return self.call("PATCH", "/flags", changes) if changes else self.call("GET", "/flags")
+
+    def add_fault(self, rule: dict):
+        return self.call("POST", "/faults", rule)
+
+    def faults(self):
+        return self.call("GET", "/faults")
+
+    def delete_fault(self, rule_id: str):
+        return self.call("DELETE", f"/faults/{rule_id}")
+
+    def clear_faults(self):
+        return self.call("DELETE", "/faults")
+
+    def reset(self):
+        return self.call("POST", "/reset")
+
+    def requests(self, limit: int | None = None):
+        return self.call("GET", "/requests" + (f"?limit={limit}" if limit is not None else ""))
+
+    def clear_requests(self):
+        return self.call("DELETE", "/requests")
+
+
+def parse_flag_value(text: str):
+    """``true``/``false``, whole numbers and JSON literals as themselves; anything else as text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+# --- the click commands ----------------------------------------------------------------------------------
+def _client(ctx) -> ControlClient:
+    return ctx.obj
+
+
+def _run(ctx, method, *args):
+    try:
+        result = getattr(_client(ctx), method)(*args)
+    except ControlError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(json.dumps(result, indent=2))
+    return result
+
+
+@click.group()
+@click.option("--url", envvar="MOCKPROVIDER_URL", default="http://127.0.0.1:8080", show_default=True,
+              help="the running mock (env MOCKPROVIDER_URL)")
+@click.option("--token", envvar="MOCKPROVIDER_CONTROL_TOKEN", default=None,
+              help="control token (env MOCKPROVIDER_CONTROL_TOKEN)")
+@click.pass_context
+def control(ctx, url, token):
+    """Change a running mock: flags, fault rules, reset, the request journal."""
+    ctx.obj = ControlClient(url, token)
+
+
+@control.command()
+@click.pass_context
+def state(ctx):
+    """Everything: flags, fault rules, the journal."""
+    _run(ctx, "state")
+
+
+@control.command()
+@click.option("--set", "assignments", multiple=True, metavar="NAME=VALUE",
+              help="change a flag, e.g. --set structured_enabled=false --set validation=lenient")
+@click.pass_context
+def flags(ctx, assignments):
+    """Show the run-time flags, or change some with --set."""
+    changes = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--set")
+        changes[name.strip()] = parse_flag_value(value.strip())
+    _run(ctx, "flags", changes or None)
+
+
+@control.group()
+def fault():
+    """Add or delete one fault rule."""
+
+
+@fault.command("add")
+@click.option("--kind", required=True,
+              type=click.Choice(["error", "delay", "reset", "empty", "malformed", "truncated", "drip"]))
+@click.option("--code", help="error: a Spine error code, e.g. NO_RECORD_FOUND")
+@click.option("--status", type=int, help="error: 502, 503 or 504 (proxy-style body)")
+@click.option("--diagnostics", help="error: the diagnostics text")
+@click.option("--ms", type=int, help="wait this long first (required for delay; any kind)")
+@click.option("--duration-ms", type=int, help="drip: spread the body over this long")
+@click.option("--times", type=int, help="expire after this many uses")
+@click.option("--interaction", help="match: migrate_structured, migrate_document, retrieve_document, …")
+@click.option("--nhs-number", help="match: the patient's NHS number")
+@click.option("--document-id", help="match: the Binary id")
+@click.option("--from-asid", help="match: the consumer's ASID (Ssp-From)")
+@click.pass_context
+def fault_add(ctx, kind, code, status, diagnostics, ms, duration_ms, times, interaction, nhs_number,
+              document_id, from_asid):
+    """Add a fault rule; prints it with its id."""
+    rule = {"kind": kind, "code": code, "status": status, "diagnostics": diagnostics, "ms": ms,
+            "duration_ms": duration_ms, "times": times}
+    match = {"interaction": interaction, "nhs_number": nhs_number, "document_id": document_id,
+             "from_asid": from_asid}
+    rule = {k: v for k, v in rule.items() if v is not None}
+    match = {k: v for k, v in match.items() if v is not None}
+    if match:
+        rule["match"] = match
+    _run(ctx, "add_fault", rule)
+
+
+@fault.command("delete")
+@click.argument("rule_id")
+@click.pass_context
+def fault_delete(ctx, rule_id):
+    """Delete one fault rule by id."""
+    _run(ctx, "delete_fault", rule_id)
+
+
+@fault.command("clear")
+@click.pass_context
+def fault_clear(ctx):
+    """Delete every fault rule."""
+    _run(ctx, "clear_faults")
+
+
+@control.command()
+@click.pass_context
+def faults(ctx):
+    """List the fault rules (oldest first, with their remaining uses)."""
+    _run(ctx, "faults")
+
+
+@control.command()
+@click.pass_context
+def reset(ctx):
+    """Back to start-up defaults: flags as configured, no fault rules, an empty journal."""
+    _run(ctx, "reset")
+
+
+@control.command()
+@click.option("--limit", type=click.IntRange(min=0), default=None, help="at most this many (newest first)")
+@click.option("--clear", is_flag=True, help="empty the journal instead")
+@click.pass_context
+def requests(ctx, limit, clear):
+    """The request journal, newest first."""
+    if clear:
+        _run(ctx, "clear_requests")
+    else:
+        _run(ctx, "requests", limit)
