@@ -10,6 +10,7 @@ unexpected exception, becomes a GPConnect-OperationOutcome-1 (the one exception 
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 from flask import Blueprint, current_app, request
@@ -82,7 +83,7 @@ def dispatch(path):
     # The journal never records headers (so never a bearer token): only these fields.
     entry = {"time": now_iso(), "method": request.method, "path": request.path, "interaction": None,
              "trace_id": request.headers.get("Ssp-TraceID"), "consumer_asid": request.headers.get("Ssp-From"),
-             "status": None, "findings": []}
+             "status": None, "findings": [], "worker": os.getpid()}
     injected = None
     try:
         passed = gate.check_request(
