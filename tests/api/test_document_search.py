@@ -364,3 +364,16 @@ def test_journal_records_search_facts(client, control):
     find_nhs(client, MAIN)
     entry = control.journal(1)[0]
     assert entry["interaction"] == "find_patient" and entry["nhs_number"] == MAIN and entry["status"] == 200
+
+
+@pytest.mark.parametrize("interaction", ["find_patient", "search_documents"])
+def test_fault_rules_apply_to_the_searches(client, control, interaction):
+    pid = patient_logical_id(client)
+    r = client.post("/_control/faults", json={"kind": "error", "code": "NO_RECORD_FOUND", "times": 1,
+                                               "match": {"interaction": interaction}})
+    assert r.status_code in (200, 201), r.data
+    call = (lambda: find_nhs(client, MAIN)[0]) if interaction == "find_patient" else (lambda: search(client, pid)[0])
+    assert_outcome(call(), "NO_RECORD_FOUND")
+    assert call().status_code == 200          # the rule expired after one use
+    entries = [e for e in control.journal(5) if e["interaction"] == interaction]
+    assert entries[0]["status"] == 200 and entries[1]["status"] == 404 and entries[1].get("fault")
