@@ -17,8 +17,8 @@ from flask import Blueprint, current_app, request
 
 from ..domain.control import now_iso
 from ..errors import SpineError
-from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, retrieve_document,
-                            search_documents)
+from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
+                            retrieve_document, search_documents)
 from . import faults, gate
 from .responses import error_response, fhir_response
 
@@ -36,6 +36,7 @@ HANDLERS = {
     "retrieve_document": retrieve_document.handle,
     "find_patient": find_patient.handle,
     "search_documents": search_documents.handle,
+    "migrate_structured": migrate_structured.handle,
 }
 
 ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]

@@ -1,0 +1,197 @@
+"""POST {structured root}/Patient/$gpc.migratestructuredrecord (migrate-structured.md, errors.md §4.1).
+
+The gate has already checked headers and the JWT (reason_for_request must be ``migration``;
+``requesting_practitioner`` is optional here). This module then:
+
+1. validates the ``Parameters`` body against the Migrate OperationDefinition;
+2. applies the business rules, in this order: unknown patient; sensitive, deceased or unverified
+   NHS number (all 404 PATIENT_NOT_FOUND); dissent (403 NO_PATIENT_CONSENT unless the flag
+   ``dissent_blocks_migrate`` is false); requesting ODS ≠ registered practice on PDS
+   (403 NO_RELATIONSHIP); confidentiality scope vs includeSensitiveInformation (400 CONFLICTING_VALUES);
+3. serves the Bundle from a cache: built once per (persona, sensitivity, documents base, body flags)
+   as a :class:`~mockprovider.fhir.render.Spliced`, with the request's Ssp-TraceID spliced in as
+   ``Bundle.id``.
+
+Migrate ignores the enablement flags and clinical-area switches (enablement.md).
+"""
+from __future__ import annotations
+
+import json
+import threading
+
+from .. import spec
+from ..domain import nhs_number
+from ..errors import SpineError
+from ..fhir.render import Spliced, to_json_bytes
+from ..fhir.structured import structured_bundle
+from . import Call, Reply
+
+PATIENT_NHS_NUMBER = "patientNHSNumber"
+INCLUDE_FULL_RECORD = "includeFullRecord"
+INCLUDE_SENSITIVE = "includeSensitiveInformation"
+PARAMETERS_ELEMENTS = {"resourceType", "id", "meta", "implicitRules", "language", "parameter"}
+PARAMETER_ELEMENTS = {"id", "extension", "modifierExtension", "name", "resource", "part"}
+CACHE_NAME = "migrate_structured"
+
+
+def invalid_resource(diagnostics):
+    return SpineError("INVALID_RESOURCE", diagnostics)
+
+
+def invalid_parameter(diagnostics):
+    return SpineError("INVALID_PARAMETER", diagnostics)
+
+
+def _value_keys(param: dict) -> list:
+    return [k for k in param if k.startswith("value")]
+
+
+def _check_parameter_shape(param, where):
+    if not isinstance(param, dict):
+        raise invalid_resource(f"{where} is not a JSON object")
+    name = param.get("name")
+    if not isinstance(name, str) or not name:
+        raise invalid_resource(f"{where} has no name")
+    unknown = sorted(k for k in param if k not in PARAMETER_ELEMENTS and not k.startswith("value")
+                     and k.lstrip("_") not in PARAMETER_ELEMENTS)
+    if unknown:
+        raise invalid_resource(f"Parameter {name} has unknown element(s): {', '.join(unknown)}")
+    if len(_value_keys(param)) > 1:
+        raise invalid_resource(f"Parameter {name} has more than one value[x]")
+    if "part" in param and not isinstance(param["part"], list):
+        raise invalid_resource(f"Parameter {name}: part must be an array")
+    return name
+
+
+def parse_parameters(body: bytes) -> tuple[str, bool]:
+    """The Parameters body -> (NHS number, includeSensitiveInformation); raises SpineError.
+
+    Spec choices (migrate-structured.md "Contradictions"): includeFullRecord is 1..1 and its
+    includeSensitiveInformation part is mandatory, so a missing one is 422 INVALID_PARAMETER
+    (the strict reading); a wrong NHS number identifier system is 400 INVALID_IDENTIFIER_SYSTEM.
+    """
+    try:
+        resource = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_resource("The request body cannot be parsed as a FHIR JSON Parameters resource") from None
+    if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
+        found = resource.get("resourceType") if isinstance(resource, dict) else type(resource).__name__
+        raise invalid_resource(f"The request body must be a Parameters resource, not {found!r}")
+    unknown = sorted(k for k in resource if k.lstrip("_") not in PARAMETERS_ELEMENTS)
+    if unknown:
+        raise invalid_resource(f"Parameters has unknown element(s): {', '.join(unknown)}")
+    params = resource.get("parameter", [])
+    if not isinstance(params, list):
+        raise invalid_resource("Parameters.parameter must be an array")
+    names = [_check_parameter_shape(p, f"parameter[{i}]") for i, p in enumerate(params)]
+    known = (PATIENT_NHS_NUMBER, INCLUDE_FULL_RECORD)
+    if not any(n in known for n in names):
+        raise invalid_parameter("No recognised parameter: expected patientNHSNumber and includeFullRecord")
+    for name in names:
+        if name not in known:
+            raise invalid_parameter(f"Unrecognised parameter: {name}")
+    for name in known:
+        if names.count(name) > 1:
+            raise invalid_parameter(f"Parameter {name} may appear only once")
+    by_name = dict(zip(names, params))
+
+    nhs_param = by_name.get(PATIENT_NHS_NUMBER)
+    if nhs_param is None:
+        raise invalid_parameter("Parameter patientNHSNumber is missing")
+    if nhs_param.get("part"):
+        raise invalid_parameter(f"Unrecognised part of patientNHSNumber: {nhs_param['part'][0].get('name')}")
+    identifier = nhs_param.get("valueIdentifier")
+    if identifier is None:
+        raise invalid_parameter("Parameter patientNHSNumber has no valueIdentifier")
+    if not isinstance(identifier, dict):
+        raise invalid_resource("patientNHSNumber.valueIdentifier is not an Identifier")
+    system, value = identifier.get("system"), identifier.get("value")
+    if value is None or value == "":
+        raise invalid_parameter("Parameter patientNHSNumber has no identifier value")
+    if system != spec.NHS_NUMBER_SYSTEM:
+        raise SpineError("INVALID_IDENTIFIER_SYSTEM",
+                         f"patientNHSNumber identifier system must be {spec.NHS_NUMBER_SYSTEM}, not {system!r}")
+    if not nhs_number.is_valid(value):
+        raise SpineError("INVALID_NHS_NUMBER", f"patientNHSNumber {value!r} is not a valid NHS number "
+                                               "(10 digits with a Modulus 11 check digit)")
+
+    full = by_name.get(INCLUDE_FULL_RECORD)
+    if full is None:
+        raise invalid_parameter("Parameter includeFullRecord is missing")
+    if _value_keys(full):
+        raise invalid_parameter(f"Parameter includeFullRecord takes parts only, not {_value_keys(full)[0]}")
+    parts = full.get("part", [])
+    part_names = [_check_parameter_shape(p, f"includeFullRecord.part[{i}]") for i, p in enumerate(parts)]
+    for name in part_names:
+        if name != INCLUDE_SENSITIVE:
+            raise invalid_parameter(f"Unrecognised part of includeFullRecord: {name}")
+    if not part_names:
+        raise invalid_parameter("Part includeSensitiveInformation of includeFullRecord is missing")
+    if len(part_names) > 1:
+        raise invalid_parameter("Part includeSensitiveInformation may appear only once")
+    part = parts[0]
+    if part.get("part"):
+        raise invalid_parameter(f"Unrecognised part of includeSensitiveInformation: {part['part'][0].get('name')}")
+    if "valueBoolean" not in part:
+        if _value_keys(part):
+            raise invalid_parameter(f"Part includeSensitiveInformation must be a valueBoolean, not {_value_keys(part)[0]}")
+        raise invalid_parameter("Part includeSensitiveInformation has no value")
+    if not isinstance(part["valueBoolean"], bool):
+        raise invalid_resource("includeSensitiveInformation.valueBoolean must be true or false")
+    return value, part["valueBoolean"]
+
+
+def check_business_rules(call: Call, persona, sensitive: bool) -> None:
+    if persona is None:
+        raise SpineError("PATIENT_NOT_FOUND", "No patient with that NHS number is registered at this practice")
+    data = persona.data
+    if persona.pds.get("sensitive"):
+        raise SpineError("PATIENT_NOT_FOUND", "Patient not found")   # never say why: sensitive on PDS
+    if data.get("deceased"):
+        raise SpineError("PATIENT_NOT_FOUND", "Patient is deceased")
+    status = data.get("nhs_number_status", spec.NHS_NUMBER_VERIFIED)
+    if status != spec.NHS_NUMBER_VERIFIED:
+        raise SpineError("PATIENT_NOT_FOUND",
+                         f"NHS number status is {status} ({spec.NHS_NUMBER_STATUSES[status]}), not 01 "
+                         "(Number present and verified)")
+    if persona.pds.get("dissent") and call.flags.get("dissent_blocks_migrate", True):
+        raise SpineError("NO_PATIENT_CONSENT", "Patient has dissented from sharing their record")
+    registered = persona.registered_practice_ods or call.runtime.settings.consumer_ods or None
+    requesting = call.claims.requesting_ods
+    if registered is not None and requesting != registered:
+        raise SpineError("NO_RELATIONSHIP", f"Requesting organisation {requesting!r} is not the patient's "
+                                            f"registered practice on PDS")
+    conf = call.claims.confidentiality
+    if sensitive and conf != "R":
+        raise SpineError("CONFLICTING_VALUES", "includeSensitiveInformation is true but requested_scope "
+                                               "does not include conf/R")
+    if not sensitive and conf == "R":
+        # Not in the seed table; the assurance suite expects 400 (design.md decisions table).
+        raise SpineError("CONFLICTING_VALUES", "requested_scope has conf/R but includeSensitiveInformation is false")
+
+
+_lock = threading.Lock()
+
+
+def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
+    """The Bundle for this persona and request shape, built at most once per process."""
+    runtime = call.runtime
+    status_system = call.flags.get("nhs_number_status_system", "example")
+    key = (id(persona), persona.nhs_number, sensitive, call.documents_base, status_system)
+    cache = runtime.caches.setdefault(CACHE_NAME, {})
+    hit = cache.get(key)
+    if hit is not None and hit[0] is persona:
+        return hit[1]
+    bundle = structured_bundle(persona, runtime.settings.ods_code, sensitive, call.documents_base, status_system)
+    spliced = Spliced(to_json_bytes(bundle))
+    with _lock:
+        cache[key] = (persona, spliced)
+    return spliced
+
+
+def handle(call: Call) -> Reply:
+    number, sensitive = parse_parameters(call.body)
+    persona = call.runtime.personas.get(number)
+    check_business_rules(call, persona, sensitive)
+    body = cached_body(call, persona, sensitive).render(call.trace_id)
+    return Reply(body, facts={"nhs_number": number, "sensitive": sensitive})

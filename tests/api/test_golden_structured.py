@@ -1,0 +1,51 @@
+"""Golden files: every built-in persona that renders, byte for byte.
+
+Each built-in persona is migrated (both sensitivity choices, default flags, the JWT ODS set to its
+PDS registered practice) with a fixed Ssp-TraceID; a 200 body must equal
+``tests/golden/migrate_structured/<NHS number>-<sensitive|standard>.json`` exactly.
+
+Regenerate after an intended change to personas or rendering, then review the diff:
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/api/test_golden_structured.py
+"""
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests import helpers as h
+
+GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "migrate_structured"
+TRACE_ID = "2b1e6c0a-5f4d-4c7e-9a3b-0d8f1e2c3b4a"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+URL = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+
+
+def render_all(client, personas):
+    out = {}
+    for persona in personas:
+        for sensitive in (False, True):
+            headers = h.migrate_headers(sensitive, ods=persona.registered_practice_ods or h.CONSUMER_ODS)
+            headers["Ssp-TraceID"] = TRACE_ID
+            r = client.post(URL, data=json.dumps(h.migrate_body(persona.nhs_number, sensitive)), headers=headers)
+            if r.status_code == 200:
+                out[f"{persona.nhs_number}-{'sensitive' if sensitive else 'standard'}.json"] = r.data
+    return out
+
+
+def test_golden_files(client, app):
+    rendered = render_all(client, app.extensions["mockprovider"].personas)
+    assert rendered
+    if UPDATE:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for old in GOLDEN.glob("*.json"):
+            if old.name not in rendered:
+                old.unlink()
+        for name, body in rendered.items():
+            (GOLDEN / name).write_bytes(body)
+    existing = {p.name for p in GOLDEN.glob("*.json")}
+    hint = "regenerate with UPDATE_GOLDEN=1 (see this file's docstring) and review the diff"
+    assert existing == set(rendered), f"golden files differ from rendering personas: {hint}"
+    for name, body in sorted(rendered.items()):
+        assert (GOLDEN / name).read_bytes() == body, f"{name} changed: {hint}"

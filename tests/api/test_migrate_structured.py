@@ -1,0 +1,452 @@
+"""Migrate structured record: every error row (errors.md §4.1 + issue 3) and the happy paths.
+
+The Bundle checks compare with the spec's tables (migrate-structured.md), transcribed here, never
+with the code's own constants.
+"""
+import json
+import uuid
+
+import pytest
+from fhir.resources.STU3 import get_fhir_model_class
+from fhir.resources.STU3.bundle import Bundle
+
+from tests import helpers as h
+from tests.spec_tables import assert_outcome
+
+URL = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+MAIN = "9690937286"
+FULL_NO_DOCS = "9690937294"
+SENSITIVE, DISSENT, DECEASED, UNVERIFIED, ELSEWHERE = \
+    "9690938533", "9690938576", "9690938681", "9690939106", "9690939114"
+
+# migrate-structured.md "Primary lists": code -> (code display, List.title).
+PRIMARY_LISTS = {
+    "886921000000105": ("Allergies and adverse reactions", "Allergies and adverse reactions"),
+    "1103671000000101": ("Ended allergies", "Ended allergies"),
+    "1149501000000101": ("List of consultations", "List of consultations"),
+    "714311000000108": ("Patient recall administration", "Patient recall administration"),
+    "1102181000000102": ("Immunisations", "Immunisations"),
+    "887191000000108": ("Investigations and results", "Investigations and results"),
+    "933361000000108": ("Medications and medical devices", "Medications and medical devices"),
+    "792931000000107": ("Outbound referral", "Outbound referral"),
+    "717711000000103": ("Problems", "Problems"),
+    "826501000000100": ("Miscellaneous record", "Uncategorised data"),
+}
+# Consultation-structure lists ("Handy facts for fixtures").
+STRUCTURE_CODES = {"325851000000107": "Consultation", "25851000000105": "Topic (EHR)",
+                   "24781000000107": "Category (EHR)"}
+SECONDARY_SYSTEM = "https://fhir.hl7.org.uk/STU3/CodeSystem/GPConnect-SecondaryListValues-1"
+# migrate-structured.md "Secondary lists": the 21 titles.
+SECONDARY_TITLES = {
+    *(f"Consultations - {x} contained in consultations" for x in (
+        "allergies", "allergies that have been ended", "diary entries", "documents", "immunisations",
+        "investigations", "medications", "uncategorised data")),
+    "Consultations - outbound referrals in consultations",
+    "Consultations - problems contained in consultations",
+    *(f"Problems - {x} related to problems" for x in (
+        "allergies", "allergies that have been ended", "consultations", "diary entries", "documents",
+        "immunisations", "investigations", "medications", "outbound referrals", "uncategorised data")),
+    "Problems - linked problems not relating to the primary query",
+}
+assert len(SECONDARY_TITLES) == 21
+WARNING_EXT = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ListWarningCode-1"
+CONFIDENTIAL_NOTE = "Items excluded due to confidentiality and/or patient preferences."
+EMPTY_REASON = {"system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListEmptyReasonCode-1",
+                "code": "no-content-recorded", "display": "No Content Recorded"}
+NOPAT = {"system": "http://hl7.org/fhir/v3/ActCode", "code": "NOPAT",
+         "display": "no disclosure to patient, family or caregivers without attending provider's authorization"}
+SUITE_MARKED_LISTS = ("Medications and medical devices", "Uncategorised data",
+                      "Problems - medications related to problems")
+
+
+def migrate(client, nhs=MAIN, sensitive=False, body=None, headers=None, **claim_changes):
+    return client.post(URL, data=json.dumps(body if body is not None else h.migrate_body(nhs, sensitive)),
+                       headers=headers or h.migrate_headers(sensitive, **claim_changes))
+
+
+def params(*parameters):
+    return {"resourceType": "Parameters", "parameter": list(parameters)}
+
+
+NHS_PARAM = {"name": "patientNHSNumber",
+             "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": MAIN}}
+FULL_PARAM = {"name": "includeFullRecord", "part": [{"name": "includeSensitiveInformation", "valueBoolean": False}]}
+
+
+# --- errors.md §4.1: the Parameters body ----------------------------------------------------------------
+@pytest.mark.parametrize("raw", [b"", b"{not json", b"[]", b'"Parameters"',
+                                 json.dumps({"resourceType": "Patient"}).encode(),
+                                 json.dumps({"resourceType": "Parameters", "parameter": {}}).encode(),
+                                 json.dumps({"resourceType": "Parameters", "colour": "red",
+                                             "parameter": [NHS_PARAM, FULL_PARAM]}).encode(),
+                                 json.dumps(params(NHS_PARAM, FULL_PARAM, {"valueString": "x"})).encode()])
+def test_unparseable_or_nonconforming_parameters_is_invalid_resource(client, raw):
+    assert_outcome(client.post(URL, data=raw, headers=h.migrate_headers()), "INVALID_RESOURCE")
+
+
+@pytest.mark.parametrize("body,named", [
+    (params(), "No recognised parameter"),
+    ({"resourceType": "Parameters"}, "No recognised parameter"),
+    (params({"name": "includeAllergies"}), "No recognised parameter"),
+    (params(FULL_PARAM), "patientNHSNumber"),                                     # patientNHSNumber absent
+    (params(NHS_PARAM, FULL_PARAM, {"name": "includeImmunisations"}), "includeImmunisations"),   # M4
+    (params(NHS_PARAM, FULL_PARAM, {"name": "includeMedication", "part": [
+        {"name": "includePrescriptionIssues", "valueBoolean": False}]}), "includeMedication"),  # M5
+    (params(NHS_PARAM, {"name": "includeFullRecord", "part": [{"name": "includeSensitiveInformation"}]}),
+     "includeSensitiveInformation"),                                              # a part without a value
+    (params(NHS_PARAM, {"name": "includeFullRecord", "part": [
+        {"name": "includeSensitiveInformation", "valueBoolean": False},
+        {"name": "includeResolvedAllergies", "valueBoolean": True}]}), "includeResolvedAllergies"),
+    (params(NHS_PARAM, {"name": "includeFullRecord"}), "includeSensitiveInformation"),
+    (params(NHS_PARAM), "includeFullRecord"),
+    (params({"name": "patientNHSNumber"}, FULL_PARAM), "patientNHSNumber"),      # no value
+    (params(NHS_PARAM, NHS_PARAM, FULL_PARAM), "patientNHSNumber"),
+])
+def test_parameter_errors_are_invalid_parameter_naming_it(client, body, named):
+    outcome = assert_outcome(migrate(client, body=body), "INVALID_PARAMETER")
+    assert named in outcome["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize("value", ["1234567891", "969093728", "96909372860", "969093728X", "969-093-7286",
+                                   "9690937285"])
+def test_bad_nhs_number_is_invalid_nhs_number(client, value):
+    body = h.migrate_body()
+    body["parameter"][0]["valueIdentifier"]["value"] = value
+    assert_outcome(migrate(client, body=body), "INVALID_NHS_NUMBER")
+
+
+def test_wrong_identifier_system(client):
+    body = h.migrate_body()
+    body["parameter"][0]["valueIdentifier"]["system"] = "Invalid-System"
+    r = migrate(client, body=body)
+    assert r.status_code == 400
+    assert r.get_json()["issue"][0]["details"]["coding"][0]["code"] == "INVALID_IDENTIFIER_SYSTEM"
+
+
+# --- errors.md §4.1: business rules -----------------------------------------------------------------------
+@pytest.mark.parametrize("nhs", ["9999999999", "9690937308"])
+def test_unknown_patient_is_patient_not_found(client, app, nhs):
+    if app.extensions["mockprovider"].personas.get(nhs) is not None:
+        pytest.skip(f"{nhs} is a built-in persona")
+    assert_outcome(migrate(client, nhs), "PATIENT_NOT_FOUND")
+
+
+@pytest.mark.parametrize("nhs", [SENSITIVE, DECEASED, UNVERIFIED])
+@pytest.mark.parametrize("sensitive", [False, True])
+def test_sensitive_deceased_unverified_are_patient_not_found(client, nhs, sensitive):
+    assert_outcome(migrate(client, nhs, sensitive), "PATIENT_NOT_FOUND")
+
+
+def test_dissent_is_no_patient_consent_unless_flag_off(client, control):
+    assert_outcome(migrate(client, DISSENT), "NO_PATIENT_CONSENT")
+    control.update_flags({"dissent_blocks_migrate": False})
+    assert migrate(client, DISSENT).status_code == 200
+
+
+def test_registered_elsewhere_is_no_relationship(client):
+    assert_outcome(migrate(client, ELSEWHERE), "NO_RELATIONSHIP")
+    assert_outcome(migrate(client, ELSEWHERE, True), "NO_RELATIONSHIP")
+    assert migrate(client, ELSEWHERE, ods="A20047").status_code == 200
+
+
+def test_no_registered_practice_uses_consumer_ods_setting(tmp_path):
+    from mockprovider.app import create_app
+    client = create_app({"state_dir": str(tmp_path), "consumer_ods": "Y12345"}).test_client()
+    assert_outcome(migrate(client), "NO_RELATIONSHIP")
+    assert migrate(client, ods="Y12345").status_code == 200
+
+
+@pytest.mark.parametrize("scope,sensitive", [
+    ("patient/*.read conf/N", True),     # seed row
+    ("patient/*.read", True),            # no conf scope means conf/N
+    ("patient/*.read conf/R", False),    # assurance suite M11
+])
+def test_scope_and_sensitivity_conflict(client, scope, sensitive):
+    assert_outcome(migrate(client, body=h.migrate_body(sensitive=sensitive),
+                           headers=h.migrate_headers(sensitive, scope=scope)), "CONFLICTING_VALUES")
+
+
+@pytest.mark.parametrize("changes", [{"reason": "directcare"}, {"reason": "badReason"},
+                                     {"reason_for_request": None}, {"requested_scope": None}])
+@pytest.mark.parametrize("sensitive", [False, True])
+def test_reason_and_scope_claims_are_bad_request(client, changes, sensitive):
+    payload = h.claims(**{"reason": "migration",
+                          "scope": "patient/*.read conf/R" if sensitive else "patient/*.read conf/N", **changes})
+    headers = h.headers(h.MIGRATE_STRUCTURED, payload, **{"Content-Type": "application/fhir+json"})
+    assert_outcome(migrate(client, sensitive=sensitive, headers=headers), "BAD_REQUEST")
+
+
+@pytest.mark.parametrize("sensitive", [False, True])
+def test_requesting_practitioner_is_optional(client, sensitive):                 # M14, M15
+    assert migrate(client, sensitive=sensitive, requesting_practitioner=None).status_code == 200
+
+
+def test_migrate_ignores_enablement(client, control):
+    control.update_flags({"gpconnect_enabled": False, "structured_enabled": False, "documents_enabled": False})
+    assert migrate(client).status_code == 200
+
+
+def test_request_order_parameters_before_business_rules(client):
+    # An unknown patient with an extra parameter: the parameter error comes first.
+    body = h.migrate_body("9999999999", extra=[{"name": "includeImmunisations"}])
+    assert_outcome(migrate(client, body=body), "INVALID_PARAMETER")
+
+
+# --- the Bundle -------------------------------------------------------------------------------------------
+def _resources(bundle):
+    for entry in bundle["entry"]:
+        yield entry["resource"]
+        for contained in entry["resource"].get("contained", []):
+            yield contained
+
+
+def _references(node, found):
+    if isinstance(node, dict):
+        if isinstance(node.get("reference"), str):
+            found.append(node["reference"])
+        for value in node.values():
+            _references(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _references(value, found)
+    return found
+
+
+def lists_by_title(bundle):
+    out = {}
+    for r in bundle["entry"]:
+        r = r["resource"]
+        if r["resourceType"] == "List" and "id" not in r:
+            assert r["title"] not in out, f"two lists titled {r['title']}"
+            out[r["title"]] = r
+    return out
+
+
+def check_bundle(bundle, trace_id):
+    """Everything the spec asks of any migrate Bundle; returns the Bundle."""
+    assert bundle["resourceType"] == "Bundle"
+    assert bundle["id"] == trace_id
+    assert bundle["type"] == "collection"
+    assert bundle["meta"] == {"profile": [
+        "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1"]}
+    for key in ("total", "link", "signature"):
+        assert key not in bundle
+    Bundle.model_validate(bundle)
+    ids = set()
+    for entry in bundle["entry"]:
+        assert list(entry) == ["resource"]              # no fullUrl, search, request, response
+        resource = entry["resource"]
+        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+        for contained in resource.get("contained", []):
+            get_fhir_model_class(contained["resourceType"]).model_validate(contained)
+        if "id" in resource:
+            ident = (resource["resourceType"], resource["id"])
+            assert ident not in ids, f"duplicate {ident}"
+            ids.add(ident)
+    # Every reference resolves inside the Bundle (#id: inside the same resource's contained).
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        local = {c["id"] for c in resource.get("contained", [])}
+        for ref in _references(resource, []):
+            if ref.startswith("#"):
+                assert ref[1:] in local, ref
+            else:
+                kind, _, rid = ref.partition("/")
+                assert (kind, rid) in ids, f"{ref} from {resource['resourceType']} does not resolve"
+    # Lists: the spec's titles and codes.
+    for resource in _resources(bundle):
+        if resource["resourceType"] != "List":
+            continue
+        assert resource["meta"]["profile"] == ["https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-List-1"]
+        assert resource["status"] == "current" and resource["mode"] == "snapshot"
+        coding = resource["code"]["coding"][0]
+        if coding["system"] == SECONDARY_SYSTEM:
+            assert resource["title"] in SECONDARY_TITLES
+            assert coding["code"] == resource["title"].lower().replace(" - ", "-").replace(" ", "-")
+            assert "id" not in resource
+        elif coding["code"] in STRUCTURE_CODES:
+            assert coding == {"system": "http://snomed.info/sct", "code": coding["code"],
+                              "display": STRUCTURE_CODES[coding["code"]]}
+            assert resource["id"] and resource["encounter"]
+        else:
+            assert coding["system"] == "http://snomed.info/sct"
+            assert (coding["display"], resource["title"]) == PRIMARY_LISTS[coding["code"]]
+            assert "id" not in resource
+        if not resource.get("entry"):
+            assert resource["emptyReason"]["coding"] == [EMPTY_REASON]
+            assert {"text": "Information not available"} in resource["note"]
+    titles = lists_by_title(bundle)
+    for code, (_, title) in PRIMARY_LISTS.items():
+        assert title in titles, f"primary list {title} missing"
+    # Patient, Organization, Practitioner: profile and versionId.
+    patients = [r for r in _resources(bundle) if r["resourceType"] == "Patient"]
+    assert len(patients) == 1
+    assert patients[0]["meta"]["profile"] == [
+        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Patient-1"]
+    for r in _resources(bundle):
+        if r["resourceType"] in ("Patient", "Organization", "Practitioner"):
+            assert r["meta"]["versionId"]
+        assert r["resourceType"] != "OperationOutcome"
+        if r["resourceType"] == "List":
+            assert "security" not in r["meta"]
+    return bundle
+
+
+def get_bundle(client, nhs=MAIN, sensitive=False, **claims):
+    headers = h.migrate_headers(sensitive, **claims)
+    r = migrate(client, nhs, sensitive, headers=headers)
+    assert r.status_code == 200, r.data[:400]
+    assert r.headers["Content-Type"] == "application/fhir+json;charset=utf-8"
+    assert "no-store" in r.headers["Cache-Control"]
+    return check_bundle(r.get_json(), headers["Ssp-TraceID"]), r.data, headers["Ssp-TraceID"]
+
+
+@pytest.mark.parametrize("sensitive", [False, True])
+def test_main_persona_bundle(client, sensitive):
+    bundle, _, _ = get_bundle(client, sensitive=sensitive)
+    kinds = {r["resourceType"] for r in _resources(bundle)}
+    for kind in ("Patient", "Organization", "Practitioner", "PractitionerRole", "Condition", "AllergyIntolerance",
+                 "MedicationStatement", "MedicationRequest", "Medication", "Immunization", "Observation",
+                 "DiagnosticReport", "Specimen", "ProcedureRequest", "ReferralRequest", "Encounter"):
+        assert kind in kinds, kind
+
+
+def _drug_names(bundle):
+    return {r["code"]["coding"][0]["display"] for r in _resources(bundle) if r["resourceType"] == "Medication"}
+
+
+def _has_warning(lst):
+    return [e for e in lst.get("extension", []) if e["url"] == WARNING_EXT]
+
+
+def test_sensitive_excluded_marks_every_list(client):
+    bundle, _, _ = get_bundle(client, sensitive=False)
+    titles = lists_by_title(bundle)
+    for title in SUITE_MARKED_LISTS:                     # assurance suite M1
+        lst = titles[title]
+        assert _has_warning(lst) == [{"url": WARNING_EXT, "valueCode": "confidential-items"}], title
+        assert [n for n in lst["note"] if n["text"] == CONFIDENTIAL_NOTE] == [{"text": CONFIDENTIAL_NOTE}], title
+    # Every other list the confidential items would have been in.
+    for title in ("Outbound referral", "Problems - outbound referrals related to problems",
+                  "Problems - uncategorised data related to problems",
+                  "Consultations - medications contained in consultations",
+                  "Consultations - uncategorised data contained in consultations",
+                  "Consultations - outbound referrals in consultations"):
+        assert _has_warning(titles[title]), title
+    for title in ("Allergies and adverse reactions", "Problems", "Immunisations", "List of consultations"):
+        assert not _has_warning(titles[title]), title
+    # A heading that recorded a confidential item is marked too.
+    headings = [r["resource"] for r in bundle["entry"] if r["resource"]["resourceType"] == "List"
+                and r["resource"]["code"]["coding"][0]["code"] == "24781000000107" and _has_warning(r["resource"])]
+    assert headings
+    assert "Citalopram 20mg tablets" not in _drug_names(bundle)
+    assert "Amlodipine 10mg tablets" in _drug_names(bundle)
+    # The problem the confidential medication is linked to no longer points at it.
+    assert all("security" not in r["meta"] for r in _resources(bundle) if r["resourceType"] != "Patient")
+
+
+def test_sensitive_included(client):
+    bundle, _, _ = get_bundle(client, sensitive=True)
+    titles = lists_by_title(bundle)
+    for title, lst in titles.items():
+        assert not _has_warning(lst), title
+    assert "Citalopram 20mg tablets" in _drug_names(bundle)
+    # The confidential medication is linked to its problem and labelled NOPAT.
+    statements = [r for r in _resources(bundle) if r["resourceType"] == "MedicationStatement"
+                  and r["meta"].get("security")]
+    assert statements and all(r["meta"]["security"] == [NOPAT] for r in statements)
+    related = {e["valueReference"]["reference"] for r in _resources(bundle) if r["resourceType"] == "Condition"
+               for e in r["extension"] if "RelatedClinicalContent" in e["url"]}
+    assert f"MedicationStatement/{statements[0]['id']}" in related
+    linked = {e["item"]["reference"] for e in titles["Problems - medications related to problems"]["entry"]}
+    assert f"MedicationStatement/{statements[0]['id']}" in linked
+
+
+@pytest.mark.parametrize("sensitive", [False, True])
+def test_resolved_allergies_are_contained_in_ended_allergies(client, sensitive):
+    bundle, _, _ = get_bundle(client, sensitive=sensitive)
+    ended = lists_by_title(bundle)["Ended allergies"]
+    assert ended["contained"]
+    assert all(a["clinicalStatus"] == "resolved" for a in ended["contained"])
+    assert [e["item"]["reference"] for e in ended["entry"]] == [f"#{a['id']}" for a in ended["contained"]]
+    active = lists_by_title(bundle)["Allergies and adverse reactions"]
+    for e in active["entry"]:
+        assert e["item"]["reference"].startswith("AllergyIntolerance/")
+
+
+def test_one_order_per_acute_and_plan_per_statement(client):
+    bundle, _, _ = get_bundle(client, sensitive=True)
+    requests = [r for r in _resources(bundle) if r["resourceType"] == "MedicationRequest"]
+    plans = {r["id"]: r for r in requests if r["intent"] == "plan"}
+    for statement in (r for r in _resources(bundle) if r["resourceType"] == "MedicationStatement"):
+        plan = plans[statement["basedOn"][0]["reference"].split("/")[1]]
+        orders = [r for r in requests if r["intent"] == "order"
+                  and r["basedOn"] == [{"reference": f"MedicationRequest/{plan['id']}"}]]
+        kind = plan["extension"][0]["valueCodeableConcept"]["coding"][0]["code"]
+        if kind == "acute":
+            assert len(orders) == 1
+        assert orders
+
+
+def test_same_request_gives_same_bytes_apart_from_bundle_id(client):
+    _, first, trace1 = get_bundle(client)
+    _, second, trace2 = get_bundle(client)
+    assert trace1 != trace2
+    assert first.replace(trace1.encode(), b"X") == second.replace(trace2.encode(), b"X")
+
+
+def test_bundle_is_built_once(client, app, monkeypatch):
+    from mockprovider.interactions import migrate_structured
+    calls = []
+    real = migrate_structured.structured_bundle
+    monkeypatch.setattr(migrate_structured, "structured_bundle", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for _ in range(3):
+        get_bundle(client)
+    get_bundle(client, sensitive=True)
+    assert len(calls) == 2
+
+
+@pytest.mark.parametrize("mode,system", [
+    ("example", "https://fhir.nhs.uk/CareConnect-NHSNumberVerificationStatus-1"),
+    ("canonical", "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-NHSNumberVerificationStatus-1"),
+])
+def test_nhs_number_status_system_follows_flag(client, control, mode, system):
+    control.update_flags({"nhs_number_status_system": mode})
+    bundle, _, _ = get_bundle(client)
+    patient = next(r for r in _resources(bundle) if r["resourceType"] == "Patient")
+    coding = patient["identifier"][0]["extension"][0]["valueCodeableConcept"]["coding"][0]
+    assert coding == {"system": system, "code": "01", "display": "Number present and verified"}
+
+
+def test_every_rendering_persona_gives_a_valid_bundle(client, app, control):
+    control.update_flags({"dissent_blocks_migrate": False})
+    rendered = 0
+    for persona in app.extensions["mockprovider"].personas:
+        for sensitive in (False, True):
+            ods = persona.registered_practice_ods or h.CONSUMER_ODS
+            headers = h.migrate_headers(sensitive, ods=ods)
+            r = migrate(client, persona.nhs_number, sensitive, headers=headers)
+            if r.status_code != 200:
+                continue
+            check_bundle(r.get_json(), headers["Ssp-TraceID"])
+            rendered += 1
+    assert rendered >= 6
+
+
+def test_full_record_without_documents_persona(client, app):
+    if app.extensions["mockprovider"].personas.get(FULL_NO_DOCS) is None:
+        pytest.fail(f"{FULL_NO_DOCS} (assurance suite patient3) must be a built-in persona")
+    bundle, _, _ = get_bundle(client, FULL_NO_DOCS, sensitive=True)
+    assert not [r for r in _resources(bundle) if r["resourceType"] == "DocumentReference"]
+    titles = lists_by_title(bundle)
+    for title in ("Problems", "Medications and medical devices", "List of consultations",
+                  "Investigations and results", "Immunisations", "Allergies and adverse reactions"):
+        assert titles[title].get("entry"), title
+
+
+def test_trace_id_in_body_is_the_request_trace_id(client):
+    trace = str(uuid.uuid4())
+    headers = h.migrate_headers()
+    headers["Ssp-TraceID"] = trace
+    r = migrate(client, headers=headers)
+    assert r.get_json()["id"] == trace
