@@ -11,6 +11,7 @@ Every builder returns a plain dict in a fixed key order (deterministic bytes), w
   ``managingOrganization`` (the practice).
 - ``practice_organization(ods_code)`` -> the provider practice Organization (the practice the
   record migrates FROM), id ``ids.organization_id(ods_code)``.
+- ``organization(ods_code, name=None)`` -> any other Organization known by its ODS code.
 - ``practice_location(ods_code)`` -> its main site (the patient's preferred branch surgery).
 - ``practitioner(gp)`` / ``practitioner_role(gp, ods_code)`` -> from the persona's ``usual_gp``
   section; ids ``ids.practitioner_id(sds_user_id)`` / ``ids.practitioner_role_id(sds_user_id)``.
@@ -57,6 +58,17 @@ def practice_organization(ods_code: str) -> dict:
         "name": PRACTICE_NAME,
         "telecom": [{"system": "phone", "value": PRACTICE_PHONE, "use": "work"}],
         "address": [dict(PRACTICE_ADDRESS)],
+    }
+
+
+def organization(ods_code: str, name: str | None = None) -> dict:
+    """Any other organisation known only by its ODS code (e.g. a hospital that authored a document)."""
+    return {
+        "resourceType": "Organization",
+        "id": ids.organization_id(ods_code),
+        "meta": _meta(spec.PROFILE_ORGANIZATION),
+        "identifier": [{"system": spec.ODS_ORG_SYSTEM, "value": ods_code}],
+        "name": name or f"Organisation {ods_code}",
     }
 
 

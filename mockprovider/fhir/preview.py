@@ -27,8 +27,24 @@ def _builder():
 
 def migrate_bundle_bytes(store, persona, sensitive: bool, trace_id: str = FIXED_TRACE_ID,
                          settings=None) -> bytes:
-    """The migrate Bundle's body for ``persona`` as a server would send it."""
-    raise RendererUnavailable("the structured record renderer is not available yet")
+    """The migrate Bundle's body for ``persona`` as a server would send it.
+
+    The documents base is the one a server at ``settings`` would use for a request to the
+    structured root: ``public_base_url`` or ``http://host:port``, then ``/{ODS}/STU3/1/gpconnect/
+    documents/fhir``. Flags take their start-up values.
+    """
+    from ..config import Settings
+    from ..domain.documents import index
+    from .render import Spliced, to_json_bytes
+
+    structured = _builder()
+    settings = settings or Settings.from_env()
+    origin = settings.public_base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
+    documents_base = f"{origin}/{settings.ods_code}/STU3/1/gpconnect/documents/fhir"
+    bundle = structured.structured_bundle(
+        persona, settings.ods_code, sensitive, documents_base, settings.nhs_number_status_system,
+        documents=index(store).of(persona), migrate_limit_bytes=settings.migrate_document_limit_bytes)
+    return Spliced(to_json_bytes(bundle)).render(trace_id)
 
 
 def available() -> bool:
@@ -44,6 +60,7 @@ def validate_bundles(personas, directory, settings=None) -> list[str]:
 
     Returns one line per problem: ``file: $: rendered Bundle (sensitive=...) is invalid: ...``.
     """
+    from fhir.resources.STU3 import get_fhir_model_class
     from fhir.resources.STU3.bundle import Bundle
 
     problems = []
@@ -52,7 +69,12 @@ def validate_bundles(personas, directory, settings=None) -> list[str]:
         for sensitive in (False, True):
             try:
                 body = migrate_bundle_bytes(store, persona, sensitive, settings=settings)
-                Bundle.model_validate(json.loads(body))
+                bundle = json.loads(body)
+                Bundle.model_validate(bundle)
+                for entry in bundle["entry"]:     # Bundle validation does not descend into entries
+                    resource = entry["resource"]
+                    for r in [resource, *resource.get("contained", [])]:
+                        get_fhir_model_class(r["resourceType"]).model_validate(r)
             except Exception as exc:    # report every persona, never stop at the first
                 first = str(exc).strip().splitlines()
                 problems.append(f"{persona.file}: $: rendered Bundle (sensitive={str(sensitive).lower()}) "

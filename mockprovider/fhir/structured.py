@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from .. import spec
 from . import admin, clinical
+from . import documents as documents_fhir
 from .render import TRACE_PLACEHOLDER
 
 # Record areas in Bundle order; each with its builder and primary-List key (spec.PRIMARY_LISTS).
@@ -114,7 +115,15 @@ def _snomed(code: str, display: str) -> dict:
 
 
 def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: str = "",
-                      status_system: str = "example") -> dict:
+                      status_system: str = "example", documents=(), migrate_limit_bytes: int = 0) -> dict:
+    """The Bundle (with the trace placeholder as id).
+
+    documents            the persona's :class:`mockprovider.domain.documents.Document` list
+                         (``domain.documents.index(store).of(persona)``), listed as DocumentReferences
+                         whose attachment.url is ``documents_base + "/Binary/" + id``;
+    migrate_limit_bytes  the flag ``migrate_document_limit_bytes``: a larger document is listed as a
+                         placeholder (no url, the reason in attachment.title); 0 = unlimited.
+    """
     data = persona.data
     nhs = data["nhs_number"]
     record = data.get("record", {})
@@ -130,6 +139,11 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
 
     items = {area: record.get(area, []) for area in AREAS}
     area_of = {item["key"]: area for area in AREAS for item in items[area]}
+    # Documents join the same bookkeeping under "document:<key>" (their keys are another namespace).
+    doc_of = {f"document:{d.key}": d for d in documents}
+    for key in doc_of:
+        area_of[key] = "documents"
+    order = {key: n for n, key in enumerate(area_of)}
     problems_in = {p["key"] for p in items["problems"] if included(p)}
 
     # Where each item was recorded: item key -> consultation key (every consultation).
@@ -139,6 +153,9 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
             for part in [topic, *topic.get("headings", [])]:
                 for key in part.get("items", []):
                     recorded_in[key] = cons["key"]
+    for key, doc in doc_of.items():
+        if doc.entry.get("consultation"):
+            recorded_in[key] = doc.entry["consultation"]
     consultations_in = {c["key"] for c in items["consultations"] if included(c)}
     for key, cons_key in recorded_in.items():
         if cons_key in consultations_in:
@@ -156,6 +173,9 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
                             links[topic["problem"]].append(pair)
             elif item.get("problem"):
                 links.setdefault(item["problem"], []).append((area, item["key"]))
+    for key, doc in doc_of.items():
+        if doc.entry.get("problem"):
+            links.setdefault(doc.entry["problem"], []).append(("documents", key))
 
     # Build the clinical resources of every included item.
     primary_ref: dict = {}          # item key -> reference of its primary resource
@@ -177,6 +197,23 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
                 continue
             primary_ref[item["key"]] = {"reference": f"{primary['resourceType']}/{primary['id']}"}
             clinical_resources.append((area, resources))
+    # DocumentReferences (metadata only; attachment.url on the documents root).
+    document_resources = []
+    for key, doc in doc_of.items():
+        if not (sensitive or not doc.confidential):
+            continue
+        unavailable = None
+        if migrate_limit_bytes and doc.size > migrate_limit_bytes:
+            unavailable = documents_fhir.OVER_MIGRATE_LIMIT.format(limit=migrate_limit_bytes)
+        ref = documents_fhir.document_reference(doc, documents_base=documents_base, custodian_ods=ods_code,
+                                                unavailable=unavailable)
+        context = ref.get("context", {})
+        if doc.entry.get("consultation") not in consultations_in:
+            context.pop("encounter", None)     # its consultation was left out (confidential)
+        if doc.entry.get("problem") not in problems_in:
+            context.pop("related", None)
+        primary_ref[key] = {"reference": f"DocumentReference/{ref['id']}"}
+        document_resources.append(ref)
     for problem_key in problems_in:
         ctx.related[problem_key] = [primary_ref[k] for _, k in links.get(problem_key, []) if k in primary_ref]
     problem_resources = []
@@ -232,7 +269,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
             out_lists.append(lists.make(title, coding, refs, warned))
     for area, title in CONSULTATION_SECONDARY.items():
         full = [k for k in recorded_in if area_of.get(k) == area]
-        full.sort(key=lambda k: list(by_key).index(k))
+        full.sort(key=order.__getitem__)
         sent = [k for k in full if k in primary_ref and recorded_in[k] in consultations_in]
         refs, warned = membership(full, sent)
         if refs or warned:
@@ -291,7 +328,15 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     for area, resources in clinical_resources:
         entries += resources
     entries += narratives
+    entries += document_resources
     entries += admins
+    # Organisations that authored documents, other than the practice (already in admins).
+    seen = {ods_code}
+    for doc in documents:
+        author = doc.entry.get("author", {}).get("organization")
+        if author and author not in seen and primary_ref.get(f"document:{doc.key}"):
+            seen.add(author)
+            entries.append(admin.organization(author))
     return {
         "resourceType": "Bundle",
         "id": TRACE_PLACEHOLDER,

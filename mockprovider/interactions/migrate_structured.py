@@ -8,7 +8,8 @@ The gate has already checked headers and the JWT (reason_for_request must be ``m
    NHS number (all 404 PATIENT_NOT_FOUND); dissent (403 NO_PATIENT_CONSENT unless the flag
    ``dissent_blocks_migrate`` is false); requesting ODS ≠ registered practice on PDS
    (403 NO_RELATIONSHIP); confidentiality scope vs includeSensitiveInformation (400 CONFLICTING_VALUES);
-3. serves the Bundle from a cache: built once per (persona, sensitivity, documents base, body flags)
+3. serves the Bundle from a cache: built once per (persona, sensitivity, documents base, the flags
+   nhs_number_status_system and migrate_document_limit_bytes)
    as a :class:`~mockprovider.fhir.render.Spliced`, with the request's Ssp-TraceID spliced in as
    ``Bundle.id``.
 
@@ -21,6 +22,7 @@ import threading
 
 from .. import spec
 from ..domain import nhs_number
+from ..domain.documents import index as documents_index
 from ..errors import SpineError
 from ..fhir.render import Spliced, to_json_bytes
 from ..fhir.structured import structured_bundle
@@ -177,12 +179,17 @@ def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
     """The Bundle for this persona and request shape, built at most once per process."""
     runtime = call.runtime
     status_system = call.flags.get("nhs_number_status_system", "example")
-    key = (id(persona), persona.nhs_number, sensitive, call.documents_base, status_system)
+    limit = call.flags.get("migrate_document_limit_bytes", 0)
+    # Everything the body depends on besides the persona: sensitivity, the documents root (from the
+    # request's host or the public base URL) and the two flags that change bytes.
+    key = (id(persona), persona.nhs_number, sensitive, call.documents_base, status_system, limit)
     cache = runtime.caches.setdefault(CACHE_NAME, {})
     hit = cache.get(key)
     if hit is not None and hit[0] is persona:
         return hit[1]
-    bundle = structured_bundle(persona, runtime.settings.ods_code, sensitive, call.documents_base, status_system)
+    bundle = structured_bundle(persona, runtime.settings.ods_code, sensitive, call.documents_base, status_system,
+                               documents=documents_index(runtime.personas).of(persona),
+                               migrate_limit_bytes=limit)
     spliced = Spliced(to_json_bytes(bundle))
     with _lock:
         cache[key] = (persona, spliced)

@@ -3,6 +3,7 @@
 The Bundle checks compare with the spec's tables (migrate-structured.md), transcribed here, never
 with the code's own constants.
 """
+import base64
 import json
 import uuid
 
@@ -124,7 +125,7 @@ def test_wrong_identifier_system(client):
 
 
 # --- errors.md §4.1: business rules -----------------------------------------------------------------------
-@pytest.mark.parametrize("nhs", ["9999999999", "9690937308"])
+@pytest.mark.parametrize("nhs", ["9999999999", "9690939246"])
 def test_unknown_patient_is_patient_not_found(client, app, nhs):
     if app.extensions["mockprovider"].personas.get(nhs) is not None:
         pytest.skip(f"{nhs} is a built-in persona")
@@ -341,8 +342,8 @@ def test_sensitive_excluded_marks_every_list(client):
     assert headings
     assert "Citalopram 20mg tablets" not in _drug_names(bundle)
     assert "Amlodipine 10mg tablets" in _drug_names(bundle)
-    # The problem the confidential medication is linked to no longer points at it.
-    assert all("security" not in r["meta"] for r in _resources(bundle) if r["resourceType"] != "Patient")
+    # The NOPAT record items of this persona are all confidential: none is left in the record part.
+    assert all("security" not in r["meta"] for r in _resources(bundle) if r["resourceType"] != "DocumentReference")
 
 
 def test_sensitive_included(client):
@@ -450,3 +451,97 @@ def test_trace_id_in_body_is_the_request_trace_id(client):
     headers["Ssp-TraceID"] = trace
     r = migrate(client, headers=headers)
     assert r.get_json()["id"] == trace
+
+
+# --- documents inside the Bundle --------------------------------------------------------------------------
+def _document_references(bundle):
+    return [r for r in _resources(bundle) if r["resourceType"] == "DocumentReference"]
+
+
+def _migrate_document_headers(sensitive):
+    scope = "patient/*.read conf/R" if sensitive else "patient/*.read"
+    return h.headers(h.MIGRATE_DOCUMENT, h.claims(reason="directcare", scope=scope))
+
+
+@pytest.mark.parametrize("sensitive", [False, True])
+def test_document_references_follow_to_the_document(client, app, sensitive):
+    """Assurance suite M16/M17: every attachment.url, followed verbatim with Migrate a document."""
+    bundle, _, _ = get_bundle(client, sensitive=sensitive)
+    patient = next(r for r in _resources(bundle) if r["resourceType"] == "Patient")
+    persona = app.extensions["mockprovider"].personas.get(MAIN)
+    docs = {d.binary_id: d for d in app.extensions["mockprovider"].personas.documents.of(persona)}
+    refs = _document_references(bundle)
+    expected = {b for b, d in docs.items() if sensitive or not d.confidential}
+    assert refs and len(refs) == len(expected)
+    base = "http://localhost/B82617/STU3/1/gpconnect/documents/fhir/Binary/"
+    followed = set()
+    for ref in refs:
+        assert ref["meta"]["profile"] == [
+            "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-DocumentReference-1"]
+        assert ref["status"] == "current"
+        assert ref["subject"] == {"reference": f"Patient/{patient['id']}"}
+        for absent in ("docStatus", "class", "authenticator", "relatesTo"):
+            assert absent not in ref
+        attachment = ref["content"][0]["attachment"]
+        assert "data" not in attachment
+        assert attachment["size"] > 0 and attachment["contentType"]
+        assert attachment["url"].startswith(base)
+        binary_id = attachment["url"][len(base):]
+        r = client.get(attachment["url"][len("http://localhost"):], headers=_migrate_document_headers(sensitive))
+        assert r.status_code == 200, r.data[:300]
+        body = r.get_json()
+        assert body["resourceType"] == "Binary" and body["contentType"] == attachment["contentType"]
+        assert "securityContext" not in body
+        content = base64.b64decode(body["content"])
+        assert content == docs[binary_id].read()
+        assert len(content) == attachment["size"]
+        followed.add(binary_id)
+    assert followed == expected
+
+
+def test_confidential_documents_only_with_sensitive(client):
+    standard, _, _ = get_bundle(client, sensitive=False)
+    sensitive, _, _ = get_bundle(client, sensitive=True)
+    descriptions = {r["description"] for r in _document_references(sensitive)}
+    assert descriptions - {r["description"] for r in _document_references(standard)} == {
+        "Sexual health clinic letter (confidential)"}
+
+
+def test_document_links_to_problems_and_consultations(client):
+    bundle, _, _ = get_bundle(client, sensitive=True)
+    titles = lists_by_title(bundle)
+    linked = {e["item"]["reference"] for e in titles["Problems - documents related to problems"]["entry"]}
+    contained = {e["item"]["reference"] for e in titles["Consultations - documents contained in consultations"]["entry"]}
+    assert linked and contained
+    for ref in linked | contained:
+        assert ref.startswith("DocumentReference/")
+
+
+def test_attachment_url_from_single_root_and_public_base(tmp_path):
+    from mockprovider.app import create_app
+    client = create_app({"state_dir": str(tmp_path / "a")}).test_client()
+    headers = h.migrate_headers()
+    r = client.post(h.SINGLE + "/Patient/$gpc.migratestructuredrecord", data=json.dumps(h.migrate_body()),
+                    headers=headers)
+    assert r.status_code == 200
+    urls = [d["content"][0]["attachment"]["url"] for d in _document_references(r.get_json())]
+    assert urls and all(u.startswith("http://localhost/B82617/STU3/1/gpconnect/fhir/Binary/") for u in urls)
+    follow = client.get(urls[0][len("http://localhost"):], headers=_migrate_document_headers(False))
+    assert follow.status_code == 200
+
+    client = create_app({"state_dir": str(tmp_path / "b"),
+                         "public_base_url": "https://mock.example:8443"}).test_client()
+    r = client.post(URL, data=json.dumps(h.migrate_body()), headers=h.migrate_headers())
+    urls = [d["content"][0]["attachment"]["url"] for d in _document_references(r.get_json())]
+    assert urls and all(u.startswith("https://mock.example:8443/B82617/STU3/1/gpconnect/documents/fhir/Binary/")
+                        for u in urls)
+
+
+def test_document_over_migrate_limit_is_a_placeholder(client, control):
+    bundle, _, _ = get_bundle(client, "9690937308")
+    attachment = _document_references(bundle)[0]["content"][0]["attachment"]
+    assert attachment["url"] and attachment["size"] == 6291456        # migrate has no 5 MB rule
+    control.update_flags({"migrate_document_limit_bytes": 1000})
+    bundle, _, _ = get_bundle(client, "9690937308")
+    attachment = _document_references(bundle)[0]["content"][0]["attachment"]
+    assert "url" not in attachment and attachment["title"] and attachment["size"] == 6291456
