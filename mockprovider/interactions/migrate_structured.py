@@ -34,6 +34,7 @@ INCLUDE_SENSITIVE = "includeSensitiveInformation"
 PARAMETERS_ELEMENTS = {"resourceType", "id", "meta", "implicitRules", "language", "parameter"}
 PARAMETER_ELEMENTS = {"id", "extension", "modifierExtension", "name", "resource", "part"}
 CACHE_NAME = "migrate_structured"
+CACHE_MAX = 512      # cached Bundles per process (a persona has at most a few variants)
 
 
 def invalid_resource(diagnostics):
@@ -192,6 +193,8 @@ def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
                                migrate_limit_bytes=limit)
     spliced = Spliced(to_json_bytes(bundle))
     with _lock:
+        if len(cache) >= CACHE_MAX:   # the Host header is part of the key: keep a bad client bounded
+            cache.clear()
         cache[key] = (persona, spliced)
     return spliced
 
