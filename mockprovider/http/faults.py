@@ -29,6 +29,7 @@ import time
 from flask import Response
 
 from ..errors import SpineError
+from ..spec import NHS_NUMBER_SYSTEM
 from ..domain.faults import rule_matches
 from ..fhir.outcome import proxy_outcome
 from ..fhir.render import to_json_bytes
@@ -60,8 +61,8 @@ def nhs_number_of(body: bytes, query=()) -> str | None:
     find-patient ``identifier=https://fhir.nhs.uk/Id/nhs-number|<n>`` query; None when absent or
     unreadable (a malformed body is the interaction's business, not the injector's)."""
     for name, value in query or ():
-        if name == "identifier" and "|" in value:
-            return value.rsplit("|", 1)[1] or None
+        if name == "identifier" and value.startswith(NHS_NUMBER_SYSTEM + "|"):
+            return value[len(NHS_NUMBER_SYSTEM) + 1:] or None
     if not body:
         return None
     try:

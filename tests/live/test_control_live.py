@@ -224,9 +224,18 @@ def warm_every_worker(server):
     return workers
 
 
+@pytest.fixture(scope="module")
+def four_workers():
+    from tests.live.conftest import LiveServer
+    server = LiveServer(workers=4)
+    yield server
+    server.stop()
+
+
 @pytest.mark.slow
-def test_four_workers_all_see_a_flag_and_a_fault(start_server):
-    server = start_server(workers=4)
+def test_four_workers_all_see_a_flag_and_a_fault(four_workers):
+    server = four_workers
+    server.control.reset()
     warm_every_worker(server)
     server.control.flags({"validation": "lenient"})
     # one request a connection: whichever worker accepts first takes it
@@ -332,3 +341,74 @@ def test_socket_kinds_under_the_dev_server(dev_server, kind, error):
     assert isinstance(answer.error, (error, ConnectionResetError)), answer
     assert meta(dev_server).status == 200         # and the server carries on
     assert "Traceback" not in dev_server.stderr()
+
+
+# --- the document interactions ------------------------------------------------------------------------------------
+def document_url(nhs, key):
+    from mockprovider.domain import ids
+    return f"{h.DOCUMENTS}/Binary/{ids.document_id(nhs, key)}"
+
+
+PDF_URL = document_url("9690937286", "discharge-letter")
+BIG_URL = document_url("9690937308", "big-scanned-letter")     # a generated 6 MiB document, streamed
+
+
+def retrieve(server, path=PDF_URL):
+    return server.get(path, h.headers(h.RETRIEVE_DOCUMENT, h.claims()))
+
+
+def migrate_document(server, path=BIG_URL):
+    return server.get(path, h.headers(h.MIGRATE_DOCUMENT, h.claims()))
+
+
+def test_retrieve_document_matched_by_id(live_server):
+    whole = retrieve(live_server)
+    assert whole.status == 200, whole
+    document_id = PDF_URL.rsplit("/", 1)[1]
+    live_server.control.add_fault({"kind": "truncated", "times": 1,
+                                   "match": {"interaction": "retrieve_document", "document_id": document_id}})
+    other = retrieve(live_server, document_url("9690937286", "referral-letter"))
+    assert other.error is None and other.status == 200                            # another document: untouched
+    cut = retrieve(live_server)
+    assert isinstance(cut.error, http.client.IncompleteRead)
+    assert int(cut.headers["Content-Length"]) == len(whole.body)
+    assert 0 < len(cut.body) < len(whole.body) and whole.body.startswith(cut.body)
+    assert retrieve(live_server).body == whole.body        # times: 1
+
+
+def test_drip_a_streamed_document(live_server):
+    live_server.control.add_fault({"kind": "drip", "duration_ms": 300,
+                                   "match": {"interaction": "migrate_document"}})
+    started = time.monotonic()
+    answer = migrate_document(live_server)
+    assert time.monotonic() - started >= 0.3 * 0.9
+    assert answer.status == 200 and answer.error is None
+    assert len(answer.body) == int(answer.headers["Content-Length"])
+    import base64
+    assert len(base64.b64decode(json.loads(answer.body)["content"])) == 6 * 1024 * 1024
+
+
+def test_reset_matched_by_nhs_number_on_find_patient(live_server):
+    live_server.control.add_fault({"kind": "reset", "match": {"interaction": "find_patient",
+                                                              "nhs_number": "9690937286"}})
+    system = "https://fhir.nhs.uk/Id/nhs-number"
+    hit = live_server.get(f"{h.DOCUMENTS}/Patient?identifier={system}|9690937286", h.headers(h.FIND_PATIENT, h.claims()))
+    assert isinstance(hit.error, ConnectionResetError)
+    miss = live_server.get(f"{h.DOCUMENTS}/Patient?identifier={system}|9690937308", h.headers(h.FIND_PATIENT, h.claims()))
+    assert miss.error is None and miss.status == 200
+
+
+@pytest.mark.slow
+def test_enablement_flag_reaches_every_worker(four_workers):
+    server = four_workers
+    server.control.reset()
+    warm_every_worker(server)
+    assert retrieve(server).status == 200
+    server.control.flags({"documents_enabled": False})
+    denied = [retrieve(server) for _ in range(50)]
+    assert {answer.status for answer in denied} == {403}
+    assert json.loads(denied[0].body)["issue"][0]["details"]["coding"][0]["code"] == "ACCESS DENIED"
+    # migrate a document ignores enablement by default (design.md decisions table)
+    assert migrate_document(server, PDF_URL).status == 200
+    server.control.reset()
+    assert retrieve(server).status == 200

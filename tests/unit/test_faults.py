@@ -108,6 +108,7 @@ def test_nhs_number_of_an_odd_body_is_none(body):
 
 def test_nhs_number_from_a_find_patient_query():
     assert nhs_number_of(b"", [("identifier", "https://fhir.nhs.uk/Id/nhs-number|9690937286")]) == "9690937286"
+    assert nhs_number_of(b"", [("identifier", "https://example.org/other|9690937286")]) is None
 
 
 def test_facts_read_the_body_only_when_asked():
