@@ -274,7 +274,7 @@ def run(server, *args):
 
 
 def test_cli_flags(live_server):
-    result = run(live_server, "flags")
+    result = CliRunner().invoke(cli, ["control", "flags"], env={"MOCKPROVIDER_URL": live_server.url})
     assert result.exit_code == 0 and json.loads(result.output)["validation"] == "strict"
     result = run(live_server, "flags", "--set", "validation=lenient", "--set", "structured_enabled=false",
                  "--set", "retrieve_document_limit_bytes=10")
@@ -311,7 +311,7 @@ def test_cli_faults_requests_reset(live_server):
 
 
 def test_cli_cannot_reach(live_server):
-    result = CliRunner().invoke(cli, ["control", "--url", "http://127.0.0.1:9", "faults"])
+    result = CliRunner().invoke(cli, ["control", "faults"], env={"MOCKPROVIDER_URL": "http://127.0.0.1:9"})
     assert result.exit_code != 0 and "cannot reach" in result.output
 
 
