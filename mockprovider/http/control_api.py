@@ -75,7 +75,7 @@ def get_flags():
 def patch_flags():
     changes = request.get_json(silent=True)
     if not isinstance(changes, dict):
-        return json_error(400, "send a JSON object of flag names and values")
+        return json_error(400, "send a JSON object of flag names and values", field="flags")
     unknown = [name for name in changes if name not in RUNTIME_FLAGS]
     if unknown:
         return json_error(400, f"unknown flag {unknown[0]!r}; flags: {', '.join(RUNTIME_FLAGS)}", field=unknown[0])
