@@ -412,3 +412,26 @@ def test_enablement_flag_reaches_every_worker(four_workers):
     assert migrate_document(server, PDF_URL).status == 200
     server.control.reset()
     assert retrieve(server).status == 200
+
+
+@pytest.mark.slow
+def test_state_survives_a_worker_restart(four_workers):
+    import os
+    import signal
+    server = four_workers
+    server.control.reset()
+    server.control.flags({"validation": "lenient"})
+    server.control.add_fault({"kind": "error", "code": "NO_RECORD_FOUND", "match": {"from_asid": "111111111111"}})
+    victims = warm_every_worker(server)
+    for pid in victims:                         # workers of the server this test started
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:          # gunicorn forks replacements from the preloaded app
+        answer = meta(server, Ssp_From=None)
+        if answer.status is not None and server.control.requests(1)[0]["worker"] not in victims:
+            break
+        time.sleep(0.1)
+    assert [meta(server, Ssp_From=None).status for _ in range(20)] == [200] * 20
+    assert_spine(meta(server, Ssp_From="111111111111"), "NO_RECORD_FOUND")
+    workers = {entry["worker"] for entry in server.control.requests(21)}
+    assert not workers & victims
