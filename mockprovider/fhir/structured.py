@@ -251,15 +251,15 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     # Secondary Lists: sent only with data or a warning.
     by_key = {item["key"]: item for area in AREAS for item in items[area]}
     for area, title in PROBLEM_SECONDARY.items():
-        full, sent = [], []
+        full, sent = {}, {}          # dicts as ordered sets
         for problem_key, pairs in links.items():
             for linked_area, key in pairs:
                 if linked_area != area:
                     continue
-                if key not in full:
-                    full.append(key)
-                if problem_key in problems_in and key in primary_ref and key not in sent:
-                    sent.append(key)
+                full[key] = None
+                if problem_key in problems_in and key in primary_ref:
+                    sent[key] = None
+        full, sent = list(full), list(sent)
         if area == "allergies":
             full = [k for k in full if "end" not in by_key[k]]
             sent = [k for k in sent if k in full]
