@@ -302,7 +302,9 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
                     part_lists.append((pkey, None, refs, warned))
                 else:
                     part_lists.append((pkey, part["code"], refs, warned))
-            topic_title = topic.get("title") or clinical.display(by_key[topic["problem"]]["code"])
+            # A topic named after its problem; never after a problem left out as confidential.
+            topic_title = topic.get("title") or (clinical.display(by_key[topic["problem"]]["code"])
+                                                 if topic["problem"] in problems_in else "Topic")
             if topic.get("headings"):
                 heading_refs = []
                 for pkey, code, refs, warned in part_lists:

@@ -8,10 +8,9 @@ import json
 import uuid
 
 import pytest
-from fhir.resources.STU3 import get_fhir_model_class
-from fhir.resources.STU3.bundle import Bundle
-
 from tests import helpers as h
+from tests.structured_checks import (CONFIDENTIAL_NOTE, NOPAT, WARNING_EXT, all_resources, check_bundle,
+                                     lists_by_title)
 from tests.spec_tables import assert_outcome
 
 URL = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
@@ -20,42 +19,6 @@ FULL_NO_DOCS = "9690937294"
 SENSITIVE, DISSENT, DECEASED, UNVERIFIED, ELSEWHERE = \
     "9690938533", "9690938576", "9690938681", "9690939106", "9690939114"
 
-# migrate-structured.md "Primary lists": code -> (code display, List.title).
-PRIMARY_LISTS = {
-    "886921000000105": ("Allergies and adverse reactions", "Allergies and adverse reactions"),
-    "1103671000000101": ("Ended allergies", "Ended allergies"),
-    "1149501000000101": ("List of consultations", "List of consultations"),
-    "714311000000108": ("Patient recall administration", "Patient recall administration"),
-    "1102181000000102": ("Immunisations", "Immunisations"),
-    "887191000000108": ("Investigations and results", "Investigations and results"),
-    "933361000000108": ("Medications and medical devices", "Medications and medical devices"),
-    "792931000000107": ("Outbound referral", "Outbound referral"),
-    "717711000000103": ("Problems", "Problems"),
-    "826501000000100": ("Miscellaneous record", "Uncategorised data"),
-}
-# Consultation-structure lists ("Handy facts for fixtures").
-STRUCTURE_CODES = {"325851000000107": "Consultation", "25851000000105": "Topic (EHR)",
-                   "24781000000107": "Category (EHR)"}
-SECONDARY_SYSTEM = "https://fhir.hl7.org.uk/STU3/CodeSystem/GPConnect-SecondaryListValues-1"
-# migrate-structured.md "Secondary lists": the 21 titles.
-SECONDARY_TITLES = {
-    *(f"Consultations - {x} contained in consultations" for x in (
-        "allergies", "allergies that have been ended", "diary entries", "documents", "immunisations",
-        "investigations", "medications", "uncategorised data")),
-    "Consultations - outbound referrals in consultations",
-    "Consultations - problems contained in consultations",
-    *(f"Problems - {x} related to problems" for x in (
-        "allergies", "allergies that have been ended", "consultations", "diary entries", "documents",
-        "immunisations", "investigations", "medications", "outbound referrals", "uncategorised data")),
-    "Problems - linked problems not relating to the primary query",
-}
-assert len(SECONDARY_TITLES) == 21
-WARNING_EXT = "https://fhir.nhs.uk/STU3/StructureDefinition/Extension-CareConnect-GPC-ListWarningCode-1"
-CONFIDENTIAL_NOTE = "Items excluded due to confidentiality and/or patient preferences."
-EMPTY_REASON = {"system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListEmptyReasonCode-1",
-                "code": "no-content-recorded", "display": "No Content Recorded"}
-NOPAT = {"system": "http://hl7.org/fhir/v3/ActCode", "code": "NOPAT",
-         "display": "no disclosure to patient, family or caregivers without attending provider's authorization"}
 SUITE_MARKED_LISTS = ("Medications and medical devices", "Uncategorised data",
                       "Problems - medications related to problems")
 
@@ -193,106 +156,6 @@ def test_request_order_parameters_before_business_rules(client):
     assert_outcome(migrate(client, body=body), "INVALID_PARAMETER")
 
 
-# --- the Bundle -------------------------------------------------------------------------------------------
-def _resources(bundle):
-    for entry in bundle["entry"]:
-        yield entry["resource"]
-        for contained in entry["resource"].get("contained", []):
-            yield contained
-
-
-def _references(node, found):
-    if isinstance(node, dict):
-        if isinstance(node.get("reference"), str):
-            found.append(node["reference"])
-        for value in node.values():
-            _references(value, found)
-    elif isinstance(node, list):
-        for value in node:
-            _references(value, found)
-    return found
-
-
-def lists_by_title(bundle):
-    out = {}
-    for r in bundle["entry"]:
-        r = r["resource"]
-        if r["resourceType"] == "List" and "id" not in r:
-            assert r["title"] not in out, f"two lists titled {r['title']}"
-            out[r["title"]] = r
-    return out
-
-
-def check_bundle(bundle, trace_id):
-    """Everything the spec asks of any migrate Bundle; returns the Bundle."""
-    assert bundle["resourceType"] == "Bundle"
-    assert bundle["id"] == trace_id
-    assert bundle["type"] == "collection"
-    assert bundle["meta"] == {"profile": [
-        "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1"]}
-    for key in ("total", "link", "signature"):
-        assert key not in bundle
-    Bundle.model_validate(bundle)
-    ids = set()
-    for entry in bundle["entry"]:
-        assert list(entry) == ["resource"]              # no fullUrl, search, request, response
-        resource = entry["resource"]
-        get_fhir_model_class(resource["resourceType"]).model_validate(resource)
-        for contained in resource.get("contained", []):
-            get_fhir_model_class(contained["resourceType"]).model_validate(contained)
-        if "id" in resource:
-            ident = (resource["resourceType"], resource["id"])
-            assert ident not in ids, f"duplicate {ident}"
-            ids.add(ident)
-    # Every reference resolves inside the Bundle (#id: inside the same resource's contained).
-    for entry in bundle["entry"]:
-        resource = entry["resource"]
-        local = {c["id"] for c in resource.get("contained", [])}
-        for ref in _references(resource, []):
-            if ref.startswith("#"):
-                assert ref[1:] in local, ref
-            else:
-                kind, _, rid = ref.partition("/")
-                assert (kind, rid) in ids, f"{ref} from {resource['resourceType']} does not resolve"
-    # Lists: the spec's titles and codes.
-    for resource in _resources(bundle):
-        if resource["resourceType"] != "List":
-            continue
-        assert resource["meta"]["profile"] == ["https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-List-1"]
-        assert resource["status"] == "current" and resource["mode"] == "snapshot"
-        coding = resource["code"]["coding"][0]
-        if coding["system"] == SECONDARY_SYSTEM:
-            assert resource["title"] in SECONDARY_TITLES
-            assert coding["code"] == resource["title"].lower().replace(" - ", "-").replace(" ", "-")
-            assert "id" not in resource
-        elif coding["code"] in STRUCTURE_CODES:
-            assert coding == {"system": "http://snomed.info/sct", "code": coding["code"],
-                              "display": STRUCTURE_CODES[coding["code"]]}
-            assert resource["id"] and resource["encounter"]
-        else:
-            assert coding["system"] == "http://snomed.info/sct"
-            assert (coding["display"], resource["title"]) == PRIMARY_LISTS[coding["code"]]
-            assert "id" not in resource
-        if not resource.get("entry"):
-            assert resource["emptyReason"]["coding"] == [EMPTY_REASON]
-            assert {"text": "Information not available"} in resource["note"]
-    titles = lists_by_title(bundle)
-    for code, (_, title) in PRIMARY_LISTS.items():
-        assert title in titles, f"primary list {title} missing"
-    # Patient, Organization, Practitioner: profile and versionId.
-    patients = [r for r in _resources(bundle) if r["resourceType"] == "Patient"]
-    assert len(patients) == 1
-    assert patients[0]["meta"]["profile"] == [
-        "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-Patient-1"]
-    for r in _resources(bundle):
-        if r["resourceType"] in ("Patient", "Organization", "Practitioner"):
-            assert r["meta"]["versionId"]
-        assert r["resourceType"] != "OperationOutcome"
-        if r["resourceType"] == "List":
-            assert "security" not in r["meta"]
-    return bundle
-
-
 def get_bundle(client, nhs=MAIN, sensitive=False, **claims):
     headers = h.migrate_headers(sensitive, **claims)
     r = migrate(client, nhs, sensitive, headers=headers)
@@ -305,7 +168,7 @@ def get_bundle(client, nhs=MAIN, sensitive=False, **claims):
 @pytest.mark.parametrize("sensitive", [False, True])
 def test_main_persona_bundle(client, sensitive):
     bundle, _, _ = get_bundle(client, sensitive=sensitive)
-    kinds = {r["resourceType"] for r in _resources(bundle)}
+    kinds = {r["resourceType"] for r in all_resources(bundle)}
     for kind in ("Patient", "Organization", "Practitioner", "PractitionerRole", "Condition", "AllergyIntolerance",
                  "MedicationStatement", "MedicationRequest", "Medication", "Immunization", "Observation",
                  "DiagnosticReport", "Specimen", "ProcedureRequest", "ReferralRequest", "Encounter"):
@@ -313,7 +176,7 @@ def test_main_persona_bundle(client, sensitive):
 
 
 def _drug_names(bundle):
-    return {r["code"]["coding"][0]["display"] for r in _resources(bundle) if r["resourceType"] == "Medication"}
+    return {r["code"]["coding"][0]["display"] for r in all_resources(bundle) if r["resourceType"] == "Medication"}
 
 
 def _has_warning(lst):
@@ -343,7 +206,7 @@ def test_sensitive_excluded_marks_every_list(client):
     assert "Citalopram 20mg tablets" not in _drug_names(bundle)
     assert "Amlodipine 10mg tablets" in _drug_names(bundle)
     # The NOPAT record items of this persona are all confidential: none is left in the record part.
-    assert all("security" not in r["meta"] for r in _resources(bundle) if r["resourceType"] != "DocumentReference")
+    assert all("security" not in r["meta"] for r in all_resources(bundle) if r["resourceType"] != "DocumentReference")
 
 
 def test_sensitive_included(client):
@@ -353,10 +216,10 @@ def test_sensitive_included(client):
         assert not _has_warning(lst), title
     assert "Citalopram 20mg tablets" in _drug_names(bundle)
     # The confidential medication is linked to its problem and labelled NOPAT.
-    statements = [r for r in _resources(bundle) if r["resourceType"] == "MedicationStatement"
+    statements = [r for r in all_resources(bundle) if r["resourceType"] == "MedicationStatement"
                   and r["meta"].get("security")]
     assert statements and all(r["meta"]["security"] == [NOPAT] for r in statements)
-    related = {e["valueReference"]["reference"] for r in _resources(bundle) if r["resourceType"] == "Condition"
+    related = {e["valueReference"]["reference"] for r in all_resources(bundle) if r["resourceType"] == "Condition"
                for e in r["extension"] if "RelatedClinicalContent" in e["url"]}
     assert f"MedicationStatement/{statements[0]['id']}" in related
     linked = {e["item"]["reference"] for e in titles["Problems - medications related to problems"]["entry"]}
@@ -377,9 +240,9 @@ def test_resolved_allergies_are_contained_in_ended_allergies(client, sensitive):
 
 def test_one_order_per_acute_and_plan_per_statement(client):
     bundle, _, _ = get_bundle(client, sensitive=True)
-    requests = [r for r in _resources(bundle) if r["resourceType"] == "MedicationRequest"]
+    requests = [r for r in all_resources(bundle) if r["resourceType"] == "MedicationRequest"]
     plans = {r["id"]: r for r in requests if r["intent"] == "plan"}
-    for statement in (r for r in _resources(bundle) if r["resourceType"] == "MedicationStatement"):
+    for statement in (r for r in all_resources(bundle) if r["resourceType"] == "MedicationStatement"):
         plan = plans[statement["basedOn"][0]["reference"].split("/")[1]]
         orders = [r for r in requests if r["intent"] == "order"
                   and r["basedOn"] == [{"reference": f"MedicationRequest/{plan['id']}"}]]
@@ -414,7 +277,7 @@ def test_bundle_is_built_once(client, app, monkeypatch):
 def test_nhs_number_status_system_follows_flag(client, control, mode, system):
     control.update_flags({"nhs_number_status_system": mode})
     bundle, _, _ = get_bundle(client)
-    patient = next(r for r in _resources(bundle) if r["resourceType"] == "Patient")
+    patient = next(r for r in all_resources(bundle) if r["resourceType"] == "Patient")
     coding = patient["identifier"][0]["extension"][0]["valueCodeableConcept"]["coding"][0]
     assert coding == {"system": system, "code": "01", "display": "Number present and verified"}
 
@@ -438,7 +301,7 @@ def test_full_record_without_documents_persona(client, app):
     if app.extensions["mockprovider"].personas.get(FULL_NO_DOCS) is None:
         pytest.fail(f"{FULL_NO_DOCS} (assurance suite patient3) must be a built-in persona")
     bundle, _, _ = get_bundle(client, FULL_NO_DOCS, sensitive=True)
-    assert not [r for r in _resources(bundle) if r["resourceType"] == "DocumentReference"]
+    assert not [r for r in all_resources(bundle) if r["resourceType"] == "DocumentReference"]
     titles = lists_by_title(bundle)
     for title in ("Problems", "Medications and medical devices", "List of consultations",
                   "Investigations and results", "Immunisations", "Allergies and adverse reactions"):
@@ -455,7 +318,7 @@ def test_trace_id_in_body_is_the_request_trace_id(client):
 
 # --- documents inside the Bundle --------------------------------------------------------------------------
 def _document_references(bundle):
-    return [r for r in _resources(bundle) if r["resourceType"] == "DocumentReference"]
+    return [r for r in all_resources(bundle) if r["resourceType"] == "DocumentReference"]
 
 
 def _migrate_document_headers(sensitive):
@@ -467,7 +330,7 @@ def _migrate_document_headers(sensitive):
 def test_document_references_follow_to_the_document(client, app, sensitive):
     """Assurance suite M16/M17: every attachment.url, followed verbatim with Migrate a document."""
     bundle, _, _ = get_bundle(client, sensitive=sensitive)
-    patient = next(r for r in _resources(bundle) if r["resourceType"] == "Patient")
+    patient = next(r for r in all_resources(bundle) if r["resourceType"] == "Patient")
     persona = app.extensions["mockprovider"].personas.get(MAIN)
     docs = {d.binary_id: d for d in app.extensions["mockprovider"].personas.documents.of(persona)}
     refs = _document_references(bundle)
