@@ -121,19 +121,19 @@ def personas_validate(directory, render):
     """Check every persona file; report every mistake (file, JSON path, reason). Exit 1 on any."""
     from .domain.personas import PersonaStore
     directory = _personas_dir(directory)
-    good, errors = PersonaStore.check(directory)
+    store, errors = PersonaStore.check(directory)
     problems = [str(e) for e in errors]
     checked = "loaded"
     if render:
         from .fhir import preview
         if preview.available():
-            problems += preview.validate_bundles(good, directory)
+            problems += preview.validate_bundles(store)
             checked = "loaded and rendered"
         else:
             checked = "loaded (no structured renderer installed: Bundles not checked)"
     for line in problems:
         click.echo(f"error: {line}", err=True)
-    click.echo(f"{len(good)} personas {checked}, {len(problems)} errors ({directory})")
+    click.echo(f"{len(store)} personas {checked}, {len(problems)} errors ({directory})")
     if problems:
         sys.exit(1)
 

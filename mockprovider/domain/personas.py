@@ -52,7 +52,8 @@ TAGS = {
     "large-document": "a document of 4 MiB up to the retrieve limit (5 MiB): large, still retrievable",
     "oversized-document": "a document over the retrieve limit (5 MiB): retrieve answers 404, migrate serves it",
     "many-documents": f"at least {MANY_DOCUMENTS} documents",
-    "large-record": f"a generated record, or a record section over {LARGE_RECORD_BYTES // MIB} MiB of JSON",
+    "large-record": f"generated_record (made from a seed at first use), or a record section over "
+                    f"{LARGE_RECORD_BYTES // MIB} MiB of JSON",
 }
 
 
@@ -142,7 +143,8 @@ LOAD_HOOKS: list = []
 
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
 TOP_OPTIONAL = ("description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
-                "telecom", "usual_gp", "registration", "record", "documents")
+                "telecom", "usual_gp", "registration", "record", "generated_record", "documents")
+GENERATED_RECORD_MAX_VISITS = 20_000
 
 
 # --- derived tags -----------------------------------------------------------------------------------
@@ -231,8 +233,11 @@ def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
             found.add("oversized-document")
         if len(documents) >= MANY_DOCUMENTS:
             found.add("many-documents")
-    if isinstance(record, dict) and ("generate" in record or (
-            (raw is None or len(raw) > LARGE_RECORD_BYTES) and _json_size(record) > LARGE_RECORD_BYTES)):
+    if isinstance(data.get("generated_record"), dict):
+        # mockprovider.domain.generate.large_record fills every clinical area
+        found.update(("full-record", "large-record"))
+    if isinstance(record, dict) and (raw is None or len(raw) > LARGE_RECORD_BYTES) \
+            and _json_size(record) > LARGE_RECORD_BYTES:
         found.add("large-record")
     return [tag for tag in TAGS if tag in found]
 
@@ -282,6 +287,16 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
                 c.boolean(pds[flag], f"$.pds.{flag}")
         if "registered_practice_ods" in pds:
             c.string(pds["registered_practice_ods"], "$.pds.registered_practice_ods", ODS_RE, nullable=True)
+    if "generated_record" in data:
+        spec = c.obj(data["generated_record"], "$.generated_record", ("seed", "visits"))
+        seed = spec["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, (str, int)) or seed == "":
+            c.fail("$.generated_record.seed", "must be a non-empty string or a whole number")
+        c.integer(spec["visits"], "$.generated_record.visits", minimum=1)
+        if spec["visits"] > GENERATED_RECORD_MAX_VISITS:
+            c.fail("$.generated_record.visits", f"must be at most {GENERATED_RECORD_MAX_VISITS}")
+        if "record" in data:
+            c.fail("$.generated_record", "a persona has either record or generated_record, not both")
     for section, validator in SECTION_VALIDATORS.items():
         if section in data:
             try:
@@ -367,7 +382,14 @@ class Persona:
         if self._data is None:
             self._data = json.loads(self._raw)
             self._raw = None
-        return self._data
+        data = self._data
+        if "generated_record" in data and "record" not in data:
+            # A large record is made from its seed on first use, never at start-up (the tests
+            # check that what the generator makes passes the record validator).
+            from .generate import large_record
+            spec = data["generated_record"]
+            data["record"] = large_record(spec["seed"], spec["visits"])
+        return data
 
     @property
     def name(self) -> str:
@@ -445,16 +467,16 @@ class PersonaStore:
             hook(store)
         return store
 
-    @staticmethod
-    def check(directory) -> tuple[list[Persona], list[PersonaError]]:
-        """Every good persona and every error of a folder (for ``personas validate``)."""
+    @classmethod
+    def check(cls, directory) -> tuple["PersonaStore", list[PersonaError]]:
+        """A store of every good persona and every error of a folder (for ``personas validate``)."""
         good: list[Persona] = []
         errors: list[PersonaError] = []
         seen: dict[str, str] = {}
         try:
             files = persona_files(directory)
         except PersonaError as exc:
-            return [], [exc]
+            return cls({}, str(directory)), [exc]
         for path in files:
             try:
                 persona = load_file(path, directory)
@@ -467,7 +489,13 @@ class PersonaStore:
                 continue
             seen[persona.nhs_number] = persona.file
             good.append(persona)
-        return good, errors
+        store = cls({p.nhs_number: p for p in good}, str(directory))
+        for hook in LOAD_HOOKS:
+            try:
+                hook(store)
+            except PersonaError as exc:
+                errors.append(exc)
+        return store, errors
 
     def get(self, number: str) -> Persona | None:
         return self.by_nhs_number.get(number)

@@ -18,8 +18,9 @@ class RendererUnavailable(RuntimeError):
 
 def _builder():
     try:
-        from . import structured  # noqa: F401
-    except ImportError:
+        from . import structured
+        structured.structured_bundle  # noqa: B018  (the builder this module calls)
+    except (ImportError, AttributeError):
         raise RendererUnavailable("the structured record renderer (mockprovider.fhir.structured) "
                                   "is not installed") from None
     return structured
@@ -55,7 +56,7 @@ def available() -> bool:
     return True
 
 
-def validate_bundles(personas, directory, settings=None) -> list[str]:
+def validate_bundles(store, settings=None) -> list[str]:
     """Render every persona with and without sensitive items; validate each Bundle (STU3).
 
     Returns one line per problem: ``file: $: rendered Bundle (sensitive=...) is invalid: ...``.
@@ -64,8 +65,7 @@ def validate_bundles(personas, directory, settings=None) -> list[str]:
     from fhir.resources.STU3.bundle import Bundle
 
     problems = []
-    store = _StoreView(personas, directory)
-    for persona in personas:
+    for persona in store:
         for sensitive in (False, True):
             try:
                 body = migrate_bundle_bytes(store, persona, sensitive, settings=settings)
@@ -80,20 +80,3 @@ def validate_bundles(personas, directory, settings=None) -> list[str]:
                 problems.append(f"{persona.file}: $: rendered Bundle (sensitive={str(sensitive).lower()}) "
                                 f"is invalid: {type(exc).__name__}: {' / '.join(first[:4])}")
     return problems
-
-
-class _StoreView:
-    """A PersonaStore-like view over the personas that loaded (validate keeps going past errors)."""
-
-    def __init__(self, personas, directory):
-        self.by_nhs_number = {p.nhs_number: p for p in personas}
-        self.directory = str(directory)
-
-    def get(self, number):
-        return self.by_nhs_number.get(number)
-
-    def __iter__(self):
-        return iter(self.by_nhs_number.values())
-
-    def __len__(self):
-        return len(self.by_nhs_number)

@@ -92,7 +92,8 @@ def test_duplicate_key_in_one_object(tmp_path):
     (changed(gender=...), "$.gender", "is required"),
     (changed(gender="f"), "$.gender", "'f' must be one of male, female, other, unknown"),
     (changed(colour="blue"), "$.colour", "is not a known field (known: active, address, birth_date, "
-     "deceased, description, documents, gender, name, nhs_number, nhs_number_status, pds, record, "
+     "deceased, description, documents, gender, generated_record, name, nhs_number, nhs_number_status, pds, "
+     "record, "
      "registration, tags, telecom, usual_gp)"),
     (changed(name={"family": "Smith", "given": "Ann"}), "$.name.given", "must be a JSON array, not a string"),
     (changed(name={"family": "Smith", "given": ["Ann", 3]}), "$.name.given[1]",
@@ -157,8 +158,8 @@ def test_check_reports_every_bad_file(tmp_path):
     write(tmp_path, "b.json", "{")
     write(tmp_path, "c.json", changed(gender="x"))
     write(tmp_path, "d.json", GOOD)                      # duplicate of a.json
-    good, errors = PersonaStore.check(tmp_path)
-    assert [p.nhs_number for p in good] == ["9690937278"]
+    store, errors = PersonaStore.check(tmp_path)
+    assert [p.nhs_number for p in store] == ["9690937278"]
     assert [(Path(e.file).name, e.path) for e in errors] == [
         ("b.json", "$"), ("c.json", "$.gender"), ("d.json", "$.nhs_number")]
 

@@ -1,0 +1,85 @@
+"""The built-in cast: every persona loads, is listed in personas/README.md with its true tags,
+and the large record made from its seed is a valid record."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from mockprovider.config import Settings
+from mockprovider.domain import generate, nhs_number
+from mockprovider.domain.persona_record import validate_record
+from mockprovider.domain.personas import Checker, PersonaStore
+
+CAST_DIR = Path(Settings().personas)
+# The assurance suite's default test patients that the mock represents (assurance-suite.md §2).
+SUITE_NUMBERS = {"9690937278", "9690937286", "9690937294", "9690937308", "9690937375", "9690937383",
+                 "9690937391", "9690937405", "9690938533", "9690938541", "9690938576", "9690938118",
+                 "9690938126", "9690938681", "9690938142"}
+
+
+@pytest.fixture(scope="module")
+def cast():
+    return PersonaStore.load(CAST_DIR)
+
+
+def cast_table() -> dict:
+    text = (CAST_DIR / "README.md").read_text(encoding="utf-8")
+    section = text.split("## The built-in cast", 1)[1].split("\n## ", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 5 and re.fullmatch(r"\d{10}", cells[0]):
+            rows[cells[0]] = {"name": cells[1], "tags": re.findall(r"`([a-z-]+)`", cells[2]),
+                              "exercises": cells[3], "reaches": cells[4]}
+    return rows
+
+
+def test_every_file_loads_with_a_valid_number(cast):
+    files = sorted(p.stem for p in CAST_DIR.glob("*.json"))
+    assert sorted(cast.by_nhs_number) == files       # one file a patient, named by NHS number
+    assert all(nhs_number.is_valid(n) for n in files)
+
+
+def test_the_readme_cast_table_lists_every_persona_with_its_true_tags(cast):
+    rows = cast_table()
+    missing = sorted(set(cast.by_nhs_number) - set(rows))
+    assert not missing, f"add a row for {missing} to '## The built-in cast' in personas/README.md"
+    assert sorted(set(rows) - set(cast.by_nhs_number)) == []
+    for number, row in rows.items():
+        persona = cast.get(number)
+        assert row["name"] == persona.name, number
+        assert row["tags"] == persona.tags, f"{number}: README says {row['tags']}, data gives {persona.tags}"
+        assert row["exercises"] and row["reaches"], number
+
+
+def test_every_tag_and_rule_persona_is_on_tap(cast):
+    tags = {tag for persona in cast for tag in persona.tags}
+    assert tags == {"full-record", "no-documents", "sensitive", "dissent", "deceased", "unverified-nhs-number",
+                    "registered-elsewhere", "confidential-items", "large-document", "oversized-document",
+                    "many-documents", "large-record"}
+    present = set(cast.by_nhs_number)
+    assert SUITE_NUMBERS - {"9690937294"} <= present   # 9690937294 arrives with the structured record work
+
+
+def test_the_all_confidential_persona_has_nothing_open(cast):
+    record = cast.get("9690990004").data["record"]
+    items = [item for area, values in record.items() if area != "date" for item in values]
+    assert len({area for area in record if area != "date"}) == 9
+    assert items and all(item.get("confidential") is True for item in items)
+
+
+def test_the_large_record_is_made_from_its_seed_and_is_valid(cast):
+    persona = cast.get("9690990012")
+    spec = persona.data["generated_record"]
+    record = persona.data["record"]
+    assert record == generate.large_record(spec["seed"], spec["visits"])
+    validate_record(Checker(persona.file), record, "$.record")
+    assert len(record["consultations"]) == spec["visits"]
+
+
+def test_old_dates_and_unicode_survive(cast):
+    persona = cast.get("9690990020")
+    assert persona.data["birth_date"] == "1901-02-03"
+    assert persona.name == "Mrs Zoë Siân Ó Súilleabháin-Ångström"
