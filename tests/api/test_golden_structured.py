@@ -4,10 +4,14 @@ Each built-in persona is migrated (both sensitivity choices, default flags, the 
 PDS registered practice) with a fixed Ssp-TraceID; a 200 body must equal
 ``tests/golden/migrate_structured/<NHS number>-<sensitive|standard>.json`` exactly.
 
+A body over :data:`BIG` bytes (the ~3 MB large-record persona) is pinned by its SHA-256 in
+``<name>.sha256`` instead, so megabytes of JSON are not committed; the check is still byte for byte.
+
 Regenerate after an intended change to personas or rendering, then review the diff:
 
     UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/api/test_golden_structured.py
 """
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,6 +24,14 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "migrate_structured
 TRACE_ID = "2b1e6c0a-5f4d-4c7e-9a3b-0d8f1e2c3b4a"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 URL = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+BIG = 512 * 1024
+
+
+def pinned(name: str, body: bytes) -> tuple[str, bytes]:
+    """The golden file's name and content for one rendered body."""
+    if len(body) > BIG:
+        return name.replace(".json", ".sha256"), (hashlib.sha256(body).hexdigest() + "\n").encode()
+    return name, body
 
 
 def render_all(client, personas):
@@ -30,7 +42,9 @@ def render_all(client, personas):
             headers["Ssp-TraceID"] = TRACE_ID
             r = client.post(URL, data=json.dumps(h.migrate_body(persona.nhs_number, sensitive)), headers=headers)
             if r.status_code == 200:
-                out[f"{persona.nhs_number}-{'sensitive' if sensitive else 'standard'}.json"] = r.data
+                name, content = pinned(f"{persona.nhs_number}-{'sensitive' if sensitive else 'standard'}.json",
+                                       r.data)
+                out[name] = content
     return out
 
 
@@ -39,12 +53,12 @@ def test_golden_files(client, app):
     assert rendered
     if UPDATE:
         GOLDEN.mkdir(parents=True, exist_ok=True)
-        for old in GOLDEN.glob("*.json"):
+        for old in [*GOLDEN.glob("*.json"), *GOLDEN.glob("*.sha256")]:
             if old.name not in rendered:
                 old.unlink()
         for name, body in rendered.items():
             (GOLDEN / name).write_bytes(body)
-    existing = {p.name for p in GOLDEN.glob("*.json")}
+    existing = {p.name for p in [*GOLDEN.glob("*.json"), *GOLDEN.glob("*.sha256")]}
     hint = "regenerate with UPDATE_GOLDEN=1 (see this file's docstring) and review the diff"
     assert existing == set(rendered), f"golden files differ from rendering personas: {hint}"
     for name, body in sorted(rendered.items()):

@@ -83,3 +83,34 @@ def test_old_dates_and_unicode_survive(cast):
     persona = cast.get("9690990020")
     assert persona.data["birth_date"] == "1901-02-03"
     assert persona.name == "Mrs Zoë Siân Ó Súilleabháin-Ångström"
+
+
+def test_every_built_in_persona_renders_a_valid_bundle_both_ways(cast):
+    """personas validate: each migrate Bundle, with and without sensitive items, validates as STU3."""
+    from mockprovider.fhir import preview
+
+    assert preview.available()
+    assert preview.validate_bundles(cast) == []
+
+
+def test_render_is_deterministic_and_follows_sensitivity(cast):
+    import json
+
+    from click.testing import CliRunner
+
+    from mockprovider.cli import cli
+
+    runner = CliRunner()
+    full = runner.invoke(cli, ["render", "9690938118"])
+    again = runner.invoke(cli, ["render", "9690938118", "--sensitive"])
+    without = runner.invoke(cli, ["render", "9690938118", "--no-sensitive"])
+    assert full.exit_code == again.exit_code == without.exit_code == 0, full.output
+    assert full.stdout == again.stdout
+    kinds = lambda body: [e["resource"]["resourceType"] for e in json.loads(body)["entry"]]  # noqa: E731
+    assert kinds(full.stdout).count("AllergyIntolerance") == 2
+    assert kinds(without.stdout).count("AllergyIntolerance") == 1     # the confidential one is left out
+    assert json.loads(full.stdout)["id"] == "00000000-0000-4000-8000-000000000000"
+    traced = runner.invoke(cli, ["render", "9690938118", "--trace-id", "5a6b1c0e-8f1d-4d3e-9c1a-0b2c3d4e5f60"])
+    assert json.loads(traced.stdout)["id"] == "5a6b1c0e-8f1d-4d3e-9c1a-0b2c3d4e5f60"
+    unknown = runner.invoke(cli, ["render", "9690937316"])
+    assert unknown.exit_code == 1 and "no persona with NHS number 9690937316" in unknown.output

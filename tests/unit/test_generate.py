@@ -119,3 +119,23 @@ def test_a_killed_run_leaves_old_files_intact(tmp_path):
     assert all(p.name.startswith(".out.tmp-") for p in leftovers)   # hidden, never a persona folder
     gen.write_atomically(out, gen.generate(2, "after"), force=True)  # and the next run still works
     assert len(contents(out)) == 2
+
+
+@pytest.mark.parametrize("tags", [(), ("full-record", "confidential-items"), ("sensitive", "dissent", "deceased",
+                                                                              "unverified-nhs-number")])
+def test_generated_personas_render_bundles_that_validate(tmp_path, tags):
+    from mockprovider.fhir import preview
+
+    gen.write_atomically(tmp_path / "out", gen.generate(6, "render", tags))
+    store = PersonaStore.load(tmp_path / "out")
+    assert preview.validate_bundles(store) == []
+
+
+def test_large_record_is_deterministic_and_fills_every_area():
+    from mockprovider.domain.persona_record import validate_record
+    from mockprovider.domain.personas import CLINICAL_AREAS, Checker
+
+    record = gen.large_record("x", 61)
+    assert record == gen.large_record("x", 61) != gen.large_record("y", 61)
+    assert all(record.get(area) for area in CLINICAL_AREAS)
+    validate_record(Checker("generated"), record, "$.record")
