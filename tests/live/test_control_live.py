@@ -435,3 +435,41 @@ def test_state_survives_a_worker_restart(four_workers):
     assert_spine(meta(server, Ssp_From="111111111111"), "NO_RECORD_FOUND")
     workers = {entry["worker"] for entry in server.control.requests(21)}
     assert not workers & victims
+
+
+# --- migrate structured -------------------------------------------------------------------------------------------
+MIGRATE = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+
+
+def migrate_structured(server, nhs="9690937286"):
+    return server.request("POST", MIGRATE, h.migrate_headers(), json.dumps(h.migrate_body(nhs)).encode())
+
+
+def test_migrate_structured_fails_twice_for_one_patient_then_succeeds(live_server):
+    live_server.control.add_fault({"kind": "error", "status": 503, "times": 2,
+                                   "match": {"interaction": "migrate_structured", "nhs_number": "9690937286"}})
+    live_server.control.add_fault({"kind": "delay", "ms": 100, "times": 1,
+                                   "match": {"interaction": "migrate_structured"}})
+    other = migrate_structured(live_server, "9690937294")       # another patient: only the delay
+    assert other.status == 200 and json.loads(other.body)["resourceType"] == "Bundle"
+    fault = last_entry(live_server)["fault"]
+    assert fault["kind"] == "delay" and fault["ms"] == 100 and len(fault["rules"]) == 1
+    answers = [migrate_structured(live_server) for _ in range(3)]
+    assert [a.status for a in answers] == [503, 503, 200]
+    bundle = json.loads(answers[2].body)
+    assert bundle["resourceType"] == "Bundle"
+    assert live_server.control.faults() == []
+
+
+def test_migrate_structured_reset_then_truncated(live_server):
+    whole = migrate_structured(live_server)
+    assert whole.status == 200
+    live_server.control.add_fault({"kind": "reset", "times": 1, "match": {"interaction": "migrate_structured"}})
+    live_server.control.add_fault({"kind": "truncated", "times": 1, "match": {"interaction": "migrate_structured"}})
+    assert isinstance(migrate_structured(live_server).error, ConnectionResetError)
+    cut = migrate_structured(live_server)
+    assert isinstance(cut.error, http.client.IncompleteRead)
+    assert int(cut.headers["Content-Length"]) == len(whole.body) > len(cut.body)
+    assert migrate_structured(live_server).status == 200
+    kinds = [entry.get("fault", {}).get("kind") for entry in live_server.control.requests(4)]
+    assert kinds == [None, "truncated", "reset", None]
