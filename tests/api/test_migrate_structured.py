@@ -408,3 +408,12 @@ def test_document_over_migrate_limit_is_a_placeholder(client, control):
     bundle, _, _ = get_bundle(client, "9690937308")
     attachment = _document_references(bundle)[0]["content"][0]["attachment"]
     assert "url" not in attachment and attachment["title"] and attachment["size"] == 6291456
+
+
+def test_capability_statement_lists_the_operation(client):
+    r = client.get(h.STRUCTURED + "/metadata", headers=h.metadata_headers())
+    resources = r.get_json()["rest"][0]["resource"]
+    patient = next(res for res in resources if res["type"] == "Patient")
+    assert {"name": "gpc.migratestructuredrecord", "definition": {"reference": (
+        "https://fhir.nhs.uk/STU3/OperationDefinition/GPConnect-MigrateStructuredRecord-Operation-1")}} \
+        in patient["operation"]
