@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install clean bench lint-docker docker-check
+.PHONY: run test install clean bench lint-docker docker-check docker-clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint-docker: $(STAMP)
 ## HEALTHCHECK from inside the image. Slow the first time (see README "Docker"); not part of `test`.
 docker-check: lint-docker
 	$(BIN)/python tools/docker_check.py
+
+## Drop docker-check's cache (the stand-in base image, build layers): the next run is cold.
+docker-clean:
+	rm -rf .docker-check
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis bench/.work
