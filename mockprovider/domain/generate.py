@@ -120,18 +120,18 @@ def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: b
     pick = rnd.choice
 
     problems = {}
-    for code, sensitive in rnd.sample(codes.PROBLEMS, rnd.randint(1, 3) if not full else 3):
+    for code, sensitive in rnd.sample(codes.PROBLEMS, rnd.randint(1, 2)):
         item = r.add("problems", "prb", {"code": code, "status": pick(("active", "active", "inactive")),
                                          "significance": pick(("major", "minor"))})
         if confidential and sensitive:
             item["confidential"] = True
         problems[code.split("|")[0]] = item["key"]
 
-    for code, category, reaction in rnd.sample(codes.ALLERGIES, rnd.randint(0, 2) if not full else 2):
+    for code, category, reaction in rnd.sample(codes.ALLERGIES, 1 if full or rnd.random() < 0.4 else 0):
         r.add("allergies", "alg", {"code": code, "category": category, "reaction": reaction,
                                    "severity": pick(("mild", "moderate", "severe"))})
 
-    for drug, dosage, quantity, treats, sensitive in rnd.sample(codes.MEDICATIONS, rnd.randint(1, 3)):
+    for drug, dosage, quantity, treats, sensitive in rnd.sample(codes.MEDICATIONS, rnd.randint(1, 2)):
         kind = pick(("acute", "repeat"))
         item = {"drug": drug, "dosage": dosage, "type": kind, "quantity": quantity}
         entry = r.add("medications", "med", item)
@@ -149,31 +149,33 @@ def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: b
         if confidential and sensitive:
             entry["confidential"] = True
 
-    for code, _vaccine in rnd.sample(codes.IMMUNISATIONS, rnd.randint(0, 2) if not full else 1):
+    for code, _vaccine in rnd.sample(codes.IMMUNISATIONS, 1 if full or rnd.random() < 0.3 else 0):
         r.add("immunisations", "imm", {"code": code, "site": codes.IMMUNISATION_SITE,
                                        "route": codes.IMMUNISATION_ROUTE})
 
     r.add("observations", "obs", {"code": codes.BLOOD_PRESSURE,
                                   "bp": [rnd.randint(105, 160), rnd.randint(60, 95)]})
     code, unit, low, high = pick(codes.OBSERVATIONS)
-    r.add("observations", "obs", {"code": code, "value": rnd.randint(low, high), "unit": unit})
-    r.add("observations", "obs", {"code": pick(codes.SMOKING)})
+    if rnd.random() < 0.5:
+        r.add("observations", "obs", {"code": code, "value": rnd.randint(low, high), "unit": unit})
+    else:
+        r.add("observations", "obs", {"code": pick(codes.SMOKING)})
     if confidential:
         r.add("observations", "obs", {"code": codes.SENSITIVE_OBSERVATION, "confidential": True})
 
-    if full or rnd.random() < 0.4:
+    if full or rnd.random() < 0.2:
         results = []
-        for result_code, unit, low, high in codes.FBC_RESULTS[:rnd.randint(2, 4)]:
+        for result_code, unit, low, high in codes.FBC_RESULTS[:2]:
             value = round(rnd.uniform(low, high), 2) if isinstance(low, float) else rnd.randint(low, high)
             r.count += 1
             results.append({"key": f"res{r.count}", "code": result_code, "value": value, "unit": unit,
                             "range": [low, high]})
         r.add("investigations", "inv", {"code": codes.FBC, "specimen": {"type": codes.VENOUS_BLOOD},
                                         "results": results})
-    if full or rnd.random() < 0.3:
+    if full or rnd.random() < 0.15:
         code, service = pick(codes.REFERRALS)
         r.add("referrals", "ref", {"code": code, "service": service})
-    if full or rnd.random() < 0.3:
+    if full or rnd.random() < 0.15:
         r.add("diary", "dia", {"code": pick(codes.DIARY)})
 
     # One consultation recording a few of the items above (never an ended allergy; none are ended).

@@ -65,6 +65,9 @@ class PersonaError(ValueError):
         super().__init__(f"{file}: {path}: {reason}")
 
 
+_ALLOWED: dict = {}
+
+
 class Checker:
     """Small helpers that raise PersonaError with the JSON path of the bad value."""
 
@@ -75,21 +78,25 @@ class Checker:
         raise PersonaError(self.file, path, reason)
 
     def obj(self, value, path, required=(), optional=()):
-        if not isinstance(value, dict):
+        if type(value) is not dict:
             self.fail(path, f"must be a JSON object, not {_kind(value)}")
         for key in required:
             if key not in value:
                 self.fail(f"{path}.{key}", "is required")
-        unknown = sorted(set(value) - set(required) - set(optional))
-        if unknown:
-            known = ", ".join(sorted((*required, *optional)))
-            self.fail(f"{path}.{unknown[0]}", f"is not a known field (known: {known})")
+        allowed = _ALLOWED.get((required, optional))
+        if allowed is None:                       # hot path at start-up: one frozenset per shape
+            allowed = _ALLOWED[(required, optional)] = frozenset((*required, *optional))
+        if not value.keys() <= allowed:
+            unknown = sorted(set(value) - allowed)
+            self.fail(f"{path}.{unknown[0]}", f"is not a known field (known: {', '.join(sorted(allowed))})")
         return value
 
     def string(self, value, path, pattern=None, choices=None, nullable=False):
-        if value is None and nullable:
-            return value
-        if not isinstance(value, str) or not value:
+        if type(value) is not str or not value:
+            if value is None and nullable:
+                return value
+            if isinstance(value, str):
+                self.fail(path, "must not be empty")
             self.fail(path, f"must be a non-empty string, not {_kind(value)}")
         if pattern is not None and not pattern.match(value):
             self.fail(path, f"{value!r} has the wrong format")
@@ -119,7 +126,7 @@ class Checker:
         return value
 
     def array(self, value, path):
-        if not isinstance(value, list):
+        if type(value) is not list:
             self.fail(path, f"must be a JSON array, not {_kind(value)}")
         return value
 
@@ -343,13 +350,14 @@ def parse(raw: bytes, file) -> dict:
 
 def load_file(path, persona_dir=None) -> "Persona":
     """Read, parse and validate one persona file."""
-    path = Path(path)
+    path = os.fspath(path)
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
     except OSError as exc:
         raise PersonaError(path, "$", f"cannot be read: {exc.strerror}") from None
-    persona = validate(parse(raw, path), path, persona_dir if persona_dir is not None else path.parent, raw)
+    persona = validate(parse(raw, path), path, persona_dir if persona_dir is not None else os.path.dirname(path),
+                       raw)
     persona.forget(raw)
     return persona
 
@@ -429,12 +437,11 @@ def name_text(name: dict) -> str:
     return " ".join(p for p in parts if p)
 
 
-def persona_files(directory) -> list[Path]:
+def persona_files(directory) -> list[str]:
     """The persona files of a folder: every ``*.json`` regular file at its top level, sorted by name."""
-    directory = Path(directory)
-    if not directory.is_dir():
+    if not os.path.isdir(directory):
         raise PersonaError(directory, "$", "personas folder does not exist")
-    return [Path(e.path) for e in sorted(os.scandir(directory), key=lambda e: e.name)
+    return [e.path for e in sorted(os.scandir(directory), key=lambda e: e.name)
             if e.name.endswith(".json") and e.is_file()]
 
 
@@ -448,7 +455,7 @@ class PersonaStore:
     @classmethod
     def load(cls, directory) -> "PersonaStore":
         """Load every persona file or raise the first PersonaError (never a partial cast)."""
-        directory = Path(directory)
+        directory = os.fspath(directory)
         personas: dict[str, Persona] = {}
         was_enabled = gc.isenabled()
         gc.disable()        # many short-lived dicts: the cyclic collector only costs time here
