@@ -11,6 +11,10 @@ RETRIEVE_DOCUMENT = "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:b
 # One seed page (the interaction-id table) spells the retrieve id with "gpconnect-documents".
 RETRIEVE_DOCUMENT_ALT = "urn:nhs:names:services:gpconnect-documents:fhir:rest:read:binary-1"
 FIND_PATIENT = "urn:nhs:names:services:gpconnect:documents:fhir:rest:search:patient-1"
+# Read a patient on the documents root: the interaction-id table of one seed page (gpconnect-documents
+# spelling); the gpconnect:documents form matches every other documents id.
+READ_PATIENT = "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:patient-1"
+READ_PATIENT_ALT = "urn:nhs:names:services:gpconnect-documents:fhir:rest:read:patient-1"
 SEARCH_DOCUMENTS = "urn:nhs:names:services:gpconnect:documents:fhir:rest:search:documentreference-1"
 METADATA_FOUNDATIONS = "urn:nhs:names:services:gpconnect:fhir:rest:read:metadata-1"
 METADATA_STRUCTURED = "urn:nhs:names:services:gpconnect:structured:fhir:rest:read:metadata-1"

@@ -38,7 +38,7 @@ SOCKET_KINDS = ("reset", "empty", "truncated", "drip")
 # The interaction names as the routes table (mockprovider/http/routes.py) and the journal write
 # them. tests/unit/test_faults.py checks this list against the routes table.
 INTERACTIONS = ("migrate_structured", "migrate_document", "retrieve_document", "find_patient",
-                "search_documents", "metadata", "metadata_structured", "metadata_documents")
+                "read_patient", "search_documents", "metadata", "metadata_structured", "metadata_documents")
 MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid")
 
 # A request's total injected time must stay under the gunicorn worker timeout (120 s), or the

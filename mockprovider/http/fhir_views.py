@@ -18,7 +18,7 @@ from flask import Blueprint, current_app, request
 from ..domain.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
-                            retrieve_document, search_documents)
+                            read_patient, retrieve_document, search_documents)
 from . import faults, gate
 from .responses import error_response, fhir_response
 
@@ -35,6 +35,7 @@ HANDLERS = {
     "migrate_document": migrate_document.handle,
     "retrieve_document": retrieve_document.handle,
     "find_patient": find_patient.handle,
+    "read_patient": read_patient.handle,
     "search_documents": search_documents.handle,
     "migrate_structured": migrate_structured.handle,
 }

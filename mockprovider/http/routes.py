@@ -55,6 +55,8 @@ INTERACTIONS = (
     _i("retrieve_document", "GET", rf"/Binary/(?P<document_id>{_ID})",
        [spec.RETRIEVE_DOCUMENT, spec.RETRIEVE_DOCUMENT_ALT], ["documents"]),
     _i("find_patient", "GET", r"/Patient", [spec.FIND_PATIENT], ["documents"]),
+    _i("read_patient", "GET", rf"/Patient/(?P<patient_id>{_ID})", [spec.READ_PATIENT, spec.READ_PATIENT_ALT],
+       ["documents"]),
     _i("search_documents", "GET", rf"/Patient/(?P<patient_id>{_ID})/DocumentReference",
        [spec.SEARCH_DOCUMENTS], ["documents"]),
     _i("metadata_structured", "GET", r"/metadata", [spec.METADATA_STRUCTURED], ["structured"],

@@ -20,10 +20,11 @@ CAPABILITIES = {
     "migrate_structured": ("structured", "Patient", {"operation": [OPERATION_MIGRATE]}),
     "migrate_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
     "retrieve_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
-    # Patient: read is declared as the GP Connect documents CapabilityStatement declares it (the
-    # assurance suite's FHIR.feature checks Patient read + search); this mock answers the search.
+    # Patient read + search: what the assurance suite's FHIR.feature expects the documents
+    # CapabilityStatement to declare; both are served (read_patient, find_patient).
+    "read_patient": ("documents", "Patient", {"interaction": [{"code": "read"}]}),
     "find_patient": ("documents", "Patient", {
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "interaction": [{"code": "search-type"}],
         "searchParam": [{"name": "identifier", "type": "token",
                          "documentation": "NHS number: https://fhir.nhs.uk/Id/nhs-number|{nhs}"}]}),
     "search_documents": ("documents", "DocumentReference", {

@@ -1,0 +1,34 @@
+"""Read a patient (Access Document): GET {documents root}/Patient/{logical id}.
+
+Interaction ``urn:nhs:names:services:gpconnect:documents:fhir:rest:read:patient-1`` (the seed's
+interaction table spells it ``gpconnect-documents``; both are accepted). The logical id is the one
+find-a-patient returns. Rules, in order:
+  1. GP Connect or the Access Document capability disabled -> 403 ACCESS DENIED
+  2. no findable patient with that id (unknown, sensitive, deceased or inactive: the same patients
+     find-a-patient does not return)                         -> 404 PATIENT_NOT_FOUND
+  3. 200 Patient (CareConnect-GPC-Patient-1) with ``ETag: W/"<versionId>"``
+"""
+from __future__ import annotations
+
+from ..domain.documents import findable, index
+from ..errors import SpineError
+from ..fhir import admin
+from ..fhir.render import to_json_bytes
+from . import Call, Reply
+from .retrieve_document import check_enabled
+
+
+def handle(call: Call) -> Reply:
+    check_enabled(call.flags)
+    patient_id = call.params["patient_id"]
+    persona = index(call.runtime.personas).by_patient_id.get(patient_id)
+    if persona is None or not findable(persona):
+        raise SpineError("PATIENT_NOT_FOUND", f"No patient with logical id {patient_id}")
+    status_system = call.flags["nhs_number_status_system"]
+    cache = call.runtime.caches.setdefault("read_patient", {})
+    key = (patient_id, status_system)
+    body = cache.get(key)
+    if body is None:
+        resource = admin.patient(persona, call.runtime.settings.ods_code, status_system)
+        body = cache[key] = (to_json_bytes(resource), resource["meta"]["versionId"])
+    return Reply(body[0], headers={"ETag": f'W/"{body[1]}"'}, facts={"nhs_number": persona.nhs_number})
