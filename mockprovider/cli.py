@@ -153,6 +153,7 @@ def personas_generate(count, seed, out, tags, force):
     started = time.perf_counter()
     try:
         gen.check_tags(wanted)
+        gen.recover(Path(out))
         gen.check_target(Path(out), force)
         files = gen.generate(count, seed, wanted)
         gen.write_atomically(out, files, force=force)

@@ -356,6 +356,40 @@ def _fsync_dir(path: Path):
         os.close(fd)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def recover(out: Path) -> None:
+    """Tidy up after runs that were killed (SIGKILL, power loss) before they could clean up.
+
+    A dead run's hidden temporary folder (``.<name>.tmp-<pid>``) is removed. Without an atomic
+    exchange the old folder is moved aside (``.<name>.old-<pid>``) just before the new one moves in:
+    if a run died between those two renames, ``out`` is missing and the old folder is put back.
+    """
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        return
+    for kind in ("old", "tmp"):
+        prefix = f".{out.name}.{kind}-"
+        for entry in sorted(parent.iterdir()):
+            pid = entry.name[len(prefix):]
+            if not (entry.name.startswith(prefix) and pid.isdigit() and entry.is_dir()):
+                continue
+            if int(pid) == os.getpid() or _pid_alive(int(pid)):
+                continue                      # another run is still writing: leave it alone
+            if kind == "old" and not out.exists():
+                os.rename(entry, out)
+            else:
+                shutil.rmtree(entry, ignore_errors=True)
+
+
 def check_target(out: Path, force: bool):
     """Refuse to overwrite without force, and never replace a folder holding non-persona files."""
     if not out.exists():
@@ -380,9 +414,11 @@ def write_atomically(out, files, force: bool = False, _fail_after: int | None = 
     takes ``out``'s place in one rename (an exchange with the old folder when there is one, which is
     then removed). Until that rename the old folder is untouched; if anything fails, or the run is
     interrupted (Ctrl-C), the temporary folder is removed. A SIGKILL can leave the hidden temporary
-    folder behind, never a half-written ``out``. ``_fail_after`` (tests) raises after that many files.
+    folder behind, never a half-written ``out``; the next run removes it (:func:`recover`).
+    ``_fail_after`` (tests) raises after that many files.
     """
     out = Path(out)
+    recover(out)
     check_target(out, force)
     parent = out.parent if str(out.parent) else Path(".")
     parent.mkdir(parents=True, exist_ok=True)

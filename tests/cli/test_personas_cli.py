@@ -95,3 +95,21 @@ def test_validate_the_built_in_cast(run):
     assert result.exit_code == 0, result.output
     assert " 0 errors" in result.output
 
+
+
+def test_validate_reports_a_bundle_that_does_not_validate(run, tmp_path, monkeypatch):
+    from mockprovider.fhir import structured
+
+    assert run("personas", "generate", "--count", 2, "--seed", 3, "--out", tmp_path / "g").exit_code == 0
+    real = structured.structured_bundle
+
+    def broken(*args, **kwargs):
+        bundle = real(*args, **kwargs)
+        bundle["entry"][0]["resource"]["date"] = "yesterday"   # a List.date that is not a dateTime
+        return bundle
+    monkeypatch.setattr(structured, "structured_bundle", broken)
+    result = run("personas", "validate", tmp_path / "g")
+    assert result.exit_code == 1
+    lines = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 4                                # 2 personas x with/without sensitive items
+    assert all(": $: rendered Bundle (sensitive=" in line and "is invalid" in line for line in lines)

@@ -139,3 +139,40 @@ def test_large_record_is_deterministic_and_fills_every_area():
     assert record == gen.large_record("x", 61) != gen.large_record("y", 61)
     assert all(record.get(area) for area in CLINICAL_AREAS)
     validate_record(Checker("generated"), record, "$.record")
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(timeout=30)
+    return child.pid
+
+
+def test_the_next_run_removes_a_dead_runs_temporary_folder(tmp_path):
+    out = tmp_path / "out"
+    gen.write_atomically(out, gen.generate(2, 1))
+    stale = tmp_path / f".out.tmp-{dead_pid()}"
+    stale.mkdir()
+    (stale / "9990000001.json").write_text("{half")
+    gen.write_atomically(out, gen.generate(2, 2), force=True)
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_a_run_killed_between_the_two_fallback_renames_gets_its_old_folder_back(tmp_path):
+    old_files = dict(gen.generate(3, "old"))
+    aside = tmp_path / f".out.old-{dead_pid()}"             # the state such a kill leaves: no out
+    aside.mkdir()
+    for name, body in old_files.items():
+        (aside / name).write_bytes(body)
+    with pytest.raises(gen.GenerateError, match="--force"):
+        gen.write_atomically(tmp_path / "out", gen.generate(1, "new"))
+    assert contents(tmp_path / "out") == old_files
+    assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_without_an_atomic_exchange_the_fallback_still_replaces_the_folder(tmp_path, monkeypatch):
+    monkeypatch.setattr(gen, "_exchange", lambda a, b: False)
+    out = tmp_path / "out"
+    gen.write_atomically(out, gen.generate(3, 1))
+    gen.write_atomically(out, gen.generate(2, 2), force=True)
+    assert contents(out) == dict(gen.generate(2, 2))
+    assert sorted(os.listdir(tmp_path)) == ["out"]
