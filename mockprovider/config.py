@@ -50,6 +50,8 @@ class Settings:
     state_dir: str = _setting("", "folder for the shared control state (empty = a private temporary folder)")
     journal_size: int = _setting(500, "how many requests the journal keeps")
     max_body_bytes: int = _setting(1 * MB, "largest request body accepted")
+    client_timeout_seconds: int = _setting(30, "longest wait on one socket read or write before a slow "
+                                               "client is closed (gunicorn)")
     jwt_leeway_seconds: int = _setting(0, "seconds of grace on JWT expiry")
     tls_certfile: str = _setting("", "TLS certificate (PEM); enables HTTPS")
     tls_keyfile: str = _setting("", "TLS private key (PEM)")

@@ -1,7 +1,100 @@
-"""Running the app under gunicorn, in-process (the app is built once, before the workers fork)."""
+"""Running the app under gunicorn, in-process (the app is built once, before the workers fork).
+
+Transport rules the mock keeps here (README "Reliability"):
+- TLS: TLS 1.2 at least (the spec's SSP link is mutual TLS 1.2); a client certificate signed by
+  ``ca_certs`` is required when that bundle is given, otherwise the handshake fails.
+- Slow clients: every socket read or write waits at most ``client_timeout_seconds``; a client that
+  sends nothing (or stops reading) is closed cleanly instead of holding one of the few sync workers
+  until gunicorn's own ``timeout`` kills it.
+- Requests gunicorn itself rejects before the app sees them (malformed request line or header,
+  header too large, bad chunking) are answered with a GPConnect OperationOutcome, 400 BAD_REQUEST
+  (501 NOT_IMPLEMENTED for an unsupported Transfer-Encoding), not gunicorn's HTML page.
+"""
 from __future__ import annotations
 
+import logging
+import ssl
+
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import errors as gerrors
+from gunicorn.workers.sync import SyncWorker
+from gunicorn import util
+
+from .errors import SpineError
+from .fhir.outcome import operation_outcome
+from .fhir.render import to_json_bytes
+from .http.security import HSTS
+
+log = logging.getLogger("mockprovider")
+
+# gunicorn parse errors that are the client's malformed request (answered 400 BAD_REQUEST). Proxy-
+# protocol and configuration problems, and headers the *app* produced, keep gunicorn's own answer.
+_NOT_CLIENT = (gerrors.ConfigurationProblem, gerrors.InvalidResponseHeader, gerrors.InvalidResponseHeaderName,
+               gerrors.InvalidProxyLine, gerrors.ForbiddenProxyRequest,
+               getattr(gerrors, "InvalidProxyHeader", gerrors.InvalidProxyLine))
+
+
+def transport_error(exc) -> SpineError | None:
+    """The Spine error for a request gunicorn rejected while parsing it, or None to leave it be."""
+    if not isinstance(exc, gerrors.ParseException) or isinstance(exc, _NOT_CLIENT):
+        return None
+    if isinstance(exc, gerrors.UnsupportedTransferCoding):
+        return SpineError("NOT_IMPLEMENTED", f"Transfer-Encoding not supported: {exc}")
+    if isinstance(exc, gerrors.LimitRequestHeaders):
+        what = f"Request headers over the limit: {exc}"
+    elif isinstance(exc, gerrors.LimitRequestLine):
+        what = "Request line (method and URL) over the limit of 8190 bytes"
+    else:
+        what = f"Malformed HTTP request: {type(exc).__name__}: {exc}"
+    return SpineError("BAD_REQUEST", what[:500])
+
+
+class _QuietTimeouts(logging.Filter):
+    """A client closed for being too slow is routine: no traceback in the error log."""
+
+    def filter(self, record):
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, TimeoutError)
+
+
+class MockWorker(SyncWorker):
+    """gunicorn's sync worker with a socket timeout and FHIR answers to unparseable requests."""
+
+    def init_process(self):
+        self.log.error_log.addFilter(_QuietTimeouts())
+        super().init_process()
+
+    def accept(self, listener):
+        client, addr = listener.accept()
+        client.settimeout(self.cfg.mockprovider_client_timeout)
+        util.close_on_exec(client)
+        self.handle(listener, client, addr)
+
+    def handle_error(self, req, client, addr, exc):
+        error = transport_error(exc)
+        if error is None:
+            return super().handle_error(req, client, addr, exc)
+        self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
+        try:
+            display = self.wsgi.extensions["mockprovider"].control.flags().get("error_display", "codesystem")
+        except Exception:
+            display = "codesystem"
+        body = to_json_bytes(operation_outcome(error, display))
+        head = [f"HTTP/1.1 {error.status} {'Bad Request' if error.status == 400 else 'Not Implemented'}",
+                "Connection: close", "Content-Type: application/fhir+json;charset=utf-8",
+                "Cache-Control: no-store", f"Content-Length: {len(body)}"]
+        if self.cfg.is_ssl:
+            head.append(f"Strict-Transport-Security: {HSTS}")
+        try:
+            util.write_nonblock(client, ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        except Exception:
+            self.log.debug("Failed to send error message.")
+
+
+def _tls_context(conf, default_factory):
+    context = default_factory()
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
 class _Gunicorn(BaseApplication):
@@ -14,6 +107,8 @@ class _Gunicorn(BaseApplication):
         for key, value in self.options.items():
             if value is not None and key in self.cfg.settings:
                 self.cfg.set(key, value)
+        # Not a gunicorn setting: read by MockWorker.accept.
+        self.cfg.mockprovider_client_timeout = self.options["client_timeout"]
 
     def load(self):
         return self.application
@@ -23,7 +118,7 @@ def gunicorn_options(settings) -> dict:
     options = {
         "bind": f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}",
         "workers": settings.workers,
-        "worker_class": "sync",
+        "worker_class": MockWorker,
         "preload_app": True,
         "timeout": 120,          # a 250 MB document streams for a while on a slow client
         "graceful_timeout": 10,
@@ -38,11 +133,12 @@ def gunicorn_options(settings) -> dict:
         # own control API, servers side by side would share that path, and the image's user has no
         # home. Older gunicorn has no such setting and load_config skips it.
         "control_socket_disable": True,
+        "client_timeout": settings.client_timeout_seconds,
     }
     if settings.tls_certfile:
-        options.update(certfile=settings.tls_certfile, keyfile=settings.tls_keyfile or None)
+        options.update(certfile=settings.tls_certfile, keyfile=settings.tls_keyfile or None,
+                       ssl_context=_tls_context)
         if settings.tls_ca_certs:
-            import ssl
             options.update(ca_certs=settings.tls_ca_certs, cert_reqs=ssl.CERT_REQUIRED)
     return options
 

@@ -47,7 +47,13 @@ def _read_body(limit: int) -> bytes:
     """The request body, never more than limit + 1 bytes (a chunked body has no length)."""
     if request.content_length == 0 or request.method in ("GET", "HEAD"):
         return b""
-    return request.stream.read(limit + 1)
+    try:
+        return request.stream.read(limit + 1)
+    except Exception as exc:
+        # The server reports broken framing (a bad chunk size, a body shorter than its
+        # Content-Length) while the body is read: the client's malformed request, not a 500.
+        raise SpineError("BAD_REQUEST", f"Request body could not be read ({type(exc).__name__}): "
+                                        "malformed chunked encoding or an incomplete body") from None
 
 
 # request.host_url -> origin, remembered per (scheme, Host, server, script root): werkzeug's
