@@ -14,12 +14,13 @@ import os
 import time
 
 from flask import Blueprint, current_app, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..domain.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
                             read_patient, retrieve_document, search_documents)
-from . import faults, gate
+from . import control_api, faults, gate
 from .responses import error_response, fhir_response
 
 log = logging.getLogger("mockprovider")
@@ -146,3 +147,13 @@ def _interaction(runtime, passed, body, query, flags, entry):
     reply: Reply = handler(call)
     entry.update(reply.facts)
     return fhir_response(reply.body, reply.status, reply.headers, reply.content_length)
+
+
+@bp.app_errorhandler(MethodNotAllowed)
+def other_methods(error):
+    """A method no route lists (TRACE, PROPFIND, ``A``...) must not get Werkzeug's HTML page:
+    on a FHIR path it goes through the gate like any verb (unknown path -> 501, known path -> 400);
+    on the control API it is a JSON 405."""
+    if request.path == "/_control" or request.path.startswith("/_control/"):
+        return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
+    return dispatch(request.path)

@@ -87,7 +87,8 @@ def check_media(method: str, accept: str | None, fmt: str | None, content_type: 
                 raise SpineError("UNSUPPORTED_MEDIA_TYPE",
                                  "Content-Type is missing; send application/fhir+json;charset=utf-8")
             findings.append("Content-Type missing (lenient); body read as JSON")
-        elif _media_words(content_type)[0] not in JSON_TYPES - {"*/*", "application/*"}:
+        elif (_media_words(content_type) or [""])[0] not in JSON_TYPES - {"*/*", "application/*"}:
+            # (a Content-Type of only commas or spaces names no type at all: 415 as well)
             raise SpineError("UNSUPPORTED_MEDIA_TYPE",
                              f"Content-Type {content_type!r} is not supported; use application/fhir+json")
 
