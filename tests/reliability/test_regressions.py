@@ -1,0 +1,26 @@
+"""Bugs the fuzzer found, pinned as plain examples (each answered 500 or HTML before its fix)."""
+import pytest
+
+from tests import helpers as h
+from tests.spec_tables import assert_outcome
+
+META = h.STRUCTURED + "/metadata"
+MIGRATE = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+
+
+@pytest.mark.parametrize("content_type", [",", " , ", ",,"])
+def test_content_type_naming_no_type_is_unsupported_media_type(client, content_type):
+    headers = {**h.migrate_headers(), "Content-Type": content_type}
+    assert_outcome(client.post(MIGRATE, headers=headers, data=b"{}"), "UNSUPPORTED_MEDIA_TYPE")
+
+
+@pytest.mark.parametrize("method", ["TRACE", "PROPFIND", "A", "CONNECT"])
+def test_unlisted_method_goes_through_the_gate(client, method):
+    assert_outcome(client.open(META, method=method, headers=h.metadata_headers()), "BAD_REQUEST")
+    assert_outcome(client.open("/nowhere", method=method, headers=h.metadata_headers()), "NOT_IMPLEMENTED")
+
+
+def test_unlisted_method_on_the_control_api_is_json_405(client):
+    response = client.open("/_control/health", method="PROPFIND")
+    assert response.status_code == 405
+    assert response.is_json and "PROPFIND" in response.get_json()["error"]
