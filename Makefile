@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: run test install clean bench lint-docker docker-check docker-clean
+.PHONY: run test install clean bench lint-docker docker-check docker-clean fuzz soak
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,17 @@ docker-check: lint-docker
 ## Drop docker-check's cache (the stand-in base image, build layers): the next run is cold.
 docker-clean:
 	rm -rf .docker-check
+
+## The fuzz properties of make test, with MOCKPROVIDER_FUZZ_SCALE (default 25) times the examples.
+FUZZ_SCALE ?= 25
+fuzz: $(STAMP)
+	MOCKPROVIDER_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest -p no:logging -q \
+		tests/reliability/test_fuzz.py tests/reliability/test_fuzz_live.py
+
+## 64 concurrent clients for 60 s against mockprovider serve, with flags flipped and faults injected.
+SOAK_ARGS ?= --clients 64 --duration 60
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis bench/.work
