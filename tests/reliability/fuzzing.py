@@ -10,6 +10,7 @@ and ``make fuzz`` (the same tests, ``MOCKPROVIDER_FUZZ_SCALE`` times as many exa
 from __future__ import annotations
 
 import base64
+import collections
 import json
 import os
 import string
@@ -20,6 +21,7 @@ from hypothesis import strategies as st
 from tests import helpers as h
 from tests.spec_tables import ERRORS, OO_PROFILE, SPINE_SYSTEM
 
+STATS = collections.Counter()   # answers seen (Spine code, or the path's last segment on success)
 SCALE = max(1, int(os.environ.get("MOCKPROVIDER_FUZZ_SCALE", "1")))
 
 # The rest of the Spine table (errors.md §2), CodeSystem displays; the fuzzer may meet any row.
