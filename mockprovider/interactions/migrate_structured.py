@@ -66,6 +66,12 @@ def _check_parameter_shape(param, where):
     return name
 
 
+def _first_part_name(param: dict):
+    """The name of a parameter's first part, for diagnostics (the part may not even be an object)."""
+    first = param["part"][0]
+    return first.get("name") if isinstance(first, dict) else repr(first)
+
+
 def parse_parameters(body: bytes) -> tuple[str, bool]:
     """The Parameters body -> (NHS number, includeSensitiveInformation); raises SpineError.
 
@@ -77,6 +83,8 @@ def parse_parameters(body: bytes) -> tuple[str, bool]:
         resource = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise invalid_resource("The request body cannot be parsed as a FHIR JSON Parameters resource") from None
+    except RecursionError:   # JSON nested deeper than the parser's stack (~1,000 levels): a body, not a bug
+        raise invalid_resource("The request body is JSON nested too deeply to be a Parameters resource") from None
     if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
         found = resource.get("resourceType") if isinstance(resource, dict) else type(resource).__name__
         raise invalid_resource(f"The request body must be a Parameters resource, not {found!r}")
@@ -102,7 +110,7 @@ def parse_parameters(body: bytes) -> tuple[str, bool]:
     if nhs_param is None:
         raise invalid_parameter("Parameter patientNHSNumber is missing")
     if nhs_param.get("part"):
-        raise invalid_parameter(f"Unrecognised part of patientNHSNumber: {nhs_param['part'][0].get('name')}")
+        raise invalid_parameter(f"Unrecognised part of patientNHSNumber: {_first_part_name(nhs_param)}")
     identifier = nhs_param.get("valueIdentifier")
     if identifier is None:
         raise invalid_parameter("Parameter patientNHSNumber has no valueIdentifier")
@@ -134,7 +142,7 @@ def parse_parameters(body: bytes) -> tuple[str, bool]:
         raise invalid_parameter("Part includeSensitiveInformation may appear only once")
     part = parts[0]
     if part.get("part"):
-        raise invalid_parameter(f"Unrecognised part of includeSensitiveInformation: {part['part'][0].get('name')}")
+        raise invalid_parameter(f"Unrecognised part of includeSensitiveInformation: {_first_part_name(part)}")
     if "valueBoolean" not in part:
         if _value_keys(part):
             raise invalid_parameter(f"Part includeSensitiveInformation must be a valueBoolean, not {_value_keys(part)[0]}")

@@ -255,6 +255,21 @@ def jwt_values(draw, claims: dict) -> str:
     return scheme + token
 
 
+FHIR_KEYS = ["part", "name", "parameter", "valueBoolean", "valueIdentifier", "valueString", "resource",
+             "extension", "system", "value", "resourceType", "id", "_value"]
+
+
+def containers(value) -> list:
+    """Every dict and list inside a JSON value, itself included (depth-first)."""
+    found, stack = [], [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (dict, list)):
+            found.append(node)
+            stack.extend(node.values() if isinstance(node, dict) else node)
+    return found
+
+
 @st.composite
 def parameters_bodies(draw, nhs: str):
     """A migrate Parameters body fuzzed in types, nesting, unknown parts and size (or not JSON at all)."""
@@ -286,8 +301,19 @@ def parameters_bodies(draw, nhs: str):
                        "valueString": "9" * size})
         return json.dumps(body).encode()
     for _ in range(draw(st.integers(1, 4))):
-        action = draw(st.sampled_from(["nhs", "value", "part", "unknown", "drop", "type", "dup", "root"]))
+        action = draw(st.sampled_from(["nhs", "value", "part", "unknown", "drop", "type", "dup", "root",
+                                       "anywhere", "anywhere", "anywhere"]))
         dicts = [p for p in params if isinstance(p, dict)]
+        if action == "anywhere":   # any object or array at any depth: set, replace or add one member
+            node = draw(st.sampled_from(containers(body)))
+            if isinstance(node, dict):
+                node[draw(st.one_of(st.sampled_from(sorted(node) or ["x"]), st.sampled_from(FHIR_KEYS),
+                                    st.text(max_size=12)))] = draw(json_values)
+            elif node:
+                node[draw(st.integers(0, len(node) - 1))] = draw(json_values)
+            else:
+                node.append(draw(json_values))
+            continue
         if action == "nhs" and dicts:
             dicts[0]["valueIdentifier"] = {"system": draw(st.sampled_from(
                 ["https://fhir.nhs.uk/Id/nhs-number", "https://fhir.nhs.uk/Id/nhs-numbe", ""])),

@@ -146,3 +146,10 @@ def test_stalled_body_is_closed(server):
         headers = {**h.migrate_headers(), "Content-Length": "1000"}
         slow.sendall(request_bytes("POST", MIGRATE, headers, b'{"resourceType": '))
         assert _closed_by_server(slow)
+
+
+# --- JSON nesting depth ---------------------------------------------------------------------------------
+def test_deeply_nested_parameters_body_is_invalid_resource(server):
+    body = b'{"resourceType":"Parameters","parameter":' + b"[" * 20000 + b"]" * 20000 + b"}"
+    status, headers, answer = server.request("POST", MIGRATE, body, h.migrate_headers())
+    assert_raw_outcome(status, {k.lower(): v for k, v in headers.items()}, answer, "INVALID_RESOURCE")

@@ -24,3 +24,23 @@ def test_unlisted_method_on_the_control_api_is_json_405(client):
     response = client.open("/_control/health", method="PROPFIND")
     assert response.status_code == 405
     assert response.is_json and "PROPFIND" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,
+    b'{"resourceType":"Parameters","parameter":' + b"[" * 5000 + b"]" * 5000 + b"}",
+    b'{"resourceType":"Parameters","parameter":[{"name":"includeFullRecord","part":'
+    + b'{"part":[' * 3000 + b"1" + b"]}" * 3000 + b"}]}",
+])
+def test_deeply_nested_body_is_invalid_resource_not_recursion_error(client, body):
+    assert_outcome(client.post(MIGRATE, headers=h.migrate_headers(), data=body), "INVALID_RESOURCE")
+
+
+@pytest.mark.parametrize("where", ["patientNHSNumber", "includeSensitiveInformation"])
+@pytest.mark.parametrize("part", [[1], ["x"], [None], [[]]])
+def test_a_part_that_is_not_an_object_is_invalid_parameter(client, where, part):
+    body = h.migrate_body()
+    target = body["parameter"][0] if where == "patientNHSNumber" else body["parameter"][1]["part"][0]
+    target["part"] = part
+    response = client.post(MIGRATE, headers=h.migrate_headers(), json=body)
+    assert_outcome(response, "INVALID_PARAMETER")
