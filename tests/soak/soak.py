@@ -237,8 +237,7 @@ class Soak:
     def clear_faults(self):
         if self.faults_available:
             status, rules = self.control("GET", "/faults")
-            items = rules if isinstance(rules, list) else (rules or {}).get("faults", [])
-            for rule in items:
+            for rule in rules if isinstance(rules, list) else []:
                 self.control("DELETE", f"/faults/{rule['id']}")
             self.events["faults removed"] += 1
         self.fault_until = time.monotonic() + 2.0
