@@ -163,11 +163,15 @@ def base_request(kind: str, nhs: str, doc_id: str):
         return "GET", h.DOCUMENTS + f"/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}", \
             h.headers(h.FIND_PATIENT, h.claims()), None
     if kind == "search_documents":
-        return "GET", h.DOCUMENTS + f"/Patient/{doc_id}/DocumentReference", \
+        return "GET", h.DOCUMENTS + f"/Patient/{doc_id}/DocumentReference?" + SEARCH_INCLUDES, \
             h.headers(h.SEARCH_DOCUMENTS, h.claims()), None
     raise KeyError(kind)
 
 
+# The search's mandatory _include/_revinclude parameters (documents.md).
+SEARCH_INCLUDES = ("_include=DocumentReference:subject:Patient&_include=DocumentReference:custodian:Organization"
+                   "&_include=DocumentReference:author:Organization&_include=DocumentReference:author:Practitioner"
+                   "&_revinclude:recurse=PractitionerRole:practitioner")
 KINDS = ["metadata_structured", "metadata_documents", "migrate_structured", "migrate_document",
          "retrieve_document", "find_patient", "search_documents"]
 doc_ids = st.one_of(st.from_regex(r"\A[A-Za-z0-9\-.]{1,64}\Z"), st.text(max_size=80),

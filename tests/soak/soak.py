@@ -52,17 +52,17 @@ def rss_kb(pids) -> int:
 class Templates:
     """Request templates: name -> (weight, build(asid) -> (method, path, headers, body))."""
 
-    def __init__(self, nhs: str, doc_id: str):
-        def base(kind):
+    def __init__(self, nhs: str, docs: dict):
+        def base(kind, doc="small"):
             def build(asid):
-                method, path, headers, body = fz.base_request(kind, nhs, doc_id)
+                method, path, headers, body = fz.base_request(kind, nhs, docs[doc])
                 headers["Ssp-From"] = asid
                 return method, path, headers, body
             return build
 
-        def variant(kind, **changes):
+        def variant(kind, doc="small", **changes):
             def build(asid):
-                method, path, headers, body = base(kind)(asid)
+                method, path, headers, body = base(kind, doc)(asid)
                 for key, value in changes.items():
                     if key == "path":
                         path = value
@@ -80,10 +80,12 @@ class Templates:
             "metadata_structured": (3, base("metadata_structured")),
             "metadata_documents": (2, base("metadata_documents")),
             "migrate_structured": (6, base("migrate_structured")),
-            "migrate_document": (4, base("migrate_document")),
+            "migrate_document": (3, base("migrate_document", "medium")),
+            "migrate_document_4_5_mb": (1, base("migrate_document", "large")),
             "retrieve_document": (4, base("retrieve_document")),
+            "retrieve_over_limit": (1, base("retrieve_document", "over_limit")),
             "find_patient": (1, base("find_patient")),
-            "search_documents": (1, base("search_documents")),
+            "search_documents": (1, base("search_documents", "patient")),
             "err_missing_trace": (1, variant("metadata_structured", Ssp_TraceID=None)),
             "err_bad_jwt": (1, variant("migrate_structured", Authorization=bad_jwt)),
             "err_unknown_path": (1, variant("metadata_structured", path=h.STRUCTURED + "/Nothing")),
@@ -116,32 +118,21 @@ class Soak:
     def control(self, method, path, payload=None):
         return self.server.control(method, path, payload)
 
-    def discover(self):
-        """A persona NHS number and a document id (from a document search, when main has one)."""
-        known = [p.nhs_number for p in __import__("mockprovider.domain.personas", fromlist=["x"])
-                 .PersonaStore.load(__import__("mockprovider.config", fromlist=["x"]).Settings.from_env({}).personas)]
-        nhs = known[0]
-        doc_id = "soak-document"
-        for kind in ("find_patient", "search_documents"):
-            method, path, headers, _ = fz.base_request(kind, nhs, "x")
-            status, _, body = self.server.request(method, path, headers=headers)
-            if status == 200:
-                text = body.decode("utf-8", "replace")
-                marker = "/Binary/"
-                if marker in text:
-                    doc_id = text.split(marker, 1)[1].split('"', 1)[0]
-                    break
-                if kind == "find_patient":
-                    patient = json.loads(body).get("entry", [{}])[0].get("resource", {}).get("id")
-                    if patient:
-                        status, _, body = self.server.request(
-                            "GET", h.DOCUMENTS + f"/Patient/{patient}/DocumentReference",
-                            headers=h.headers(h.SEARCH_DOCUMENTS, h.claims()))
-                        text = body.decode("utf-8", "replace")
-                        if marker in text:
-                            doc_id = text.split(marker, 1)[1].split('"', 1)[0]
-                            break
-        return nhs, doc_id
+    @staticmethod
+    def discover():
+        """A persona with documents, and documents of the sizes the templates need (from the cast)."""
+        from mockprovider.config import Settings
+        from mockprovider.domain import documents, ids
+        from mockprovider.domain.personas import PersonaStore
+        store = PersonaStore.load(Settings.from_env({}).personas)
+        by_size = sorted((doc.size, doc_id, persona.nhs_number)
+                         for doc_id, (persona, doc) in documents.index(store).by_id.items()
+                         if not doc.confidential)
+        small = by_size[0]
+        pick = lambda low, high: next((d for d in by_size if low <= d[0] <= high), small)   # noqa: E731
+        docs = {"small": small[1], "medium": pick(50_000, 200_000)[1], "large": pick(4_000_000, 5_000_000)[1],
+                "over_limit": pick(5 * 2 ** 20 + 1, 20 * 2 ** 20)[1], "patient": ids.patient_id(small[2])}
+        return small[2], docs
 
     # --- one request ---------------------------------------------------------------------------------
     def fire(self, conn_factory, name, asid):
@@ -253,8 +244,8 @@ class Soak:
         with tempfile.TemporaryDirectory(prefix="mockprovider-soak-") as folder, \
                 LiveServer(folder, workers=args.workers) as server:
             self.server = server
-            nhs, doc_id = self.discover()
-            self.templates = Templates(nhs, doc_id)
+            nhs, docs = self.discover()
+            self.templates = Templates(nhs, docs)
             self.baseline = {}
             for name in self.templates.names:
                 status, headers, data = self.fire(server.connection, name, h.CONSUMER_ASID)
