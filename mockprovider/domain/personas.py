@@ -20,7 +20,7 @@ import gc
 import json
 import os
 import re
-from pathlib import Path
+import threading
 
 from . import nhs_number
 
@@ -171,18 +171,18 @@ def _has_confidential(value) -> bool:
 
 
 def _document_size(doc, persona_dir) -> int:
-    """Best knowledge of one document's size in bytes without reading it (0 when unknown)."""
+    """A document's size in bytes without reading it: ``generate.size``, or the shipped file's size
+    (the documents section's format: mockprovider.domain.documents); 0 when unknown."""
     if not isinstance(doc, dict):
         return 0
-    for holder in (doc, doc.get("generate"), doc.get("generated")):
-        if isinstance(holder, dict):
-            for key in ("size", "size_bytes", "bytes"):
-                if isinstance(holder.get(key), int) and not isinstance(holder.get(key), bool):
-                    return holder[key]
+    generated = doc.get("generate")
+    if isinstance(generated, dict):
+        size = generated.get("size")
+        return size if isinstance(size, int) and not isinstance(size, bool) else 0
     name = doc.get("file")
     if isinstance(name, str) and persona_dir is not None:
         try:
-            return os.stat(Path(persona_dir) / name).st_size
+            return os.stat(os.path.join(persona_dir, name)).st_size
         except OSError:
             return 0
     return 0
@@ -191,12 +191,6 @@ def _document_size(doc, persona_dir) -> int:
 # The clinical areas of the record section (its format belongs to mockprovider.domain.persona_record).
 CLINICAL_AREAS = ("problems", "allergies", "medications", "immunisations", "observations", "investigations",
                   "referrals", "diary", "consultations")
-
-
-def _record_areas(record) -> dict:
-    if isinstance(record, dict):
-        return record
-    return {}
 
 
 _CONFIDENTIAL_RE = re.compile(rb'"confidential"\s*:\s*true')
@@ -208,8 +202,7 @@ def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
     record = data.get("record")
     documents = data.get("documents") or []
     found = set()
-    areas = _record_areas(record)
-    if areas and all(areas.get(area) for area in CLINICAL_AREAS):
+    if isinstance(record, dict) and all(record.get(area) for area in CLINICAL_AREAS):
         found.add("full-record")
     if not documents:
         found.add("no-documents")
@@ -364,6 +357,9 @@ def load_file(path, persona_dir=None) -> "Persona":
 
 # --- the persona and the store ------------------------------------------------------------------------
 
+_DATA_LOCK = threading.Lock()
+
+
 class Persona:
     """One validated patient. ``data`` is the file's dict (parsed again lazily when it was dropped)."""
 
@@ -372,7 +368,7 @@ class Persona:
     def __init__(self, file: str, data: dict, tags: list | None = None):
         self.file = file
         self.nhs_number = data["nhs_number"]
-        self.tags = list(tags) if tags is not None else derive_tags(data, Path(file).parent)
+        self.tags = list(tags) if tags is not None else derive_tags(data, os.path.dirname(file))
         self._data = data
         self._raw = None
         # Kept even when data is dropped, so a document index built at load parses nothing.
@@ -387,16 +383,20 @@ class Persona:
 
     @property
     def data(self) -> dict:
-        if self._data is None:
-            self._data = json.loads(self._raw)
-            self._raw = None
         data = self._data
-        if "generated_record" in data and "record" not in data:
-            # A large record is made from its seed on first use, never at start-up (the tests
-            # check that what the generator makes passes the record validator).
-            from .generate import large_record
-            spec = data["generated_record"]
-            data["record"] = large_record(spec["seed"], spec["visits"])
+        if data is not None and ("record" in data or "generated_record" not in data):
+            return data
+        with _DATA_LOCK:      # first use: parse (and expand) once, even with threaded workers
+            data = self._data
+            if data is None:
+                data = json.loads(self._raw)
+            if "generated_record" in data and "record" not in data:
+                # A large record is made from its seed on first use, never at start-up (the tests
+                # check that what the generator makes passes the record validator).
+                from .generate import large_record
+                spec = data["generated_record"]
+                data["record"] = large_record(spec["seed"], spec["visits"])
+            self._data, self._raw = data, None
         return data
 
     @property

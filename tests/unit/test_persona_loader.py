@@ -196,3 +196,28 @@ def test_the_vocabulary_is_exactly_the_contract():
     assert list(P.TAGS) == ["full-record", "no-documents", "sensitive", "dissent", "deceased",
                             "unverified-nhs-number", "registered-elsewhere", "confidential-items",
                             "large-document", "oversized-document", "many-documents", "large-record"]
+
+
+def test_data_is_parsed_once_on_first_use_even_from_many_threads(tmp_path):
+    import threading
+
+    write(tmp_path, "a.json", changed(generated_record={"seed": "t", "visits": 30}))
+    for _ in range(20):
+        persona = PersonaStore.load(tmp_path).get("9690937278")
+        seen, errors = [], []
+        barrier = threading.Barrier(6)
+
+        def use():
+            try:
+                barrier.wait()
+                seen.append(persona.data)
+            except Exception as exc:       # noqa: BLE001 - the assertion below reports it
+                errors.append(exc)
+        threads = [threading.Thread(target=use) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert all(d is seen[0] for d in seen) and len(seen[0]["record"]["consultations"]) == 30
+    assert persona.tags == ["full-record", "no-documents", "large-record"]
