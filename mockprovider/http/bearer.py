@@ -1,4 +1,4 @@
-"""The bearer JWT (../shared/spec/jwt.md): decoded with pyjwt, every claim checked.
+"""The bearer JWT (../shared/spec/jwt.md): decoded as pyjwt decodes it, every claim checked.
 
 Returns :class:`Claims` or raises SpineError: 400 BAD_REQUEST for a missing, malformed, expired or
 wrong claim; 422 INVALID_RESOURCE for an embedded Device/Organization/Practitioner of the wrong
@@ -13,8 +13,6 @@ import json
 import re
 import time
 from dataclasses import dataclass
-
-import jwt as pyjwt
 
 from .. import spec
 from ..errors import SpineError
@@ -80,6 +78,9 @@ def _decode(token: str, parts: list, header: dict, payload: dict) -> dict:
     """The payload as ``pyjwt.decode(verify_signature=False)`` returns it (or its refusal)."""
     if _PLAIN_HEADER.issuperset(header) and _canonical_b64url(parts[0]) and _canonical_b64url(parts[1]):
         return payload      # the very bytes pyjwt would decode, already parsed by _b64json
+    # Imported here, not at start-up: pyjwt pulls in cryptography when it is installed (~50 ms of
+    # cold start) and only the unusual tokens need it.
+    import jwt as pyjwt
     try:
         return pyjwt.decode(token, options={"verify_signature": False, "verify_exp": False,
                                             "verify_iat": False, "verify_nbf": False,
