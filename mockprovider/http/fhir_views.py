@@ -74,6 +74,13 @@ def _request_origin() -> str:
     return origin
 
 
+def _query_format() -> str | None:
+    """The first ``_format`` query value, or None (as ``request.args.get`` gives it, without
+    werkzeug raising and catching a BadRequestKeyError on every request that has none)."""
+    values = request.args.getlist("_format")
+    return values[0] if values else None
+
+
 def _bases(runtime, target) -> tuple[str, str]:
     settings = runtime.settings
     origin = settings.public_base_url.rstrip("/") or _request_origin()
@@ -97,7 +104,7 @@ def dispatch(path):
     try:
         passed = gate.check_request(
             path=request.environ.get("PATH_INFO", "/"), method=request.method, headers=request.headers,
-            query_format=request.args.get("_format"), body_length=request.content_length,
+            query_format=_query_format(), body_length=request.content_length,
             settings=runtime.settings, flags=flags)
         entry["interaction"] = passed.interaction.name
         entry["findings"] = passed.findings

@@ -12,8 +12,11 @@ FHIR_HEADERS = {"Content-Type": spec.FHIR_JSON_UTF8, "Cache-Control": "no-store"
 
 
 def fhir_response(body, status=200, headers=None, content_length=None) -> Response:
-    response = Response(body, status=status, direct_passthrough=not isinstance(body, (bytes, str)))
-    response.headers.update(FHIR_HEADERS)
+    # Content type given to the constructor (werkzeug otherwise probes its headers for one, which
+    # raises and catches a KeyError on every response); the same headers, in the same order.
+    response = Response(body, status=status, content_type=spec.FHIR_JSON_UTF8,
+                        direct_passthrough=not isinstance(body, (bytes, str)))
+    response.headers.add("Cache-Control", "no-store")
     if headers:
         response.headers.update(headers)
     if content_length is not None:
