@@ -211,5 +211,6 @@ def handle(call: Call) -> Reply:
     number, sensitive = parse_parameters(call.body)
     persona = call.runtime.personas.get(number)
     check_business_rules(call, persona, sensitive)
-    body = cached_body(call, persona, sensitive).render(call.trace_id)
-    return Reply(body, facts={"nhs_number": number, "sensitive": sensitive})
+    # Pieces, not one joined bytes object: a large Bundle is not copied on every request.
+    pieces, length = cached_body(call, persona, sensitive).pieces(call.trace_id)
+    return Reply(pieces, content_length=length, facts={"nhs_number": number, "sensitive": sensitive})
