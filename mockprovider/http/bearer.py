@@ -45,23 +45,30 @@ def bad(diagnostics: str) -> SpineError:
     return SpineError("BAD_REQUEST", diagnostics)
 
 
-def _b64json(part: str, what: str) -> dict:
+def _segment(part: str, what: str) -> tuple[dict, bool]:
+    """One JWT segment -> (its JSON object, whether it is canonical base64url as pyjwt requires)."""
     try:
-        padded = part + "=" * (-len(part) % 4)
         if any(c in part for c in "+/="):
             raise ValueError("not base64url")
-        value = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        raw = base64.urlsafe_b64decode((part + "=" * (-len(part) % 4)).encode("ascii"))
+        value = json.loads(raw)
     except (ValueError, UnicodeError, binascii.Error):
         raise bad(f"JWT {what} is not base64url-encoded JSON") from None
     if not isinstance(value, dict):
         raise bad(f"JWT {what} is not a JSON object")
-    return value
+    canonical = (len(part) % 4 != 1 and _B64URL_SEGMENT.fullmatch(part) is not None
+                 and base64.urlsafe_b64encode(raw).rstrip(b"=") == part.encode("ascii"))
+    return value, canonical
+
+
+def _b64json(part: str, what: str) -> dict:
+    return _segment(part, what)[0]
 
 
 # pyjwt checks each character of a segment in a Python loop (about 0.1 ms a token, a third of the
-# gate's cost). For the usual header (only alg and typ) the same segment rules are applied below
-# with C-speed steps; any other header (kid, crit, b64, ...) still goes through pyjwt itself, so
-# what is accepted or refused, and why, is unchanged.
+# gate's cost). For the usual header (only alg and typ) the same segment rules are applied here
+# with C-speed steps (_segment's canonical flag); any other header (kid, crit, b64, ...) still goes
+# through pyjwt itself, so what is accepted or refused, and why, is unchanged.
 _B64URL_SEGMENT = re.compile(r"[A-Za-z0-9_-]*")
 _PLAIN_HEADER = frozenset({"alg", "typ"})
 
@@ -74,10 +81,15 @@ def _canonical_b64url(part: str) -> bool:
     return base64.urlsafe_b64encode(raw).rstrip(b"=") == part.encode("ascii")
 
 
-def _decode(token: str, parts: list, header: dict, payload: dict) -> dict:
-    """The payload as ``pyjwt.decode(verify_signature=False)`` returns it (or its refusal)."""
-    if _PLAIN_HEADER.issuperset(header) and _canonical_b64url(parts[0]) and _canonical_b64url(parts[1]):
-        return payload      # the very bytes pyjwt would decode, already parsed by _b64json
+def _decode(token: str, parts: list, header: dict, payload: dict, canonical: bool | None = None) -> dict:
+    """The payload as ``pyjwt.decode(verify_signature=False)`` returns it (or its refusal).
+
+    ``canonical``: both segments already known canonical (from :func:`_segment`), or None to check.
+    """
+    if canonical is None:
+        canonical = _canonical_b64url(parts[0]) and _canonical_b64url(parts[1])
+    if canonical and _PLAIN_HEADER.issuperset(header):
+        return payload      # the very bytes pyjwt would decode, already parsed
     # Imported here, not at start-up: pyjwt pulls in cryptography when it is installed (~50 ms of
     # cold start) and only the unusual tokens need it.
     import jwt as pyjwt
@@ -128,13 +140,13 @@ def check(header_value: str | None, interaction, strict: bool = True, leeway: in
         raise bad("JWT must have three dot-separated parts (header.payload. with an empty signature)")
     if parts[2] != "":
         raise bad("JWT signature part must be empty: GP Connect tokens are unsigned (alg none)")
-    header = _b64json(parts[0], "header")
-    decoded = _b64json(parts[1], "payload")  # base64url and JSON object, with our own diagnostics
+    header, header_canonical = _segment(parts[0], "header")
+    decoded, payload_canonical = _segment(parts[1], "payload")  # with our own diagnostics
     if header.get("alg") != "none":
         raise bad(f"JWT header alg must be 'none', not {header.get('alg')!r}")
     if "typ" in header and header["typ"] != "JWT":
         raise bad(f"JWT header typ must be 'JWT', not {header.get('typ')!r}")
-    payload = _decode(token, parts, header, decoded)
+    payload = _decode(token, parts, header, decoded, header_canonical and payload_canonical)
 
     # Every claim present and not null.
     for claim in spec.JWT_CLAIMS:

@@ -77,6 +77,8 @@ def _request_origin() -> str:
 def _query_format() -> str | None:
     """The first ``_format`` query value, or None (as ``request.args.get`` gives it, without
     werkzeug raising and catching a BadRequestKeyError on every request that has none)."""
+    if not request.environ.get("QUERY_STRING"):
+        return None
     values = request.args.getlist("_format")
     return values[0] if values else None
 
@@ -111,7 +113,8 @@ def dispatch(path):
         body = _read_body(runtime.settings.max_body_bytes)
         if len(body) > runtime.settings.max_body_bytes:
             raise SpineError("BAD_REQUEST", f"Request body is over the limit of {runtime.settings.max_body_bytes} bytes")
-        query = [(k, v) for k, v in request.args.items(multi=True) if k != "_format"]
+        query = ([(k, v) for k, v in request.args.items(multi=True) if k != "_format"]
+                 if request.environ.get("QUERY_STRING") else [])   # no query: no parsing
         injected = faults.take(runtime.control, view.rules,
                                faults.Facts(passed.interaction.name, passed.params, passed.from_asid, body, query),
                                request.environ)

@@ -72,3 +72,11 @@ def test_same_outcome_as_before_for_mutated_payloads(payload, position, char):
         if "." not in candidate:
             token = f"{HEADER}.{candidate}."
             assert outcome_bearer(token) == outcome_before(token)
+
+
+def test_check_uses_the_fast_path_only_for_canonical_segments():
+    # The gate's own decode of each segment says whether pyjwt would accept it as it is.
+    assert bearer._segment(PAYLOAD, "payload")[1] is True
+    noncanonical = PAYLOAD[:-1] + ("R" if PAYLOAD[-1] != "R" else "S")
+    value, canonical = bearer._segment(noncanonical, "payload")
+    assert canonical is bearer._canonical_b64url(noncanonical)
