@@ -459,11 +459,11 @@ class PersonaStore:
         personas: dict[str, Persona] = {}
         was_enabled = gc.isenabled()
         gc.disable()        # many short-lived dicts: the cyclic collector only costs time here
+        from .persona_pool import load_files   # a large folder is validated on every CPU
         try:
-            for path in persona_files(directory):
-                persona = load_file(path, directory)
+            for persona in load_files(persona_files(directory), directory):
                 if persona.nhs_number in personas:
-                    raise PersonaError(path, "$.nhs_number", f"{persona.nhs_number} is already used by "
+                    raise PersonaError(persona.file, "$.nhs_number", f"{persona.nhs_number} is already used by "
                                        f"{personas[persona.nhs_number].file}")
                 personas[persona.nhs_number] = persona
         finally:
