@@ -348,6 +348,28 @@ def _exchange(a: Path, b: Path) -> bool:
     return rc == 0
 
 
+def _syncfs(path: Path) -> bool:
+    """Flush the whole filesystem holding ``path`` in one call (Linux syncfs); False when unavailable.
+    One syncfs is far cheaper than an fsync per file when writing thousands of small files."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return syncfs(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _fsync_dir(path: Path):
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -410,7 +432,8 @@ def check_target(out: Path, force: bool):
 def write_atomically(out, files, force: bool = False, _fail_after: int | None = None) -> Path:
     """Write ``files`` [(name, bytes)] as the whole content of folder ``out``.
 
-    Every file is written into ``.<name>.tmp-<pid>`` beside ``out`` and fsynced; then the folder
+    Every file is written into ``.<name>.tmp-<pid>`` beside ``out`` and flushed to disk (one syncfs
+    of that filesystem, or an fsync per file where syncfs is missing); then the folder
     takes ``out``'s place in one rename (an exchange with the old folder when there is one, which is
     then removed). Until that rename the old folder is untouched; if anything fails, or the run is
     interrupted (Ctrl-C), the temporary folder is removed. A SIGKILL can leave the hidden temporary
@@ -435,9 +458,12 @@ def write_atomically(out, files, force: bool = False, _fail_after: int | None = 
                 view = memoryview(body)
                 while view:
                     view = view[os.write(fd, view):]
-                os.fsync(fd)
             finally:
                 os.close(fd)
+        # Every file on disk before the folder moves into place: one syncfs, or an fsync per file.
+        if not _syncfs(tmp):
+            for name in os.listdir(tmp):
+                _fsync_file(tmp / name)
         _fsync_dir(tmp)
         if out.exists() and _exchange(tmp, out):
             shutil.rmtree(tmp)            # tmp now holds the old personas

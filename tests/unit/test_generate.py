@@ -176,3 +176,11 @@ def test_without_an_atomic_exchange_the_fallback_still_replaces_the_folder(tmp_p
     gen.write_atomically(out, gen.generate(2, 2), force=True)
     assert contents(out) == dict(gen.generate(2, 2))
     assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def test_without_syncfs_every_file_is_fsynced(tmp_path, monkeypatch):
+    synced = []
+    monkeypatch.setattr(gen, "_syncfs", lambda path: False)
+    monkeypatch.setattr(gen, "_fsync_file", lambda path: synced.append(Path(path).name))
+    gen.write_atomically(tmp_path / "out", gen.generate(4, 1))
+    assert sorted(synced) == sorted(name for name, _ in gen.generate(4, 1))
