@@ -106,3 +106,10 @@ NOTES = (
     "Advised to return if no better in two weeks.",
     "Bloods requested, review with results.",
 )
+
+# Document types (Record composition type refset) for generated documents
+DOCUMENT_TYPES = (
+    "823701000000103|Outpatient letter",
+    "824331000000106|Inpatient final discharge letter",
+    "721981007|Diagnostic studies report",
+)

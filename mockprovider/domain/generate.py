@@ -11,8 +11,11 @@ There is no wall clock and no global randomness: every value comes from the seed
   structured record format (personas/README.md).
 
 ``tags`` shapes every generated persona: e.g. ``sensitive`` sets the PDS flag, ``confidential-items``
-marks some items confidential, ``full-record`` fills every clinical area. :data:`SHAPEABLE` lists
-the tags the generator can make; the others need documents and are refused.
+marks some items confidential, ``full-record`` fills every clinical area, ``large-record`` gives a
+``generated_record``, and the document tags add generated documents (``many-documents``: 100 small
+ones; ``large-document``: one of 4,500,000 bytes; ``oversized-document``: one of 6 MiB). Every tag of
+the vocabulary can be asked for; contradictory sets are refused, and each generated persona's
+derived tags are checked to include the ones asked for.
 
 :func:`write_atomically` writes a set of files into a folder: all files go into a temporary folder
 beside it, are fsynced, and the folder is swapped into place in one rename, so an interrupted run
@@ -31,14 +34,21 @@ from pathlib import Path
 
 from . import clinical_codes as codes
 from . import nhs_number
-from .personas import CLINICAL_AREAS
+from .personas import CLINICAL_AREAS, derive_tags
 
 REFERENCE_DATE = datetime.date(2025, 1, 1)
 NOT_IN_SYSTEM = "9999999999"           # the assurance suite's "unknown to provider" number
 OTHER_PRACTICE_ODS = "A20047"          # registered-elsewhere: PDS names this practice
 
 SHAPEABLE = ("full-record", "no-documents", "sensitive", "dissent", "deceased", "unverified-nhs-number",
-             "registered-elsewhere", "confidential-items")
+             "registered-elsewhere", "confidential-items", "large-document", "oversized-document",
+             "many-documents", "large-record")
+DOCUMENT_TAGS = ("large-document", "oversized-document", "many-documents")
+LARGE_DOCUMENT_SIZE = 4_500_000           # 4 MiB <= size <= 5 MiB: large, still retrievable
+OVERSIZED_DOCUMENT_SIZE = 6 * 1024 * 1024  # over the 5 MiB retrieve limit
+MANY_DOCUMENTS = 100
+LARGE_RECORD_VISITS = 290                  # about 3 MB of migrate Bundle
+AUTHOR_ODS = "B82617"                      # the default provider practice authors the documents
 
 
 class GenerateError(ValueError):
@@ -234,8 +244,43 @@ def make_persona(fake, seed, number: str, tags: frozenset) -> dict:
     registered = _day(rnd, max(born, REFERENCE_DATE - datetime.timedelta(days=30 * 365)),
                       REFERENCE_DATE - datetime.timedelta(days=30))
     persona["registration"] = {"date": registered.isoformat(), "type": "R"}
-    persona["record"] = _record(rnd, born, "full-record" in tags, "confidential-items" in tags)
+    if "large-record" in tags:
+        persona["generated_record"] = {"seed": f"{seed}/{number}", "visits": LARGE_RECORD_VISITS}
+    else:
+        persona["record"] = _record(rnd, born, "full-record" in tags, "confidential-items" in tags)
+    documents = _documents(rnd, seed, number, tags)
+    if documents:
+        persona["documents"] = documents
     return persona
+
+
+def _documents(rnd: random.Random, seed, number: str, tags: frozenset) -> list:
+    """Generated documents (the documents section's ``generate`` form) for the document tags."""
+    from .documents import GENERATED_CONTENT_TYPE, generated_sha256
+
+    sizes = []
+    if "many-documents" in tags:
+        sizes += [(f"doc-{n:03d}", 1000 + 97 * n) for n in range(1, MANY_DOCUMENTS + 1)]
+    if "large-document" in tags:
+        sizes.append(("large-1", LARGE_DOCUMENT_SIZE))
+    if "oversized-document" in tags:
+        sizes.append(("oversized-1", OVERSIZED_DOCUMENT_SIZE))
+    documents = []
+    for n, (key, size) in enumerate(sizes):
+        created = _day(rnd, REFERENCE_DATE - datetime.timedelta(days=10 * 365), REFERENCE_DATE - datetime.timedelta(days=2))
+        doc_seed = f"{seed}/{number}/{key}"
+        documents.append({
+            "key": key,
+            "description": f"Generated document {n + 1} of {len(sizes)}",
+            "type": codes.DOCUMENT_TYPES[n % len(codes.DOCUMENT_TYPES)],
+            "created": f"{created.isoformat()}T09:00:00+00:00",
+            "indexed": f"{(created + datetime.timedelta(days=1)).isoformat()}T09:00:00+00:00",
+            "author": {"organization": AUTHOR_ODS},
+            "contentType": GENERATED_CONTENT_TYPE,
+            "generate": {"size": size, "seed": doc_seed},
+            "sha256": generated_sha256(size, doc_seed),
+        })
+    return documents
 
 
 def check_tags(tags) -> frozenset:
@@ -244,6 +289,12 @@ def check_tags(tags) -> frozenset:
     if refused:
         raise GenerateError(f"cannot generate tag(s) {', '.join(refused)}; the generator makes: "
                             f"{', '.join(SHAPEABLE)}")
+    clash = sorted(wanted & set(DOCUMENT_TAGS)) if "no-documents" in wanted else []
+    if clash:
+        raise GenerateError(f"no-documents contradicts {', '.join(clash)}")
+    if {"large-record", "confidential-items"} <= wanted:
+        raise GenerateError("a generated large record has no confidential items: ask for large-record "
+                            "or confidential-items, not both")
     return wanted
 
 
@@ -258,6 +309,9 @@ def generate(count: int, seed, tags=()) -> list[tuple[str, bytes]]:
     files = []
     for number in test_nhs_numbers(count, seed):
         data = make_persona(fake, seed, number, wanted)
+        missing = wanted - set(derive_tags(data))
+        if missing:       # the generator never hands out a persona whose data does not carry a tag
+            raise GenerateError(f"generated {number} does not carry {', '.join(sorted(missing))}")
         files.append((f"{number}.json", (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode()))
     return files
 

@@ -54,11 +54,39 @@ def test_plain_generated_personas_carry_no_rule_tags(tmp_path):
         assert persona.tags in (["no-documents"], ["full-record", "no-documents"])
 
 
-def test_tags_the_generator_cannot_make_are_refused():
-    with pytest.raises(gen.GenerateError, match="cannot generate tag.*many-documents"):
-        gen.generate(1, 1, ["many-documents"])
+def test_unknown_and_contradictory_tags_are_refused():
     with pytest.raises(gen.GenerateError, match="cannot generate tag.*bogus"):
         gen.check_tags(["bogus"])
+    with pytest.raises(gen.GenerateError, match="no-documents contradicts many-documents"):
+        gen.generate(1, 1, ["no-documents", "many-documents"])
+    with pytest.raises(gen.GenerateError, match="large-record or confidential-items"):
+        gen.generate(1, 1, ["large-record", "confidential-items"])
+
+
+def test_every_tag_of_the_vocabulary_can_be_generated(tmp_path):
+    from mockprovider.domain.documents import generated_sha256
+    from mockprovider.domain.personas import TAGS
+    from mockprovider.fhir import preview
+
+    assert set(gen.SHAPEABLE) == set(TAGS)
+    shapes = [("many-documents", "large-document", "oversized-document", "sensitive"),
+              ("large-record", "deceased")]
+    for n, tags in enumerate(shapes):
+        out = tmp_path / str(n)
+        gen.write_atomically(out, gen.generate(1, "all-tags", tags))
+        store = PersonaStore.load(out)
+        (persona,) = list(store)
+        assert set(tags) <= set(persona.tags)
+        assert preview.validate_bundles(store) == []
+    docs = PersonaStore.load(tmp_path / "0").get(persona_number(tmp_path / "0")).documents
+    assert len(docs) == gen.MANY_DOCUMENTS + 2
+    small = docs[0]
+    assert small["sha256"] == generated_sha256(small["generate"]["size"], small["generate"]["seed"])
+
+
+def persona_number(folder: Path) -> str:
+    (only,) = [p.stem for p in folder.glob("*.json")]
+    return only
 
 
 def test_never_overwrites_without_force(tmp_path):
