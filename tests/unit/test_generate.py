@@ -212,3 +212,15 @@ def test_without_syncfs_every_file_is_fsynced(tmp_path, monkeypatch):
     monkeypatch.setattr(gen, "_fsync_file", lambda path: synced.append(Path(path).name))
     gen.write_atomically(tmp_path / "out", gen.generate(4, 1))
     assert sorted(synced) == sorted(name for name, _ in gen.generate(4, 1))
+
+
+def test_same_seed_same_bytes_across_processes_and_hash_seeds(tmp_path):
+    outs = []
+    for hash_seed in ("1", "2"):
+        out = tmp_path / f"h{hash_seed}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        subprocess.run([sys.executable, "-c", "from mockprovider.cli import cli; cli()", "personas", "generate",
+                        "--count", "20", "--seed", "x", "--out", str(out), "--tags", "confidential-items"],
+                       check=True, env=env, capture_output=True, timeout=120)
+        outs.append(contents(out))
+    assert len(outs[0]) == 20 and outs[0] == outs[1]
