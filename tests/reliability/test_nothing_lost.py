@@ -89,6 +89,7 @@ def test_a_generate_killed_mid_write_leaves_the_old_personas(tmp_path):
     out = tmp_path / "out"
     subprocess.run(GENERATE + ["--count", "5", "--out", str(out)], check=True, capture_output=True)
     old = snapshot(out)
+    new = None
     for pause in (0.0, 0.05, 0.15):
         child = subprocess.Popen(GENERATE + ["--count", "300", "--seed", "new", "--force", "--out", str(out)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -99,7 +100,13 @@ def test_a_generate_killed_mid_write_leaves_the_old_personas(tmp_path):
         time.sleep(pause)
         child.send_signal(signal.SIGKILL)
         child.wait(30)
-        assert snapshot(out) == old, "a killed generate changed the personas folder"
+        # Writing 300 small files can finish within the pause: then the new set has taken the
+        # folder's place in one rename. Never anything in between (a mix or a part of the new set).
+        now = snapshot(out)
+        if now != old:
+            assert len(now) == 300 and not set(now) & set(old), "a killed generate left a partial folder"
+            assert new is None or now == new, "two runs with one seed wrote different files"
+            new = now
         for leftover in tmp_path.glob(".out.tmp-*"):   # hidden, never read as personas
             shutil.rmtree(leftover)
-    assert PersonaStore.load(str(out)) and len(PersonaStore.load(str(out))) == 5
+    assert len(PersonaStore.load(str(out))) in (5, 300)
