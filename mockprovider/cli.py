@@ -59,7 +59,12 @@ def serve(host, port, workers, personas, certfile, keyfile, ca_certs, dev):
 # mockprovider.domain.generate (Faker personas, atomic write).
 
 def _personas_dir(directory) -> str:
-    return directory or Settings.from_env().personas
+    if directory:
+        return directory
+    try:
+        return Settings.from_env().personas
+    except SettingsError as exc:
+        raise click.ClickException(str(exc))
 
 
 def _load_store(directory):
