@@ -48,7 +48,7 @@ docker-clean:
 FUZZ_SCALE ?= 25
 fuzz: $(STAMP)
 	MOCKPROVIDER_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/python -m pytest -p no:logging -q \
-		tests/reliability/test_fuzz.py tests/reliability/test_fuzz_live.py
+		tests/reliability/test_fuzz.py tests/reliability/test_fuzz_live.py tests/reliability/test_fuzz_control.py
 
 ## 64 concurrent clients for 60 s against mockprovider serve, with flags flipped and faults injected.
 SOAK_ARGS ?= --clients 64 --duration 60

@@ -162,6 +162,8 @@ def base_request(kind: str, nhs: str, doc_id: str):
     if kind == "find_patient":
         return "GET", h.DOCUMENTS + f"/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs}", \
             h.headers(h.FIND_PATIENT, h.claims()), None
+    if kind == "read_patient":
+        return "GET", h.DOCUMENTS + f"/Patient/{doc_id}", h.headers(READ_PATIENT, h.claims()), None
     if kind == "search_documents":
         return "GET", h.DOCUMENTS + f"/Patient/{doc_id}/DocumentReference?" + SEARCH_INCLUDES, \
             h.headers(h.SEARCH_DOCUMENTS, h.claims()), None
@@ -173,7 +175,8 @@ SEARCH_INCLUDES = ("_include=DocumentReference:subject:Patient&_include=Document
                    "&_include=DocumentReference:author:Organization&_include=DocumentReference:author:Practitioner"
                    "&_revinclude:recurse=PractitionerRole:practitioner")
 KINDS = ["metadata_structured", "metadata_documents", "migrate_structured", "migrate_document",
-         "retrieve_document", "find_patient", "search_documents"]
+         "retrieve_document", "find_patient", "read_patient", "search_documents"]
+READ_PATIENT = "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:patient-1"
 doc_ids = st.one_of(st.from_regex(r"\A[A-Za-z0-9\-.]{1,64}\Z"), st.text(max_size=80),
                     st.sampled_from(["x", "-", ".", "..", "a" * 65, "%00", "%ff"]))
 
@@ -182,7 +185,7 @@ doc_ids = st.one_of(st.from_regex(r"\A[A-Za-z0-9\-.]{1,64}\Z"), st.text(max_size
 GATE_HEADERS = ["Ssp-TraceID", "Ssp-From", "Ssp-To", "Ssp-InteractionID", "Authorization", "Accept",
                 "Content-Type"]
 INTERACTION_IDS = [h.MIGRATE_STRUCTURED, h.MIGRATE_DOCUMENT, h.RETRIEVE_DOCUMENT, h.METADATA_STRUCTURED,
-                   h.METADATA_DOCUMENTS, h.FIND_PATIENT, h.SEARCH_DOCUMENTS]
+                   h.METADATA_DOCUMENTS, h.FIND_PATIENT, h.SEARCH_DOCUMENTS, READ_PATIENT]
 
 
 @st.composite
