@@ -14,7 +14,7 @@ import os
 import time
 
 from flask import Blueprint, current_app, request
-from werkzeug.exceptions import MethodNotAllowed
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ..domain.control import now_iso
 from ..errors import SpineError
@@ -160,10 +160,14 @@ def _interaction(runtime, passed, body, query, flags, entry):
 
 
 @bp.app_errorhandler(MethodNotAllowed)
-def other_methods(error):
-    """A method no route lists (TRACE, PROPFIND, ``A``...) must not get Werkzeug's HTML page:
-    on a FHIR path it goes through the gate like any verb (unknown path -> 501, known path -> 400);
-    on the control API it is a JSON 405."""
+@bp.app_errorhandler(NotFound)
+def unrouted(error):
+    """What Werkzeug's router cannot place must not get its HTML page: a method no route lists
+    (TRACE, PROPFIND, ``A``...) or a path the ``<path:>`` converter does not match (one with a
+    newline, ``%0A``). On a FHIR path it goes through the gate like any request (unknown path ->
+    501, known path -> 400); on the control API it is a JSON 405 / 404."""
     if request.path == "/_control" or request.path.startswith("/_control/"):
-        return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
+        if isinstance(error, MethodNotAllowed):
+            return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
+        return control_api.json_error(404, f"no control endpoint {request.path}")
     return dispatch(request.path)

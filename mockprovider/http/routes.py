@@ -21,7 +21,8 @@ ROOTS = (
     ("gpconnect/fhir", "all"),
 )
 _ROOT_RE = re.compile(
-    r"^/(?P<ods>[^/]+)/STU3/1/(?P<root>" + "|".join(re.escape(r) for r, _ in ROOTS) + r")(?P<rest>/.*)?$"
+    r"^/(?P<ods>[^/]+)/STU3/1/(?P<root>" + "|".join(re.escape(r) for r, _ in ROOTS) + r")(?P<rest>/.*)?\Z",
+    re.DOTALL,   # \Z, not $: '$' also matches before a final newline, so '/metadata%0A' was served
 )
 _ROOT_KIND = dict(ROOTS)
 _PROXY_PREFIX = re.compile(r"^/https?:/+[^/]+(?=/)")
@@ -42,7 +43,7 @@ class Interaction:
 
 def _i(name, method, path, ids, roots, scopes=("patient/*.read", "patient/*.write"),
        reasons=("directcare",), practitioner_required=True):
-    return Interaction(name, method, re.compile("^" + path + "$"), tuple(ids),
+    return Interaction(name, method, re.compile("^" + path + r"\Z"), tuple(ids),
                        frozenset(roots) | {"all"}, scopes, reasons, practitioner_required)
 
 

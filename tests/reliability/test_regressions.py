@@ -44,3 +44,14 @@ def test_a_part_that_is_not_an_object_is_invalid_parameter(client, where, part):
     target["part"] = part
     response = client.post(MIGRATE, headers=h.migrate_headers(), json=body)
     assert_outcome(response, "INVALID_PARAMETER")
+
+
+@pytest.mark.parametrize("path", [META + "%0A", META + "%0D%0A", "/%0A", h.DOCUMENTS + "/Binary/a%0Ab"])
+def test_a_path_with_a_newline_is_a_fhir_answer(client, path):
+    response = client.get(path, headers=h.metadata_headers())
+    assert_outcome(response, "NOT_IMPLEMENTED")
+
+
+def test_a_control_path_with_a_newline_is_json_404(client):
+    response = client.get("/_control/health%0A")
+    assert response.status_code == 404 and response.is_json
