@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
+from functools import lru_cache
 
 from .. import spec
 from ..domain import nhs_number
@@ -207,8 +208,20 @@ def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
     return spliced
 
 
+# A consumer sends the same few Parameters bodies again and again (one per patient and
+# sensitivity): a small body's answer is remembered (errors are not: they raise every time).
+PARSED_BODY_MAX = 4096
+
+
+@lru_cache(maxsize=1024)
+def _parse_small(body: bytes) -> tuple[str, bool]:
+    return parse_parameters(body)
+
+
 def handle(call: Call) -> Reply:
-    number, sensitive = parse_parameters(call.body)
+    body = call.body
+    small = isinstance(body, bytes) and len(body) <= PARSED_BODY_MAX
+    number, sensitive = _parse_small(body) if small else parse_parameters(body)
     persona = call.runtime.personas.get(number)
     check_business_rules(call, persona, sensitive)
     # Pieces, not one joined bytes object: a large Bundle is not copied on every request.
