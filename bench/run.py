@@ -45,7 +45,7 @@ BIN = Path(sys.executable).parent
 MOCKPROVIDER = str(BIN / "mockprovider")
 
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
-DURATION = int(os.environ.get("BENCH_DURATION", "6"))       # seconds measured per side (two rounds)
+DURATION = int(os.environ.get("BENCH_DURATION", "8"))       # seconds measured per side (two rounds)
 WARMUP = int(os.environ.get("BENCH_WARMUP", "1"))           # seconds of wrk warm-up before each
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "5"))
 PERSONA_COUNT = int(os.environ.get("BENCH_PERSONAS", "10000"))
