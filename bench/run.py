@@ -834,6 +834,8 @@ def main() -> int:
         cold_starts(results)
         personas_at_scale(results)
     finally:
+        for leftover in [*WORK.glob("state-*"), *WORK.glob("binary_*.body"), WORK / f"personas-{PERSONA_COUNT}"]:
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
         results["elapsed_s"] = round(time.perf_counter() - begun, 1)
         results["targets"] = targets(results)
         RESULTS.write_text(json.dumps(results, indent=1, default=str) + "\n")
