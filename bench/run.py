@@ -777,6 +777,10 @@ def table(results: dict) -> str:
         if r.get("cpu_per_request"):
             rows.append(("", "server CPU us/request", fmt(p["cpu_us_per_request"]), fmt(b["cpu_us_per_request"]),
                          fmt(r["cpu_per_request"], "x")))
+        if e["case"] == "gate_bad_ssp_to" and e["connections"] == 1:
+            rows.append(("", "gate + control state: extra CPU us/request",
+                         fmt(p["cpu_us_per_request"] - b["cpu_us_per_request"]), "", ""))
+            rows.append(("", "gate + control state: extra p50 us", fmt(p["p50_us"] - b["p50_us"]), "", ""))
     for s in results.get("stream", []):
         name = (f"Binary {s['document_bytes'] / 2 ** 20:.1f} MiB "
                 f"({'migrate' if 'migrate' in s['interaction'] else 'retrieve'})")
