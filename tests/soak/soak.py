@@ -85,6 +85,7 @@ class Templates:
             "retrieve_document": (4, base("retrieve_document")),
             "retrieve_over_limit": (1, base("retrieve_document", "over_limit")),
             "find_patient": (1, base("find_patient")),
+            "read_patient": (1, base("read_patient", "patient")),
             "search_documents": (1, base("search_documents", "patient")),
             "err_missing_trace": (1, variant("metadata_structured", Ssp_TraceID=None)),
             "err_bad_jwt": (1, variant("migrate_structured", Authorization=bad_jwt)),
