@@ -121,11 +121,11 @@ def check_rule(raw) -> dict:
             raise FaultRuleError("code", "an error rule needs exactly one of 'code' (a Spine error code) "
                                          "or 'status' (502, 503 or 504)")
         if code is not None:
-            if code not in TABLE:
+            if not isinstance(code, str) or code not in TABLE:   # (a list or object is not hashable)
                 raise FaultRuleError("code", f"unknown Spine error code {code!r}; use one of {', '.join(TABLE)}")
             rule["code"] = code
         else:
-            if isinstance(status, bool) or status not in PROXY_STATUSES:
+            if isinstance(status, bool) or not isinstance(status, int) or status not in PROXY_STATUSES:
                 raise FaultRuleError("status", "'status' must be 502, 503 or 504")
             rule["status"] = status
         diagnostics = raw.get("diagnostics")

@@ -55,3 +55,12 @@ def test_a_path_with_a_newline_is_a_fhir_answer(client, path):
 def test_a_control_path_with_a_newline_is_json_404(client):
     response = client.get("/_control/health%0A")
     assert response.status_code == 404 and response.is_json
+
+
+@pytest.mark.parametrize("rule", [{"kind": "error", "code": []}, {"kind": "error", "code": {}},
+                                  {"kind": "error", "status": []}, {"kind": "error", "status": {"a": 1}},
+                                  {"kind": "error", "status": "503"}])
+def test_a_fault_rule_with_a_code_or_status_of_the_wrong_type_is_400(client, rule):
+    response = client.post("/_control/faults", json=rule)
+    assert response.status_code == 400 and response.is_json
+    assert response.get_json()["field"] in ("code", "status")
