@@ -45,8 +45,8 @@ MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid")
 # worker is killed mid-request; each wait is capped here.
 MAX_MS = 60_000
 
-_DIGITS = re.compile(r"^[0-9]{1,20}$")
-_FHIR_ID = re.compile(r"^[A-Za-z0-9\-\.]{1,64}$")
+_DIGITS = re.compile(r"^[0-9]{1,20}\Z")
+_FHIR_ID = re.compile(r"^[A-Za-z0-9\-\.]{1,64}\Z")
 _FIELDS = {"id", "kind", "match", "times", "ms", "code", "status", "diagnostics", "duration_ms"}
 
 

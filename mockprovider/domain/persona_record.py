@@ -16,13 +16,13 @@ import re
 
 from .personas import SECTION_VALIDATORS, Checker
 
-CODE_RE = re.compile(r"^\d{6,18}\|\S.*$")
-KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+CODE_RE = re.compile(r"^\d{6,18}\|\S.*\Z")
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}\Z")
 DATE_OR_DATETIME_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2}))?$")
-DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-SDS_RE = re.compile(r"^[A-Za-z0-9]{1,20}$")
-POSTCODE_RE = re.compile(r"^[A-Z0-9 ]{2,10}$")
+DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+SDS_RE = re.compile(r"^[A-Za-z0-9]{1,20}\Z")
+POSTCODE_RE = re.compile(r"^[A-Z0-9 ]{2,10}\Z")
 
 TELECOM_SYSTEMS = ("phone", "email", "fax", "url", "sms", "other")
 TELECOM_USES = ("home", "work", "temp", "old", "mobile")
@@ -100,7 +100,7 @@ def validate_usual_gp(c: Checker, value, path, persona_dir=None):
         if ident in value:
             c.string(value[ident], f"{path}.{ident}", SDS_RE)
     if "role" in value:
-        c.string(value["role"], f"{path}.role", re.compile(r"^[A-Z0-9]{2,10}\|\S.*$"))
+        c.string(value["role"], f"{path}.role", re.compile(r"^[A-Z0-9]{2,10}\|\S.*\Z"))
 
 
 def validate_registration(c: Checker, value, path, persona_dir=None):

@@ -24,8 +24,8 @@ import threading
 
 from . import nhs_number
 
-DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-ODS_RE = re.compile(r"^[A-Z0-9]{3,10}$")
+DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+ODS_RE = re.compile(r"^[A-Z0-9]{3,10}\Z")
 GENDERS = ("male", "female", "other", "unknown")
 NHS_NUMBER_STATUSES = ("01", "02", "03", "04", "05", "06", "07", "08")
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from . import bearer, routes
 from ..errors import SpineError
 
-UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
-ASID_RE = re.compile(r"^[0-9]{1,20}$")
+UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z")
+ASID_RE = re.compile(r"^[0-9]{1,20}\Z")
 
 JSON_TYPES = {"application/fhir+json", "application/json+fhir", "application/json", "json",
               "*/*", "application/*"}
