@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import ids
-from .personas import LOAD_HOOKS, SECTION_VALIDATORS, PersonaError
+from .personas import CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, SDS_RE, SECTION_VALIDATORS, PersonaError
 
 CHUNK = 3 * 2 ** 18          # 786,432 bytes: base64 of a chunk is exactly 1 MiB
 POOL = 4                     # distinct blocks per seed
@@ -41,14 +41,9 @@ _TABLE = bytes(_PRINTABLE[i % len(_PRINTABLE)] for i in range(256))
 _POOL_CACHE_SEEDS = 3        # seeds whose blocks (raw + base64, ~7 MB each) stay cached
 
 KEY_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-CODE_RE = re.compile(r"^\d{6,18}\|\S.*\Z")       # "<SNOMED code>|<display>", as the record sections
 SHA256_RE = re.compile(r"^[0-9a-f]{64}\Z")
 CONTENT_TYPE_RE = re.compile(r"^[a-z]+/[A-Za-z0-9.+-]+\Z")
-DATE_OR_DATETIME_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?\Z")
 INSTANT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})\Z")
-ODS_RE = re.compile(r"^[A-Z0-9]{3,10}\Z")
-SDS_RE = re.compile(r"^[A-Za-z0-9]{1,20}\Z")
 
 REQUIRED = ("key", "description", "type", "created", "indexed", "author", "contentType")
 OPTIONAL = ("title", "confidential", "nopat", "consultation", "problem", "file", "generate",

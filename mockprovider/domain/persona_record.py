@@ -14,14 +14,9 @@ from __future__ import annotations
 
 import re
 
-from .personas import SECTION_VALIDATORS, Checker
+from .personas import CODE_RE, DATE_OR_DATETIME_RE, DATE_RE, SDS_RE, SECTION_VALIDATORS, Checker
 
-CODE_RE = re.compile(r"^\d{6,18}\|\S.*\Z")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}\Z")
-DATE_OR_DATETIME_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2}))?$")
-DATE_ONLY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
-SDS_RE = re.compile(r"^[A-Za-z0-9]{1,20}\Z")
 POSTCODE_RE = re.compile(r"^[A-Z0-9 ]{2,10}\Z")
 
 TELECOM_SYSTEMS = ("phone", "email", "fax", "url", "sms", "other")
@@ -105,7 +100,7 @@ def validate_usual_gp(c: Checker, value, path, persona_dir=None):
 
 def validate_registration(c: Checker, value, path, persona_dir=None):
     c.obj(value, path, ("date",), ("type",))
-    c.string(value["date"], f"{path}.date", DATE_ONLY_RE)
+    c.string(value["date"], f"{path}.date", DATE_RE)
     if "type" in value:
         c.string(value["type"], f"{path}.type", choices=tuple(REGISTRATION_TYPES))
 

@@ -24,8 +24,13 @@ import threading
 
 from . import nhs_number
 
+# Patterns shared by every persona section (record, documents): one definition each.
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}\Z")
+DATE_OR_DATETIME_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?\Z")
 ODS_RE = re.compile(r"^[A-Z0-9]{3,10}\Z")
+SDS_RE = re.compile(r"^[A-Za-z0-9]{1,20}\Z")
+CODE_RE = re.compile(r"^\d{6,18}\|\S.*\Z")      # "<SNOMED code>|<display>"
 GENDERS = ("male", "female", "other", "unknown")
 NHS_NUMBER_STATUSES = ("01", "02", "03", "04", "05", "06", "07", "08")
 

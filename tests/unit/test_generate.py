@@ -1,12 +1,10 @@
 """The persona generator: deterministic, valid test NHS numbers, tags shape it, atomic writes."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest

@@ -1,5 +1,4 @@
 """Persona record sections: the built-in cast loads; every kind of mistake names file, path, reason."""
-import copy
 import json
 from pathlib import Path
 
