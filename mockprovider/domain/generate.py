@@ -416,15 +416,8 @@ def _syncfs(path: Path) -> bool:
         os.close(fd)
 
 
-def _fsync_file(path: Path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path):
+def _fsync(path: Path):
+    """fsync one file or folder (a folder's entry list is made durable the same way)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -517,8 +510,8 @@ def write_atomically(out, files, force: bool = False, _fail_after: int | None = 
         # Every file on disk before the folder moves into place: one syncfs, or an fsync per file.
         if not _syncfs(tmp):
             for name in os.listdir(tmp):
-                _fsync_file(tmp / name)
-        _fsync_dir(tmp)
+                _fsync(tmp / name)
+        _fsync(tmp)
         if out.exists() and _exchange(tmp, out):
             shutil.rmtree(tmp)            # tmp now holds the old personas
         elif out.exists():
@@ -529,7 +522,7 @@ def write_atomically(out, files, force: bool = False, _fail_after: int | None = 
             shutil.rmtree(old)
         else:
             os.rename(tmp, out)
-        _fsync_dir(parent)
+        _fsync(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

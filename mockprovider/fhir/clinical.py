@@ -78,6 +78,12 @@ class Ctx:
     def identifier(self, kind: str, key: str) -> list:
         return [{"system": CROSS_CARE_ID_SYSTEM, "value": self.id(kind, key)}]
 
+    def requester(self) -> dict | None:
+        """Who asked for a request resource: the usual GP on behalf of the practice (None without a GP)."""
+        if self.practitioner_ref is None:
+            return None
+        return {"agent": self.practitioner_ref, "onBehalfOf": self.organization_ref}
+
     def encounter(self, item_key: str) -> dict | None:
         return self.encounter_of.get(item_key)
 
@@ -201,9 +207,8 @@ def medication(ctx: Ctx, item: dict):
         r["subject"] = ctx.patient_ref
         _put(r, "context", encounter)
         r["authoredOn"] = authored
-        if ctx.practitioner_ref:
-            r["requester"] = {"agent": ctx.practitioner_ref, "onBehalfOf": ctx.organization_ref}
-            r["recorder"] = ctx.practitioner_ref
+        _put(r, "requester", ctx.requester())
+        _put(r, "recorder", ctx.practitioner_ref)
         _put(r, "note", _note(item))
         r["dosageInstruction"] = dosage
         dispense = {"validityPeriod": validity}
@@ -329,8 +334,7 @@ def investigation(ctx: Ctx, item: dict, include) -> tuple:
         request["subject"] = ctx.patient_ref
         _put(request, "context", encounter)
         request["authoredOn"] = req.get("date", item["date"])
-        if ctx.practitioner_ref:
-            request["requester"] = {"agent": ctx.practitioner_ref, "onBehalfOf": ctx.organization_ref}
+        _put(request, "requester", ctx.requester())
         resources_after.append(request)
 
     result_refs, observations = [], []
@@ -395,8 +399,7 @@ def referral(ctx: Ctx, item: dict):
     r["subject"] = ctx.patient_ref
     _put(r, "context", ctx.encounter(key))
     r["authoredOn"] = item["date"]
-    if ctx.practitioner_ref:
-        r["requester"] = {"agent": ctx.practitioner_ref, "onBehalfOf": ctx.organization_ref}
+    _put(r, "requester", ctx.requester())
     _put(r, "description", item.get("description"))
     _put(r, "note", _note(item))
     return r, [r]
@@ -413,8 +416,7 @@ def diary_entry(ctx: Ctx, item: dict):
     _put(r, "context", ctx.encounter(key))
     r["occurrenceDateTime"] = item["date"]
     r["authoredOn"] = item["date"]
-    if ctx.practitioner_ref:
-        r["requester"] = {"agent": ctx.practitioner_ref, "onBehalfOf": ctx.organization_ref}
+    _put(r, "requester", ctx.requester())
     _put(r, "note", _note(item))
     return r, [r]
 

@@ -44,7 +44,8 @@ SUITE_PATIENTS = {
 
 
 @pytest.fixture
-def suite(tmp_path):
+def app(tmp_path):
+    """The built-in cast plus the suite's patients it lacks; client and control come from conftest."""
     folder = tmp_path / "personas"
     shutil.copytree(BUILT_IN, folder)
     for number, extra in SUITE_PATIENTS.items():
@@ -52,18 +53,7 @@ def suite(tmp_path):
             (folder / f"{number}.json").write_text(json.dumps(
                 {"nhs_number": number, "name": {"family": "Suite"}, "gender": "female", "birth_date": "1970-01-01",
                  **extra}))
-    app = create_app({"state_dir": str(tmp_path / "state"), "personas": str(folder)})
-    return app
-
-
-@pytest.fixture
-def client(suite):
-    return suite.test_client()
-
-
-@pytest.fixture
-def control(suite):
-    return suite.extensions["mockprovider"].control
+    return create_app({"state_dir": str(tmp_path / "state"), "personas": str(folder)})
 
 
 def qs(pairs):
