@@ -114,3 +114,26 @@ def test_render_is_deterministic_and_follows_sensitivity(cast):
     assert json.loads(traced.stdout)["id"] == "5a6b1c0e-8f1d-4d3e-9c1a-0b2c3d4e5f60"
     unknown = runner.invoke(cli, ["render", "9690937316"])
     assert unknown.exit_code == 1 and "no persona with NHS number 9690937316" in unknown.output
+
+
+def test_the_readme_cast_table_is_generated_from_cast_toml(cast):
+    """One source for the rules a persona reaches: personas/cast.toml feeds the README table and
+    GET /_control/personas/{nhs} (the console)."""
+    from mockprovider.domain import cast as cast_source
+
+    entries = cast_source.load(CAST_DIR)
+    assert sorted(entries) == sorted(cast.by_nhs_number), \
+        "every built-in persona needs an entry in personas/cast.toml (and no entry without a persona)"
+    readme = (CAST_DIR / "README.md").read_text(encoding="utf-8")
+    assert cast_source.current_table(readme) == cast_source.readme_table(cast, entries), \
+        "personas/README.md's cast table differs from personas/cast.toml: edit cast.toml, then run " \
+        "`python -m mockprovider.domain.cast --write`"
+
+
+def test_a_bad_cast_file_is_one_clear_error(tmp_path):
+    from mockprovider.domain import cast as cast_source
+
+    assert cast_source.load(tmp_path) == {}
+    (tmp_path / "cast.toml").write_text('[[persona]]\nnhs_number = "9690937278"\nexercises = ""\nrules = ["200"]\n')
+    with pytest.raises(cast_source.CastError, match=r"persona\[0\]\.exercises"):
+        cast_source.load(tmp_path)
