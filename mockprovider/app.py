@@ -30,7 +30,7 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     personas = PersonaStore.load(settings.personas)
     control = SqliteControlStore(settings.runtime_defaults(), settings.state_dir, settings.journal_size)
 
-    from .http import control_api, fhir_views, security   # Flask lives only in the HTTP layer
+    from .http import console, control_api, control_details, fhir_views, security   # Flask: HTTP layer only
 
     app = Flask("mockprovider")
     app.url_map.merge_slashes = False     # keep the Spine-proxy form /https://host/... intact
@@ -38,6 +38,8 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     app.extensions["mockprovider"] = Runtime(settings, personas, control,
                                              handled=frozenset(fhir_views.HANDLERS))
     app.register_blueprint(control_api.bp)
+    app.register_blueprint(control_details.bp)
+    app.register_blueprint(console.bp)
     app.register_blueprint(fhir_views.bp)
     security.init_app(app)
     warn_if_unprotected(settings)

@@ -41,6 +41,31 @@ INTERACTIONS = ("migrate_structured", "migrate_document", "retrieve_document", "
                 "read_patient", "search_documents", "metadata", "metadata_structured", "metadata_documents")
 MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid")
 
+# What each kind takes, for people and forms (GET /_control/catalogue, the console): one line per
+# kind, and the fields check_rule accepts for it besides the common ``match``, ``times`` and ``ms``
+# (tests/unit/test_faults.py checks these against check_rule).
+KIND_DOCS = {
+    "error": "a spec-exact OperationOutcome for a Spine code, or a proxy-style 502/503/504",
+    "delay": "wait ms before answering (adds to any other rule that applies)",
+    "reset": "TCP reset: the client gets no response at all",
+    "empty": "the connection closes with no response",
+    "malformed": "200 with a body that is not JSON",
+    "truncated": "Content-Length promises more bytes than are sent, then the connection closes",
+    "drip": "the real body trickles out over duration_ms",
+}
+KIND_FIELDS = {      # kind -> ((field, required, meaning), ...); error needs exactly one of code / status
+    "error": (("code", "one of code/status", "a Spine error code (HTTP status from the error table)"),
+              ("status", "one of code/status", "502, 503 or 504: a proxy-style failure"),
+              ("diagnostics", False, "the OperationOutcome's diagnostics text")),
+    "delay": (("ms", True, "milliseconds to wait"),),
+    "reset": (), "empty": (), "malformed": (), "truncated": (),
+    "drip": (("duration_ms", True, "milliseconds over which the body trickles out"),),
+}
+COMMON_FIELDS = (("times", False, "expires after this many uses (none: until deleted)"),
+                 ("ms", False, "milliseconds to wait first (any kind)"))
+MATCH_DOCS = {"interaction": "the interaction's short name", "nhs_number": "the patient's NHS number",
+              "document_id": "the Binary id", "from_asid": "the consumer's Ssp-From ASID"}
+
 # A request's total injected time must stay under the gunicorn worker timeout (120 s), or the
 # worker is killed mid-request; each wait is capped here.
 MAX_MS = 60_000

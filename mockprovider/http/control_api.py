@@ -1,4 +1,5 @@
-"""The control API under /_control/: health, state, flags, faults, reset, request journal.
+"""The control API under /_control/: health, state, flags, faults, reset, request journal
+(filtered by ``trace_id``, ``interaction`` and ``status``). More in control_details.py.
 
 JSON in, JSON out; kept out of the FHIR roots. A bad request is 400 ``{"error": ..., "field": ...}``
 naming the offending field. When MOCKPROVIDER_CONTROL_TOKEN is set every call but health needs
@@ -8,6 +9,7 @@ naming the offending field. When MOCKPROVIDER_CONTROL_TOKEN is set every call bu
 from __future__ import annotations
 
 import hmac
+import re
 
 from flask import Blueprint, current_app, jsonify, request
 
@@ -132,7 +134,30 @@ def requests_journal():
         if not raw.isdigit():
             return json_error(400, "'limit' must be a whole number >= 0", field="limit")
         limit = int(raw)
-    return jsonify(_runtime().control.journal(limit))
+    filters = {name: request.args[name].strip() for name in ("trace_id", "interaction", "status")
+               if request.args.get(name, "").strip()}
+    if not filters:
+        return jsonify(_runtime().control.journal(limit))
+    status = filters.get("status", "").lower()
+    if status and not re.fullmatch(r"[1-5][0-9][0-9]|[1-5]xx|none", status):
+        return json_error(400, "'status' is a status (404), a class (4xx) or none (no response)", field="status")
+    rows = [row for row in _runtime().control.journal() if _journal_row_matches(row, filters, status)]
+    return jsonify(rows if limit is None else rows[:limit])
+
+
+def _journal_row_matches(row: dict, filters: dict, status: str) -> bool:
+    """``trace_id`` (any case), ``interaction`` and ``status`` (404, 4xx or none) all hold."""
+    if "trace_id" in filters and (row.get("trace_id") or "").lower() != filters["trace_id"].lower():
+        return False
+    if "interaction" in filters and row.get("interaction") != filters["interaction"]:
+        return False
+    if status:
+        answered = row.get("status")
+        if status == "none":
+            return answered is None
+        if answered is None or (str(answered) != status and f"{str(answered)[0]}xx" != status):
+            return False
+    return True
 
 
 @bp.delete("/requests")

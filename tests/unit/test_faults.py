@@ -118,3 +118,30 @@ def test_facts_read_the_body_only_when_asked():
     facts = Facts("retrieve_document", {"document_id": "d1"}, "200000000359", Exploding(b"{}"), [])
     assert facts.get("document_id") == "d1" and facts.get("interaction") == "retrieve_document"
     assert facts.get("from_asid") == "200000000359"
+
+
+def test_the_described_fields_of_each_kind_are_what_check_rule_takes():
+    """KIND_FIELDS (the console's forms, GET /_control/catalogue) says what check_rule accepts."""
+    from mockprovider.domain.faults import COMMON_FIELDS, KIND_FIELDS, KINDS, MATCH_DOCS, MATCH_FIELDS
+
+    assert tuple(KIND_FIELDS) == KINDS and tuple(MATCH_DOCS) == MATCH_FIELDS
+    samples = {"code": "NO_RECORD_FOUND", "status": 503, "diagnostics": "x", "ms": 5, "duration_ms": 50}
+    for kind, described in KIND_FIELDS.items():
+        required = {name: samples[name] for name, need, _ in described if need is True}
+        if kind == "error":
+            required = {"code": "NO_RECORD_FOUND"}
+        assert check_rule({"kind": kind, **required})["kind"] == kind
+        for name in required if kind != "error" else ():      # each required field really is required
+            with pytest.raises(FaultRuleError):
+                check_rule({"kind": kind, **{k: v for k, v in required.items() if k != name}})
+        for name, _, _ in described:     # each described field is accepted
+            base = {"kind": kind, **required}
+            if kind == "error":
+                base = {"kind": kind, "code": "NO_RECORD_FOUND"} if name != "status" else {"kind": kind}
+            assert check_rule({**base, name: samples[name]})
+        others = set(samples) - {n for n, _, _ in described} - {n for n, _, _ in COMMON_FIELDS}
+        for name in others:        # fields of other kinds are refused
+            with pytest.raises(FaultRuleError):
+                check_rule({"kind": kind, **required, name: samples[name]})
+    with pytest.raises(FaultRuleError):
+        check_rule({"kind": "error"})        # error: one of code / status

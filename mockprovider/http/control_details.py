@@ -1,0 +1,165 @@
+"""Read-only control endpoints that describe the mock, for people, scripts and the console:
+
+- ``GET /_control/catalogue``: every run-time flag (type, choices, start-up and live value, one
+  line of explanation) and every fault kind (its fields, the match fields, the Spine codes);
+- ``GET /_control/personas/{nhs}``: one persona in full: tags, description, what it exercises
+  and the rules it reaches (personas/cast.toml), its documents with sizes and URLs;
+- ``GET /_control/personas/{nhs}/record?sensitive=true|false``: its migrate structured Bundle as
+  a migrate request with those settings would get it (whatever the persona's error rules say;
+  ``Bundle.id`` is ``trace_id`` when given, else a fixed id).
+
+Same blueprint rules as the rest of the control API (mockprovider.http.control_api): the control
+token when one is set, ``Cache-Control: no-store``, JSON errors naming the field.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import fields
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from .. import spec
+from ..config import RUNTIME_FLAGS, Settings
+from ..domain import cast
+from ..domain import faults as fault_kinds
+from ..domain.documents import index as documents_index
+from ..errors import PROXY_STATUSES, TABLE
+from ..fhir.documents import binary_url
+from ..fhir.preview import FIXED_TRACE_ID
+from ..fhir.render import Spliced, to_json_bytes
+from ..fhir.structured import structured_bundle
+from . import control_api
+
+bp = Blueprint("control_details", __name__, url_prefix="/_control")
+bp.before_request(control_api._authorise)
+bp.after_request(control_api._no_store)
+
+_NHS = re.compile(r"^[0-9]{10}\Z")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+
+# How the console groups the flags; a flag not named here is listed under "Other".
+FLAG_GROUPS = {
+    "gpconnect_enabled": "Enablement", "structured_enabled": "Enablement", "documents_enabled": "Enablement",
+    "validation": "Validation",
+    "dissent_blocks_migrate": "Compatibility", "migrate_document_codes": "Compatibility",
+    "migrate_document_enablement": "Compatibility", "error_display": "Compatibility",
+    "nhs_number_status_system": "Compatibility",
+    "migrate_document_limit_bytes": "Limits", "retrieve_document_limit_bytes": "Limits",
+}
+
+
+def _runtime():
+    return current_app.extensions["mockprovider"]
+
+
+def _kind(default) -> str:
+    return {bool: "boolean", int: "integer"}.get(type(default), "text")
+
+
+@bp.get("/catalogue")
+def catalogue():
+    runtime = _runtime()
+    live = runtime.control.flags()
+    defaults = runtime.settings.runtime_defaults()
+    flags = [{"name": name, "type": "choice" if f.metadata.get("choices") else _kind(f.default),
+              "choices": list(f.metadata.get("choices") or []) or None,
+              "group": FLAG_GROUPS.get(name, "Other"), "doc": f.metadata.get("doc", ""),
+              "default": defaults.get(name), "value": live.get(name)}
+             for name, f in RUNTIME_FLAGS.items()]
+    startup = [{"name": f.name, "env": "MOCKPROVIDER_" + f.name.upper(), "doc": f.metadata.get("doc", ""),
+                "value": "(set)" if f.name == "control_token" and getattr(runtime.settings, f.name)
+                else getattr(runtime.settings, f.name)}
+               for f in fields(Settings) if not f.metadata.get("runtime")]
+
+    def described(items):
+        return [{"name": name, "required": required, "doc": doc} for name, required, doc in items]
+
+    return jsonify({
+        "flags": flags,
+        "settings": startup,
+        "faults": {
+            "kinds": [{"kind": kind, "doc": fault_kinds.KIND_DOCS[kind],
+                       "fields": described(fault_kinds.KIND_FIELDS[kind])} for kind in fault_kinds.KINDS],
+            "common_fields": described(fault_kinds.COMMON_FIELDS),
+            "match_fields": [{"name": name, "doc": fault_kinds.MATCH_DOCS[name],
+                              "choices": list(fault_kinds.INTERACTIONS) if name == "interaction" else None}
+                             for name in fault_kinds.MATCH_FIELDS],
+            "spine_codes": [{"code": c.code, "status": c.status, "display": c.display} for c in TABLE.values()],
+            "proxy_statuses": [{"status": status, "display": display}
+                               for status, (_, display) in PROXY_STATUSES.items()],
+            "max_ms": fault_kinds.MAX_MS,
+        },
+        "interactions": list(fault_kinds.INTERACTIONS),
+    })
+
+
+def _persona_or_error(nhs_number: str):
+    if not _NHS.match(nhs_number):
+        return None, control_api.json_error(400, "an NHS number is 10 digits", field="nhs_number")
+    persona = _runtime().personas.get(nhs_number)
+    if persona is None:
+        return None, control_api.json_error(404, f"no persona with NHS number {nhs_number}", field="nhs_number")
+    return persona, None
+
+
+def _documents_base(runtime) -> str:
+    origin = runtime.settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
+    return f"{origin}/{runtime.settings.ods_code}/STU3/1/gpconnect/documents/fhir"
+
+
+@bp.get("/personas/<nhs_number>")
+def persona_detail(nhs_number):
+    persona, error = _persona_or_error(nhs_number)
+    if error:
+        return error
+    runtime = _runtime()
+    flags = runtime.control.flags()
+    data = persona.data
+    entry = cast.load(runtime.personas.directory).get(persona.nhs_number)
+    base = _documents_base(runtime)
+    retrieve_limit = flags.get("retrieve_document_limit_bytes", 0)
+    migrate_limit = flags.get("migrate_document_limit_bytes", 0)
+    documents = [{
+        "key": doc.key, "title": doc.entry.get("title"), "description": doc.entry.get("description"),
+        "type": doc.entry.get("type"), "content_type": doc.content_type, "size": doc.size,
+        "created": doc.entry.get("created"), "confidential": doc.confidential, "nopat": doc.nopat,
+        "binary_id": doc.binary_id, "url": binary_url(base, doc),
+        "retrievable": not doc.confidential and doc.size <= retrieve_limit,
+        "migratable": migrate_limit == 0 or doc.size <= migrate_limit,
+    } for doc in documents_index(runtime.personas).of(persona)]
+    record_path = f"/_control/personas/{persona.nhs_number}/record"
+    pds = data.get("pds") or {}
+    return jsonify({
+        **persona.summary(),
+        "description": data.get("description", ""),
+        "gender": data.get("gender"), "birth_date": data.get("birth_date"),
+        "deceased": data.get("deceased"), "nhs_number_status": data.get("nhs_number_status", "01"),
+        "pds": {"sensitive": bool(pds.get("sensitive")), "dissent": bool(pds.get("dissent")),
+                "registered_practice_ods": pds.get("registered_practice_ods")},
+        "exercises": entry.exercises if entry else None,
+        "rules": list(entry.rules) if entry else [],
+        "documents": documents,
+        "record": {"sensitive": f"{record_path}?sensitive=true", "not_sensitive": f"{record_path}?sensitive=false"},
+    })
+
+
+@bp.get("/personas/<nhs_number>/record")
+def persona_record(nhs_number):
+    persona, error = _persona_or_error(nhs_number)
+    if error:
+        return error
+    raw = request.args.get("sensitive", "true").lower()
+    if raw not in ("true", "false"):
+        return control_api.json_error(400, "'sensitive' must be true or false", field="sensitive")
+    trace_id = request.args.get("trace_id", FIXED_TRACE_ID)
+    if not _UUID.match(trace_id):
+        return control_api.json_error(400, "'trace_id' must be a UUID", field="trace_id")
+    runtime = _runtime()
+    flags = runtime.control.flags()
+    bundle = structured_bundle(
+        persona, runtime.settings.ods_code, raw == "true", _documents_base(runtime),
+        flags.get("nhs_number_status_system", "example"),
+        documents=documents_index(runtime.personas).of(persona),
+        migrate_limit_bytes=flags.get("migrate_document_limit_bytes", 0))
+    body = Spliced(to_json_bytes(bundle)).render(trace_id)
+    return Response(body, content_type=spec.FHIR_JSON_UTF8)
