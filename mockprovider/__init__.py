@@ -4,3 +4,7 @@ Public surface: :func:`mockprovider.app.create_app` and the ``mockprovider`` cli
 """
 
 __version__ = "0.1.0"
+
+# Wire the record section's checks (mockprovider.record, one clinical area a module) into the
+# persona loader (mockprovider.domain), so every entry point validates a record the same way.
+from . import record  # noqa: E402,F401

@@ -1,5 +1,6 @@
 """Domain state with no HTTP in it: personas, ids, control state (flags, faults, journal)."""
 
-# Persona section validators register themselves in personas.SECTION_VALIDATORS on import.
-from . import persona_record  # noqa: E402,F401  (address, telecom, usual_gp, registration, record)
+# Persona section validators register themselves in persona_format.SECTION_VALIDATORS on import
+# (the record section's: mockprovider.record, wired in by mockprovider/__init__.py).
+from . import persona_admin  # noqa: E402,F401  (address, telecom, usual_gp, registration)
 from . import documents  # noqa: E402,F401  (documents; builds the document-id index at load)

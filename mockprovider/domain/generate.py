@@ -34,7 +34,8 @@ from pathlib import Path
 
 from . import clinical_codes as codes
 from . import nhs_number
-from .personas import CLINICAL_AREAS, derive_tags
+from .documents import GENERATED_CONTENT_TYPE, generated_sha256
+from .persona_format import CLINICAL_AREAS, derive_tags
 
 REFERENCE_DATE = datetime.date(2025, 1, 1)
 NOT_IN_SYSTEM = "9999999999"           # the assurance suite's "unknown to provider" number
@@ -256,8 +257,6 @@ def make_persona(fake, seed, number: str, tags: frozenset) -> dict:
 
 def _documents(rnd: random.Random, seed, number: str, tags: frozenset) -> list:
     """Generated documents (the documents section's ``generate`` form) for the document tags."""
-    from .documents import GENERATED_CONTENT_TYPE, generated_sha256
-
     sizes = []
     if "many-documents" in tags:
         sizes += [(f"doc-{n:03d}", 1000 + 97 * n) for n in range(1, MANY_DOCUMENTS + 1)]

@@ -1,6 +1,8 @@
 """Documents as FHIR STU3: CareConnect-GPC-DocumentReference-1 and the streamed Binary.
 
-Public surface (kept stable; the migrate structured Bundle and the documents search call it):
+The DocumentReference builder lives with the record's documents area
+(:mod:`mockprovider.record.documents`) and is re-exported here. Public surface (kept stable; the
+migrate structured Bundle and the documents search call it):
 
     document_reference(document, *, documents_base, custodian_ods, unavailable=None) -> dict
     document_reference_id(document) -> str
@@ -20,19 +22,9 @@ import json
 from .. import spec
 from ..domain import ids
 from ..domain.documents import Document, base64_length
+from ..record.documents import (IDENTIFIER_SYSTEM, OVER_MIGRATE_LIMIT, OVER_RETRIEVE_LIMIT,  # noqa: F401
+                                PRACTICE_SETTING, binary_url, document_reference, document_reference_id)
 from . import admin
-
-# Supplier-namespaced identifier system of the persistent DocumentReference identifier.
-IDENTIFIER_SYSTEM = "https://mockprovider.invalid/Id/document-reference"
-PRACTICE_SETTING = {"coding": [{"system": spec.SNOMED, "code": "1060971000000108",
-                                "display": "General practice service"}]}
-
-# attachment.title of a placeholder (no url): why the file is not available in this context.
-OVER_RETRIEVE_LIMIT = ("This document is not available through Retrieve a document: it is larger than "
-                       "the {limit} bytes that interaction allows.")
-OVER_MIGRATE_LIMIT = ("This document is not available through Migrate a document: it is larger than "
-                      "the {limit} bytes that interaction allows.")
-
 
 # Names of the organisations the built-in personas' documents come from (ODS code -> name).
 ORGANISATION_NAMES = {"RR8": "Leeds Teaching Hospitals NHS Trust"}
@@ -50,79 +42,6 @@ def organization(ods: str, practice_ods: str) -> dict:
         "identifier": [{"system": spec.ODS_ORG_SYSTEM, "value": ods}],
         "name": ORGANISATION_NAMES.get(ods, f"Organisation {ods}"),
     }
-
-
-def document_reference_id(document: Document) -> str:
-    return ids.resource_id(document.nhs_number, "DocumentReference", document.key)
-
-
-def binary_url(documents_base: str, document: Document) -> str:
-    """The absolute URL a consumer follows verbatim: documents root + /Binary/{id}."""
-    return f"{documents_base.rstrip('/')}/Binary/{document.binary_id}"
-
-
-def document_reference(document: Document, *, documents_base: str, custodian_ods: str,
-                       unavailable: str | None = None) -> dict:
-    """One CareConnect-GPC-DocumentReference-1.
-
-    documents_base  absolute URL of the documents service root (``Call.documents_base``); the
-                    attachment url is documents_base + "/Binary/" + the document's Binary id.
-    custodian_ods   ODS code of the organisation holding the record (the provider practice,
-                    ``settings.ods_code``): ``custodian`` -> Organization/ids.organization_id(ods).
-    unavailable     None: the file is available, ``attachment.url`` is set. Otherwise a
-                    placeholder: no url, and this text (e.g. OVER_RETRIEVE_LIMIT.format(limit=...))
-                    as ``attachment.title``. size and contentType are always present (mandatory).
-
-    References: subject Patient/ids.patient_id(nhs); author Organization/ids.organization_id(ods)
-    or Practitioner/ids.practitioner_id(key); a consultation link -> context.encounter
-    Encounter/ids.resource_id(nhs, "Encounter", key); a problem link -> context.related
-    Condition/ids.resource_id(nhs, "Condition", key).
-    Never populated (documents.md): docStatus, class, authenticator, relatesTo, attachment.data.
-    """
-    entry = document.entry
-    nhs = document.nhs_number
-    code, _, display = entry["type"].partition("|")
-    ref_id = document_reference_id(document)
-    meta: dict = {"profile": [spec.PROFILE_DOCUMENT_REFERENCE]}
-    if document.nopat:
-        meta["security"] = [dict(spec.NOPAT_SECURITY)]
-    author = entry["author"]
-    if "organization" in author:
-        author_ref = f"Organization/{ids.organization_id(author['organization'])}"
-    else:
-        author_ref = f"Practitioner/{ids.practitioner_id(author['practitioner'])}"
-    attachment: dict = {"contentType": document.content_type}
-    if unavailable is None:
-        attachment["url"] = binary_url(documents_base, document)
-    else:
-        attachment["title"] = unavailable
-    attachment["size"] = document.size
-    resource: dict = {
-        "resourceType": "DocumentReference",
-        "id": ref_id,
-        "meta": meta,
-        "masterIdentifier": {"system": "urn:ietf:rfc:3986", "value": f"urn:uuid:{document.binary_id}"},
-        "identifier": [{"system": IDENTIFIER_SYSTEM, "value": ref_id}],
-        "status": "current",
-        "type": {"coding": [{"system": spec.SNOMED, "code": code, "display": display}]},
-        "subject": {"reference": f"Patient/{ids.patient_id(nhs)}"},
-        "created": entry["created"],
-        "indexed": entry["indexed"],
-        "author": [{"reference": author_ref}],
-        "custodian": {"reference": f"Organization/{ids.organization_id(custodian_ods)}"},
-        "description": entry["description"],
-    }
-    if document.nopat:
-        resource["securityLabel"] = [{"coding": [dict(spec.NOPAT_SECURITY)]}]
-    resource["content"] = [{"attachment": attachment}]
-    context: dict = {}
-    if "consultation" in entry:
-        context["encounter"] = {"reference": f"Encounter/{ids.resource_id(nhs, 'Encounter', entry['consultation'])}"}
-    context["practiceSetting"] = PRACTICE_SETTING
-    if "problem" in entry:
-        context["related"] = [{"ref": {"reference": f"Condition/{ids.resource_id(nhs, 'Condition', entry['problem'])}"}}]
-    resource["context"] = context
-    return resource
 
 
 def binary_parts(document: Document) -> tuple[bytes, bytes]:

@@ -9,7 +9,7 @@ import pytest
 
 from mockprovider.config import Settings
 from mockprovider.domain import generate, nhs_number
-from mockprovider.domain.persona_record import validate_record
+from mockprovider.record.check import validate_record
 from mockprovider.domain.personas import Checker, PersonaStore
 
 CAST_DIR = Path(Settings().personas)

@@ -158,7 +158,7 @@ def test_generated_personas_render_bundles_that_validate(tmp_path, tags):
 
 
 def test_large_record_is_deterministic_and_fills_every_area():
-    from mockprovider.domain.persona_record import validate_record
+    from mockprovider.record.check import validate_record
     from mockprovider.domain.personas import CLINICAL_AREAS, Checker
 
     record = gen.large_record("x", 61)

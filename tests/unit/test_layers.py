@@ -1,6 +1,9 @@
-"""Imports point one way: http -> interactions -> fhir/domain -> spec, errors, config.
+"""Imports point one way: http -> interactions -> fhir -> record -> domain -> spec, errors, config.
 
-Only http/ and app.py may import Flask; fhir.resources and faker stay off the serving path.
+``record/`` (one clinical area a module) sits beside fhir/: fhir/ assembles the Bundle from it, so
+record/ never imports fhir/ (or anything above). No module imports another in a circle, not even
+through an import inside a function. Only http/ and app.py may import Flask; fhir.resources and
+faker stay off the serving path.
 """
 import ast
 from pathlib import Path
@@ -11,12 +14,14 @@ PACKAGE = Path(__file__).resolve().parents[2] / "mockprovider"
 
 # layer -> packages of mockprovider it must never import
 FORBIDDEN = {
+    "http": {"cli", "server"},
     "interactions": {"http", "app", "cli", "server"},
     "fhir": {"http", "interactions", "app", "cli", "server"},
-    "domain": {"http", "interactions", "fhir", "app", "cli", "server"},
-    "errors.py": {"http", "interactions", "fhir", "domain", "app", "cli", "server"},
-    "spec.py": {"http", "interactions", "fhir", "domain", "app", "cli", "server", "errors", "config"},
-    "config.py": {"http", "interactions", "fhir", "domain", "app", "cli", "server"},
+    "record": {"http", "interactions", "fhir", "app", "cli", "server"},
+    "domain": {"http", "interactions", "fhir", "record", "app", "cli", "server"},
+    "errors.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server"},
+    "spec.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server", "errors", "config"},
+    "config.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server"},
 }
 FLASK_ALLOWED = {"http", "app.py"}
 
@@ -60,6 +65,70 @@ def test_layering(path):
             forbidden = FORBIDDEN.get(layer, set())
             assert target not in forbidden and target_key not in forbidden, \
                 f"{path.relative_to(PACKAGE)} ({layer}) must not import mockprovider.{target}"
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict:
+    """module -> the mockprovider modules it imports (``from . import x`` counts as importing x)."""
+    modules = {module_name(p): p for p in SOURCES}
+    graph = {}
+    for name, path in modules.items():
+        edges = set()
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = resolve(path, node.module or "", node.level)
+                if path.name == "__init__.py" and node.level:
+                    base = resolve(path.parent / "x.py", node.module or "", node.level)
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
+            else:
+                continue
+            edges.update(t for t in targets if t in modules and t != name)
+        graph[name] = edges
+    return graph
+
+
+def test_every_package_is_in_the_layer_table():
+    packages = {p.relative_to(PACKAGE).parts[0] for p in SOURCES if len(p.relative_to(PACKAGE).parts) > 1}
+    assert packages <= set(FORBIDDEN), f"add {packages - set(FORBIDDEN)} to FORBIDDEN"
+
+
+def test_record_is_a_package_of_clinical_areas():
+    """record/ holds one module per clinical area, each naming the 1.6.2 page it implements."""
+    areas = ("problems", "allergies", "medications", "uncategorised", "immunisations", "investigations",
+             "referrals", "diary", "consultations", "documents", "lists")
+    for area in areas:
+        path = PACKAGE / "record" / f"{area}.py"
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+        assert doc and "pages/accessrecord_structured/" in doc, f"record/{area}.py must name its page"
+
+
+@pytest.mark.parametrize("package", ["domain", "record", "fhir", "interactions", "http"])
+def test_no_import_cycles(package):
+    graph = import_graph()
+    inside = {m for m in graph if m.startswith(f"mockprovider.{package}")}
+
+    def cycle_from(start):
+        stack = [(start, [start])]
+        while stack:
+            node, trail = stack.pop()
+            for nxt in graph[node] & inside:
+                if nxt == start:
+                    return trail + [start]
+                if nxt not in trail:
+                    stack.append((nxt, trail + [nxt]))
+        return None
+
+    for module in sorted(inside):
+        cycle = cycle_from(module)
+        assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
 
 def test_serving_path_does_not_import_heavy_validators():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mockprovider.app import create_app
-from mockprovider.domain import personas as P
+from mockprovider.domain import persona_format as P
 from mockprovider.domain.personas import PersonaError, PersonaStore
 
 GOOD = {

@@ -1,0 +1,216 @@
+"""One persona file: parse, validate, and the :class:`Persona` it becomes.
+
+The format is documented in personas/README.md. :func:`validate` checks the top-level fields and
+runs every registered section validator (:data:`.persona_format.SECTION_VALIDATORS`); the first
+mistake raises :class:`PersonaError` naming the file, the JSON path and the reason.
+
+Start-up stays fast and small with many personas: each file is parsed and validated once, then only
+a small summary (NHS number, name, flags, tags) and the file's raw bytes are kept. The full dict is
+parsed again on first use of :attr:`Persona.data` (and kept); FHIR records are built lazily by the
+FHIR layer, which caches them.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+from . import nhs_number
+from .generate import large_record
+from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, SECTION_VALIDATORS, TAGS,  # noqa: F401
+                             Checker, PersonaError, _kind, derive_tags)
+
+TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
+TOP_OPTIONAL = ("description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
+                "telecom", "usual_gp", "registration", "record", "generated_record", "documents")
+GENERATED_RECORD_MAX_VISITS = 20_000
+
+
+# --- validation ---------------------------------------------------------------------------------------
+
+def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
+    """Check one persona's dict; return the Persona or raise PersonaError (file, JSON path, reason).
+
+    Section validators (:data:`SECTION_VALIDATORS`) must not change the data: a loaded persona keeps
+    only its file's bytes and parses them again when its data is first needed.
+    """
+    c = Checker(file)
+    c.obj(data, "$", TOP_REQUIRED, TOP_OPTIONAL)
+    number = data["nhs_number"]
+    if not isinstance(number, str):
+        c.fail("$.nhs_number", f"must be a string of 10 digits, not {_kind(number)}")
+    if not nhs_number.is_valid(number):
+        c.fail("$.nhs_number", f"{number!r} is not a valid NHS number (10 digits, Mod-11 check digit)")
+    if "description" in data:
+        c.string(data["description"], "$.description")
+    name = c.obj(data["name"], "$.name", ("family",), ("given", "prefix", "suffix", "text"))
+    c.string(name["family"], "$.name.family")
+    for part in ("given", "prefix", "suffix"):
+        if part in name:
+            c.strings(name[part], f"$.name.{part}")
+    if "text" in name:
+        c.string(name["text"], "$.name.text")
+    c.string(data["gender"], "$.gender", choices=GENDERS)
+    born = c.date(data["birth_date"], "$.birth_date")
+    if data.get("deceased") is not None:
+        died = c.date(data["deceased"], "$.deceased")
+        if died < born:
+            c.fail("$.deceased", f"{data['deceased']} is before the birth date {data['birth_date']}")
+    if "active" in data:
+        c.boolean(data["active"], "$.active")
+    if "nhs_number_status" in data:
+        c.string(data["nhs_number_status"], "$.nhs_number_status", choices=NHS_NUMBER_STATUSES)
+    if "pds" in data:
+        pds = c.obj(data["pds"], "$.pds", (), ("sensitive", "dissent", "registered_practice_ods"))
+        for flag in ("sensitive", "dissent"):
+            if flag in pds:
+                c.boolean(pds[flag], f"$.pds.{flag}")
+        if "registered_practice_ods" in pds:
+            c.string(pds["registered_practice_ods"], "$.pds.registered_practice_ods", ODS_RE, nullable=True)
+    if "generated_record" in data:
+        spec = c.obj(data["generated_record"], "$.generated_record", ("seed", "visits"))
+        seed = spec["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, (str, int)) or seed == "":
+            c.fail("$.generated_record.seed", "must be a non-empty string or a whole number")
+        c.integer(spec["visits"], "$.generated_record.visits", minimum=1)
+        if spec["visits"] > GENERATED_RECORD_MAX_VISITS:
+            c.fail("$.generated_record.visits", f"must be at most {GENERATED_RECORD_MAX_VISITS}")
+        if "record" in data:
+            c.fail("$.generated_record", "a persona has either record or generated_record, not both")
+    for section, validator in SECTION_VALIDATORS.items():
+        if section in data:
+            try:
+                validator(c, data[section], f"$.{section}", persona_dir)
+            except PersonaError:
+                raise
+            except Exception as exc:   # a validator tripped over an unexpected shape: still say where
+                c.fail(f"$.{section}", f"could not be read ({type(exc).__name__}: {exc})")
+    tags = derive_tags(data, persona_dir, raw)
+    if "tags" in data:
+        for i, tag in enumerate(c.array(data["tags"], "$.tags")):
+            c.string(tag, f"$.tags[{i}]")
+            if tag not in TAGS:
+                c.fail(f"$.tags[{i}]", f"{tag!r} is not a known tag (known: {', '.join(TAGS)})")
+            if tag not in tags:
+                c.fail(f"$.tags[{i}]", f"{tag!r} is declared but the data does not show it "
+                                       f"({TAGS[tag]}); the data gives: {', '.join(tags) or 'no tags'}")
+    return Persona(str(file), data, tags=tags)
+
+
+def _no_duplicate_keys(pairs):
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"duplicate key {key!r} in one object")
+            seen.add(key)
+    return result
+
+
+def parse(raw: bytes, file) -> dict:
+    """Raw file bytes -> dict, or PersonaError at "$" saying why it is not JSON."""
+    try:
+        return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as exc:
+        raise PersonaError(file, "$", f"is not valid JSON: {exc.msg} (line {exc.lineno}, "
+                                      f"column {exc.colno})") from None
+    except UnicodeDecodeError as exc:
+        raise PersonaError(file, "$", f"is not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except ValueError as exc:
+        raise PersonaError(file, "$", f"is not valid JSON: {exc}") from None
+
+
+def load_file(path, persona_dir=None) -> "Persona":
+    """Read, parse and validate one persona file."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise PersonaError(path, "$", f"cannot be read: {exc.strerror}") from None
+    persona = validate(parse(raw, path), path, persona_dir if persona_dir is not None else os.path.dirname(path),
+                       raw)
+    persona.forget(raw)
+    return persona
+
+
+# --- the persona and the store ------------------------------------------------------------------------
+
+_DATA_LOCK = threading.Lock()
+
+
+class Persona:
+    """One validated patient. ``data`` is the file's dict (parsed again lazily when it was dropped)."""
+
+    __slots__ = ("file", "nhs_number", "tags", "documents", "_data", "_raw", "_summary")
+
+    def __init__(self, file: str, data: dict, tags: list | None = None):
+        self.file = file
+        self.nhs_number = data["nhs_number"]
+        self.tags = list(tags) if tags is not None else derive_tags(data, os.path.dirname(file))
+        self._data = data
+        self._raw = None
+        # Kept even when data is dropped, so a document index built at load parses nothing.
+        self.documents = data.get("documents") or []
+        pds = data.get("pds") or {}
+        self._summary = (name_text(data.get("name") or {}), pds.get("registered_practice_ods"),
+                         bool(pds.get("sensitive")), bool(pds.get("dissent")))
+
+    def forget(self, raw: bytes):
+        """Keep only the raw bytes; ``data`` parses them again on first use (saves memory at scale)."""
+        self._raw, self._data = raw, None
+
+    @property
+    def data(self) -> dict:
+        data = self._data
+        if data is not None and ("record" in data or "generated_record" not in data):
+            return data
+        with _DATA_LOCK:      # first use: parse (and expand) once, even with threaded workers
+            data = self._data
+            if data is None:
+                data = json.loads(self._raw)
+            if "generated_record" in data and "record" not in data:
+                # A large record is made from its seed on first use, never at start-up (the tests
+                # check that what the generator makes passes the record validator).
+                spec = data["generated_record"]
+                data["record"] = large_record(spec["seed"], spec["visits"])
+            self._data, self._raw = data, None
+        return data
+
+    @property
+    def name(self) -> str:
+        return self._summary[0]
+
+    @property
+    def registered_practice_ods(self):
+        return self._summary[1]
+
+    @property
+    def sensitive(self) -> bool:
+        return self._summary[2]
+
+    @property
+    def dissent(self) -> bool:
+        return self._summary[3]
+
+    @property
+    def pds(self) -> dict:
+        return self.data.get("pds", {})
+
+    def summary(self) -> dict:
+        """What ``personas list --json`` prints for this persona."""
+        return {"nhs_number": self.nhs_number, "name": self.name,
+                "registered_practice_ods": self.registered_practice_ods, "tags": list(self.tags),
+                "file": os.path.basename(self.file)}
+
+    def __repr__(self):
+        return f"Persona({self.nhs_number}, {self.name!r}, tags={self.tags})"
+
+
+def name_text(name: dict) -> str:
+    """A display name: "text" when given, else prefix given family."""
+    if name.get("text"):
+        return name["text"]
+    parts = [*name.get("prefix", []), *name.get("given", []), name.get("family", "")]
+    return " ".join(p for p in parts if p)

@@ -1,0 +1,150 @@
+"""What every clinical area shares: the build context (ids, references), coding, dates, and the
+checks common to every persona record item.
+
+Kept small and general on purpose: an area's own codes, extensions and rules live in its module.
+
+- ids: every resource id is ``uuid5`` of (NHS number, resource type, item key)
+  (:func:`mockprovider.domain.ids.resource_id`), through :meth:`Ctx.id`;
+- coding: persona codes are written ``"<SNOMED code>|<display>"``; :func:`concept` turns one into a
+  CodeableConcept, :func:`coding` into one Coding;
+- dates: persona dates are ``YYYY-MM-DD`` or a full date-time; :func:`instant` makes a FHIR instant.
+
+Builders write dicts in a fixed key order: same persona, same bytes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .. import spec
+from ..domain import ids
+from ..domain.persona_format import CODE_RE, DATE_OR_DATETIME_RE, Checker
+
+CROSS_CARE_ID_SYSTEM = "https://fhir.nhs.uk/Id/cross-care-setting-identifier"
+UCUM = "http://unitsofmeasure.org"
+HL7UK_SD = "https://fhir.hl7.org.uk/STU3/StructureDefinition/"
+EXT_ENCOUNTER = spec.SD + "Extension-CareConnect-GPC-Encounter-1"
+COMMENT_NOTE = ("37331000000100", "Comment note")
+
+
+# --- coding and dates ----------------------------------------------------------------------------------
+def coding(code_text: str, system: str = spec.SNOMED) -> dict:
+    """``"<code>|<display>"`` -> Coding."""
+    code, _, display_ = code_text.partition("|")
+    return {"system": system, "code": code, "display": display_}
+
+
+def concept(code_text: str) -> dict:
+    """``"<SNOMED>|<display>"`` -> CodeableConcept."""
+    return {"coding": [coding(code_text)]}
+
+
+def display(code_text: str) -> str:
+    return code_text.partition("|")[2]
+
+
+def instant(value: str) -> str:
+    """A persona date as a FHIR instant (date-only values at midnight UTC)."""
+    return value if "T" in value else f"{value}T00:00:00+00:00"
+
+
+def quantity(value, unit) -> dict:
+    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+
+def note(item) -> list | None:
+    """An item's ``note`` as an Annotation list (None without one)."""
+    return [{"text": item["note"]}] if item.get("note") else None
+
+
+def put(resource: dict, name: str, value):
+    """Set ``resource[name]`` unless the value is None or empty."""
+    if value is not None and value != []:
+        resource[name] = value
+
+
+# --- the build context ---------------------------------------------------------------------------------
+def _everything(item) -> bool:
+    return True
+
+
+@dataclass
+class Ctx:
+    """What every builder needs: the persona, who recorded items, where items were recorded."""
+    nhs: str
+    patient_ref: dict
+    organization_ref: dict
+    practitioner_ref: dict | None
+    encounter_of: dict = field(default_factory=dict)   # item key -> Encounter reference
+    related: dict = field(default_factory=dict)        # problem key -> [references of linked items]
+    include: Callable = _everything                    # include(item): is a (confidential) item sent?
+
+    def id(self, kind: str, key: str) -> str:
+        return ids.resource_id(self.nhs, kind, key)
+
+    def ref(self, kind: str, key: str) -> dict:
+        return {"reference": f"{kind}/{self.id(kind, key)}"}
+
+    def head(self, kind: str, key: str, profile: str, item: dict | None = None) -> dict:
+        """resourceType, id, meta (profile + NOPAT when the item says so)."""
+        meta = {"profile": [profile]}
+        if item is not None and item.get("nopat"):
+            meta["security"] = [dict(spec.NOPAT_SECURITY)]
+        return {"resourceType": kind, "id": self.id(kind, key), "meta": meta}
+
+    def identifier(self, kind: str, key: str) -> list:
+        return [{"system": CROSS_CARE_ID_SYSTEM, "value": self.id(kind, key)}]
+
+    def requester(self) -> dict | None:
+        """Who asked for a request resource: the usual GP on behalf of the practice (None without a GP)."""
+        if self.practitioner_ref is None:
+            return None
+        return {"agent": self.practitioner_ref, "onBehalfOf": self.organization_ref}
+
+    def encounter(self, item_key: str) -> dict | None:
+        return self.encounter_of.get(item_key)
+
+
+# --- checks common to every record item ----------------------------------------------------------------
+KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}\Z")
+COMMON_REQUIRED = ("key", "date")
+COMMON_OPTIONAL = ("confidential", "nopat", "note")
+
+
+def check_code(c: Checker, value, path):
+    return c.string(value, path, CODE_RE)
+
+
+def check_date(c: Checker, value, path):
+    return c.string(value, path, DATE_OR_DATETIME_RE)
+
+
+def check_bool(c: Checker, item, name, path):
+    if name in item:
+        c.boolean(item[name], f"{path}.{name}")
+
+
+def check_key(c: Checker, value, path, keys: dict):
+    """A key: the right form and unique in the record (``keys``: key -> JSON path of its first use)."""
+    key = c.string(value, path, KEY_RE)
+    if key in keys:
+        c.fail(path, f"{key!r} is already used at {keys[key]}")
+    keys[key] = path.rsplit(".", 1)[0]
+    return key
+
+
+def check_item(c: Checker, area, item, p, keys: dict):
+    """The fields every item of ``area`` (a record module) shares: key, date, flags, note, codes, end."""
+    c.obj(item, p, COMMON_REQUIRED + area.REQUIRED, COMMON_OPTIONAL + area.OPTIONAL)
+    check_key(c, item["key"], f"{p}.key", keys)
+    check_date(c, item["date"], f"{p}.date")
+    check_bool(c, item, "confidential", p)
+    check_bool(c, item, "nopat", p)
+    if "note" in item:
+        c.string(item["note"], f"{p}.note")
+    for name in area.CODE_FIELDS:
+        if name in item:
+            check_code(c, item[name], f"{p}.{name}")
+    if "end" in item and getattr(area, "END_IS_DATE", False):
+        check_date(c, item["end"], f"{p}.end")
