@@ -23,6 +23,8 @@ def cli():
 @click.option("--host", envvar="MOCKPROVIDER_HOST", default="127.0.0.1", show_default=True)
 @click.option("--port", envvar="MOCKPROVIDER_PORT", default=8080, type=int, show_default=True)
 @click.option("--workers", envvar="MOCKPROVIDER_WORKERS", default=2, type=int, show_default=True)
+@click.option("--threads", envvar="MOCKPROVIDER_THREADS", default=128, type=click.IntRange(1, 4096),
+              show_default=True, help="request threads per worker (concurrent requests, e.g. slow downloads)")
 @click.option("--personas", envvar="MOCKPROVIDER_PERSONAS", default=None,
               help="folder of persona JSON files [default: the built-in cast]")
 @click.option("--certfile", envvar="MOCKPROVIDER_TLS_CERTFILE", default=None, help="TLS certificate (PEM)")
@@ -30,9 +32,9 @@ def cli():
 @click.option("--ca-certs", envvar="MOCKPROVIDER_TLS_CA_CERTS", default=None,
               help="CA bundle; requires a client certificate (mutual TLS)")
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn")
-def serve(host, port, workers, personas, certfile, keyfile, ca_certs, dev):
+def serve(host, port, workers, threads, personas, certfile, keyfile, ca_certs, dev):
     """Run the mock under gunicorn (or Flask's dev server with --dev)."""
-    overrides = dict(host=host, port=port, workers=workers, personas=personas,
+    overrides = dict(host=host, port=port, workers=workers, threads=threads, personas=personas,
                      tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs)
     log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
     try:

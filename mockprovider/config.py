@@ -39,6 +39,8 @@ class Settings:
     host: str = _setting("127.0.0.1", "address to bind")
     port: int = _setting(8080, "port to bind")
     workers: int = _setting(2, "gunicorn worker processes")
+    threads: int = _setting(128, "request threads per worker (gthread): concurrent requests a worker "
+                                 "serves; a slow download holds one")
     personas: str = _setting(str(_REPO_PERSONAS), "folder of persona JSON files")
     ods_code: str = _setting("B82617", "the provider practice's ODS code (in every service root)")
     provider_asid: str = _setting("918999198738", "the provider's ASID (Ssp-To must equal it)")

@@ -3,21 +3,29 @@
 Transport rules the mock keeps here (README "Reliability"):
 - TLS: TLS 1.2 at least (the spec's SSP link is mutual TLS 1.2); a client certificate signed by
   ``ca_certs`` is required when that bundle is given, otherwise the handshake fails.
+- Concurrency: gunicorn's threaded worker (``gthread``), ``threads`` request threads per worker
+  process, HTTP/1.1 keep-alive (``keepalive`` seconds) and pipelining. Chosen over the sync worker
+  (one connection per process: two slow 100 MiB downloads held every worker, no keep-alive) and
+  over gevent/eventlet (monkey-patching, a C extension, and a Binary stream is a loop of 1 MiB
+  writes that a thread waits on with the GIL released anyway): a slow reader costs one idle
+  thread, idle keep-alive connections cost nothing but a poller entry.
 - Slow clients: every socket read or write waits at most ``client_timeout_seconds``; a client that
-  sends nothing (or stops reading) is closed cleanly instead of holding one of the few sync workers
-  until gunicorn's own ``timeout`` kills it.
+  sends nothing (or stops reading) is closed cleanly instead of holding a thread for ever (the
+  worker's socket class keeps that timeout where gthread would make the socket fully blocking).
 - Requests gunicorn itself rejects before the app sees them (malformed request line or header,
   header too large, bad chunking) are answered with a GPConnect OperationOutcome, 400 BAD_REQUEST
   (501 NOT_IMPLEMENTED for an unsupported Transfer-Encoding), not gunicorn's HTML page.
 """
 from __future__ import annotations
 
+import errno
 import logging
+import socket
 import ssl
 
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as gerrors
-from gunicorn.workers.sync import SyncWorker
+from gunicorn.workers import gthread
 from gunicorn import util
 
 from .errors import SpineError
@@ -57,18 +65,53 @@ class _QuietTimeouts(logging.Filter):
         return not isinstance(exc, TimeoutError)
 
 
-class MockWorker(SyncWorker):
-    """gunicorn's sync worker with a socket timeout and FHIR answers to unparseable requests."""
+class _TimedSocket(socket.socket):
+    """A client socket whose "blocking" mode keeps the slow-client timeout.
+
+    gthread switches a connection between non-blocking (waiting in the poller for a keep-alive
+    request) and blocking (served by a thread) with ``setblocking``; ``setblocking(True)`` would
+    clear the timeout, so here it sets it instead."""
+
+    __slots__ = ()
+    timeout_seconds: float | None = None
+
+    def setblocking(self, flag):
+        if flag:
+            self.settimeout(self.timeout_seconds)
+        else:
+            super().setblocking(False)
+
+
+class _TimedSSLSocket(ssl.SSLSocket):
+    """The TLS twin of :class:`_TimedSocket` (the context's ``sslsocket_class``)."""
+
+    def setblocking(self, flag):
+        if flag:
+            self.settimeout(_TimedSocket.timeout_seconds)
+        else:
+            super().setblocking(False)
+
+
+class MockWorker(gthread.ThreadWorker):
+    """gunicorn's threaded worker with a socket timeout and FHIR answers to unparseable requests."""
 
     def init_process(self):
         self.log.error_log.addFilter(_QuietTimeouts())
+        _TimedSocket.timeout_seconds = self.cfg.mockprovider_client_timeout
         super().init_process()
 
     def accept(self, listener):
-        client, addr = listener.accept()
-        client.settimeout(self.cfg.mockprovider_client_timeout)
-        util.close_on_exec(client)
-        self.handle(listener, client, addr)
+        try:
+            client, addr = listener.accept()
+        except OSError as e:
+            if e.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                raise
+            return
+        timed = _TimedSocket(client.family, client.type, client.proto, fileno=client.detach())
+        timed.setblocking(True)
+        util.close_on_exec(timed)
+        self.nr_conns += 1
+        self.enqueue_req(gthread.TConn(self.cfg, timed, addr, listener.getsockname()))
 
     def handle_error(self, req, client, addr, exc):
         error = transport_error(exc)
@@ -94,6 +137,7 @@ class MockWorker(SyncWorker):
 def _tls_context(conf, default_factory):
     context = default_factory()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.sslsocket_class = _TimedSSLSocket
     return context
 
 
@@ -120,9 +164,11 @@ def gunicorn_options(settings) -> dict:
         "workers": settings.workers,
         "worker_class": MockWorker,
         "preload_app": True,
-        "timeout": 120,          # a 250 MB document streams for a while on a slow client
+        "timeout": 120,          # heartbeat of the worker's main loop (requests run in threads)
         "graceful_timeout": 10,
-        "keepalive": 5,
+        "threads": settings.threads,
+        "worker_connections": max(1000, 2 * settings.threads),
+        "keepalive": 5,          # seconds an idle keep-alive connection stays open
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "warning",

@@ -1,5 +1,5 @@
 """Fault kinds, rules, flags and the control CLI against a real server on a real socket
-(``mockprovider serve``: gunicorn sync workers, as users run it)."""
+(``mockprovider serve``: gunicorn threaded workers, as users run it)."""
 import http.client
 import json
 import threading
