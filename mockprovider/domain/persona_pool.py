@@ -42,18 +42,41 @@ def _load_slice(job):
 def load_files(paths: list[str], directory: str):
     """Yield each file's Persona in file order; raise the first file's PersonaError where it occurs."""
     processes = min(cpus(), 8)
-    if len(paths) < PARALLEL_FROM or processes < 2:
+    results = None
+    if len(paths) >= PARALLEL_FROM and processes >= 2:
+        count = processes * SLICES_PER_PROCESS
+        step = -(-len(paths) // count)
+        results = _pooled([(paths[i:i + step], directory) for i in range(0, len(paths), step)], processes)
+    if results is None:                 # small folder, one CPU, or a pool that broke: one process
         for path in paths:
             yield load_file(path, directory)
         return
-    import multiprocessing
+    for item in results:
+        if isinstance(item, tuple):
+            raise PersonaError(item[1], item[2], item[3])
+        yield item
 
-    count = processes * SLICES_PER_PROCESS
-    step = -(-len(paths) // count)
-    jobs = [(paths[i:i + step], directory) for i in range(0, len(paths), step)]
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
-        for result in pool.imap(_load_slice, jobs):
-            for item in result:
-                if isinstance(item, tuple):
-                    raise PersonaError(item[1], item[2], item[3])
-                yield item
+
+def _pooled(jobs: list, processes: int) -> list | None:
+    """Every slice's items in order, up to and including the first error; None if the pool broke.
+
+    The pool is finished before anything is yielded, so a caller that stops early (a duplicate
+    NHS number) never leaves worker processes behind; a worker that dies (killed, out of memory,
+    a fork that inherited a held lock and exited) raises BrokenProcessPool, answered by the
+    one-process loop instead of a wait that never ends.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    out: list = []
+    try:
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            for result in pool.map(_load_slice, jobs):
+                out.extend(result)
+                if out and isinstance(out[-1], tuple):
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    break
+    except BrokenProcessPool:
+        return None
+    return out

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -69,3 +70,15 @@ def test_pool_raises_the_first_error_a_sequential_load_raises(parallel, monkeypa
     one = first_error(lambda f: sequential_load(monkeypatch, f), folder)
     assert pooled == one
     assert "zzzz-later" not in pooled[0]
+
+
+def _worker_dies(job):
+    os._exit(3)
+
+
+def test_a_worker_that_dies_falls_back_to_one_process(parallel, monkeypatch):
+    """A pool whose worker exits (killed, out of memory) must not hang the load: one process instead."""
+    monkeypatch.setattr(persona_pool, "_load_slice", _worker_dies)
+    fallback = PersonaStore.load(BUILT_IN)
+    one = sequential_load(monkeypatch, BUILT_IN)
+    assert list(fallback.by_nhs_number) == list(one.by_nhs_number)
