@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 from dataclasses import dataclass, field
 
 from flask import Flask
 
-from .config import Settings
+from .config import BUILT_IN_PERSONAS, Settings
+from .domain.persona_layer import LayeredCast
 from .domain.control import ControlStore, SqliteControlStore
 from .domain.personas import PersonaStore
 
@@ -23,6 +25,19 @@ class Runtime:
     control: ControlStore
     handled: frozenset = frozenset()
     caches: dict = field(default_factory=dict)   # build once, serve many: name -> cache object
+    cast: LayeredCast | None = None     # folder + run-time layer; ``personas`` is its current store
+
+    def sync_personas(self, version: int | None = None) -> None:
+        """Bring ``personas`` up to the control store's persona layer (one int compare when
+        unchanged). A changed cast empties the response caches: they are keyed by persona."""
+        cast = self.cast
+        if cast is None:
+            return
+        if version is None:
+            version = self.control.current().personas_version
+        if version != cast.version and cast.sync(version):
+            self.personas = cast.store
+            self.caches.clear()
 
 
 def create_app(overrides: dict | None = None, environ=None) -> Flask:
@@ -35,8 +50,10 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     app = Flask("mockprovider")
     app.url_map.merge_slashes = False     # keep the Spine-proxy form /https://host/... intact
     app.url_map.strict_slashes = False
+    builtin = os.path.realpath(settings.personas) == os.path.realpath(BUILT_IN_PERSONAS)
     app.extensions["mockprovider"] = Runtime(settings, personas, control,
-                                             handled=frozenset(fhir_views.HANDLERS))
+                                             handled=frozenset(fhir_views.HANDLERS),
+                                             cast=LayeredCast(personas, control, builtin))
     app.register_blueprint(control_api.bp)
     app.register_blueprint(control_details.bp)
     app.register_blueprint(console.bp)

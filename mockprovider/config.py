@@ -19,6 +19,7 @@ MB = 1024 * 1024
 # Built-in personas live in the repository's personas/ folder (next to the package), or in the
 # package's own copy when installed from a wheel.
 _REPO_PERSONAS = Path(__file__).resolve().parent.parent / "personas"
+BUILT_IN_PERSONAS = str(_REPO_PERSONAS)
 
 
 class SettingsError(ValueError):

@@ -28,12 +28,14 @@ class ControlClient:
         self.token = token or None
         self.timeout = timeout
 
-    def call(self, method: str, path: str, payload=None):
-        data = None if payload is None else json.dumps(payload).encode()
+    def call(self, method: str, path: str, payload=None, *, data: bytes | None = None,
+             content_type: str = "application/json"):
+        if data is None and payload is not None:
+            data = json.dumps(payload).encode()
         request = urllib.request.Request(self.url + "/_control" + path, data=data, method=method)
         request.add_header("Accept", "application/json")
         if data is not None:
-            request.add_header("Content-Type", "application/json")
+            request.add_header("Content-Type", content_type)
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
@@ -81,6 +83,25 @@ class ControlClient:
 
     def clear_requests(self):
         return self.call("DELETE", "/requests")
+
+    # run-time personas
+    def personas(self):
+        return self.call("GET", "/personas")
+
+    def persona(self, nhs_number: str):
+        return self.call("GET", f"/personas/{nhs_number}")
+
+    def put_persona(self, nhs_number: str, persona=None, *, data: bytes | None = None,
+                    content_type: str = "application/json"):
+        """A persona dict (or its bytes); ``content_type="application/fhir+json"`` with a
+        structured Bundle's bytes imports the Bundle as the persona."""
+        return self.call("PUT", f"/personas/{nhs_number}", persona, data=data, content_type=content_type)
+
+    def delete_persona(self, nhs_number: str):
+        return self.call("DELETE", f"/personas/{nhs_number}")
+
+    def reload_personas(self):
+        return self.call("POST", "/personas/reload")
 
 
 def parse_flag_value(text: str):
@@ -196,8 +217,91 @@ def faults(ctx):
 @control.command()
 @click.pass_context
 def reset(ctx):
-    """Back to start-up defaults: flags as configured, no fault rules, an empty journal."""
+    """Back to start-up defaults: flags as configured, no fault rules, the start-up cast, an empty journal."""
     _run(ctx, "reset")
+
+
+@control.group()
+def persona():
+    """Put, delete, list and reload personas on a running mock (every worker sees the change)."""
+
+
+def _run_persona(ctx, method, *args, **kwargs):
+    """Like _run, but a rejected persona prints every mistake (JSON path: reason), one a line."""
+    try:
+        result = getattr(_client(ctx), method)(*args, **kwargs)
+    except ControlError as exc:
+        errors = (exc.body or {}).get("errors") if isinstance(exc.body, dict) else None
+        if errors:
+            for row in errors:
+                where = f"{row['file']}: " if row.get("file") else ""
+                click.echo(f"error: {where}{row.get('path')}: {row.get('reason')}", err=True)
+        raise click.ClickException(str(exc))
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    return result
+
+
+def _bundle_nhs_number(bundle) -> str | None:
+    """The NHS number of a structured Bundle's Patient (identifier system .../nhs-number)."""
+    for entry in bundle.get("entry") or []:
+        resource = (entry or {}).get("resource") or {}
+        if resource.get("resourceType") == "Patient":
+            for identifier in resource.get("identifier") or []:
+                if str(identifier.get("system", "")).endswith("/Id/nhs-number"):
+                    return identifier.get("value")
+    return None
+
+
+@persona.command("put")
+@click.argument("file", type=click.File("rb"))
+@click.option("--nhs-number", default=None, help="[default: the file's nhs_number, or a Bundle's Patient]")
+@click.pass_context
+def persona_put(ctx, file, nhs_number):
+    """Create or replace the persona in FILE: a persona JSON file, or a GP Connect structured
+    Bundle (resourceType Bundle), which the mock imports."""
+    raw = file.read()
+    try:
+        body = json.loads(raw)
+    except ValueError as exc:
+        raise click.ClickException(f"{file.name} is not JSON: {exc}")
+    is_bundle = isinstance(body, dict) and body.get("resourceType") == "Bundle"
+    if nhs_number is None and isinstance(body, dict):
+        nhs_number = _bundle_nhs_number(body) if is_bundle else body.get("nhs_number")
+    if not isinstance(nhs_number, str) or not nhs_number:
+        raise click.ClickException(f"{file.name} names no NHS number; give --nhs-number")
+    _run_persona(ctx, "put_persona", nhs_number, data=raw,
+                 content_type="application/fhir+json" if is_bundle else "application/json")
+
+
+@persona.command("delete")
+@click.argument("nhs_number")
+@click.pass_context
+def persona_delete(ctx, nhs_number):
+    """Delete a persona (a built-in or folder one too, until reset)."""
+    _run_persona(ctx, "delete_persona", nhs_number)
+
+
+@persona.command("list")
+@click.option("--json", "as_json", is_flag=True, help="the API's JSON rows instead of a table")
+@click.pass_context
+def persona_list(ctx, as_json):
+    """Every persona the mock serves now, with its source (built-in, folder, run-time)."""
+    try:
+        rows = _client(ctx).personas()
+    except ControlError as exc:
+        raise click.ClickException(str(exc))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for row in rows:
+        click.echo(f"{row['nhs_number']}  {row['source']:<8}  {row['name']:<32}  {', '.join(row['tags'])}")
+
+
+@persona.command("reload")
+@click.pass_context
+def persona_reload(ctx):
+    """Re-read the personas folder (run-time personas stay on top)."""
+    _run_persona(ctx, "reload_personas")
 
 
 @control.command()

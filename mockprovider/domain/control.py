@@ -1,4 +1,5 @@
-"""Control state: run-time flags, fault rules and the request journal, shared by every worker.
+"""Control state: run-time flags, fault rules, run-time personas and the request journal, shared by
+every worker.
 
 One small interface, :class:`ControlStore`; one backend, :class:`SqliteControlStore`, keeping two
 SQLite files in a state folder that the server makes before it forks its workers, so every
@@ -35,15 +36,47 @@ class Flags(dict):
 
 
 class ControlView(NamedTuple):
-    """What one request reads, once: the live flags and the fault rules (oldest first).
-    Both are shared per process: read them, never change them."""
+    """What one request reads, once: the live flags, the fault rules (oldest first) and the version
+    of the run-time persona layer. Shared per process: read them, never change them."""
     flags: Flags
     rules: list
+    personas_version: int = 0
+
+
+class PersonaLayer(NamedTuple):
+    """The run-time persona layer as one consistent read (see :class:`ControlStore`).
+
+    ``entries``: NHS number -> the persona's JSON text, or None when the number was deleted
+    (hides a folder persona too). ``folder_generation``: 0 = the personas folder as loaded at
+    start-up; every ``reload_personas`` makes it larger (each worker then re-reads the folder)."""
+    version: int
+    folder_generation: int
+    entries: dict
 
 
 class ControlStore(Protocol):
     """What the rest of the product may ask of the control state (one backend: SQLite below;
-    another, e.g. Redis for several containers, implements these and nothing else)."""
+    another, e.g. Redis for several containers, implements these and nothing else).
+
+    Run-time personas (``/_control/personas``) are a *layer* over the personas folder, kept here so
+    every worker (and every replica sharing the store) sees a change at once. The store keeps
+    only text and counters; parsing, validation and the merged cast are
+    :class:`mockprovider.domain.cast.Cast`'s job, in each process:
+
+    - ``personas_version()``: a whole number that grows on every change to the layer (put,
+      delete, reload, reset) and never goes back. ``current().personas_version`` carries the same
+      number, so the hot path compares one int per request and re-reads nothing while it is
+      unchanged.
+    - ``persona_layer()``: a :class:`PersonaLayer` (version, folder generation, entries), read in
+      one consistent snapshot.
+    - ``put_persona(nhs, text)`` / ``delete_persona(nhs)``: set the entry to the persona's JSON
+      text / to None (a deletion, which also hides a folder persona); bump the version; return it.
+    - ``reload_personas()``: add one to the folder generation; bump the version; return it.
+    - ``reset()`` also empties the layer and sets the folder generation back to 0 (the start-up
+      cast), bumping the version.
+    - ``describe()``: a short text for the start-up log line, e.g. ``sqlite:/path`` or
+      ``redis://host:6379/0``.
+    """
 
     def current(self) -> ControlView: ...                       # every request: must be cheap
     def flags(self) -> Flags: ...
@@ -58,6 +91,12 @@ class ControlStore(Protocol):
     def clear_journal(self) -> None: ...
     def reset(self) -> None: ...
     def snapshot(self) -> dict: ...
+    def personas_version(self) -> int: ...                     # cheap, like current()
+    def persona_layer(self) -> PersonaLayer: ...
+    def put_persona(self, nhs_number: str, text: str) -> int: ...
+    def delete_persona(self, nhs_number: str) -> int: ...
+    def reload_personas(self) -> int: ...
+    def describe(self) -> str: ...
 
 
 class SqliteControlStore:
@@ -79,6 +118,10 @@ class SqliteControlStore:
                 CREATE TABLE IF NOT EXISTS faults (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT UNIQUE NOT NULL,
                 rule TEXT NOT NULL, remaining INTEGER);
+                CREATE TABLE IF NOT EXISTS personas (nhs_number TEXT PRIMARY KEY, persona TEXT);
+                CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+                INSERT OR IGNORE INTO meta (name, value) VALUES ('personas_version', 0);
+                INSERT OR IGNORE INTO meta (name, value) VALUES ('folder_generation', 0);
             """
         )
         self._conn("journal").execute(
@@ -134,13 +177,18 @@ class SqliteControlStore:
                 dict(json.loads(rule), remaining=remaining)
                 for rule, remaining in conn.execute("SELECT rule, remaining FROM faults ORDER BY seq")
             ]
-            local.cache = (flags, rules)
+            personas_version = conn.execute(
+                "SELECT value FROM meta WHERE name = 'personas_version'").fetchone()[0]
+            local.cache = (flags, rules, personas_version)
             local.control_version = version
         return local.cache
 
     def current(self) -> ControlView:
         """One cached read: a PRAGMA data_version query unless another connection changed something."""
         return ControlView(*self._cached())
+
+    def describe(self) -> str:
+        return f"sqlite:{self.state_dir}"
 
     # --- flags ---------------------------------------------------------------------------------------------
     def flags(self) -> Flags:
@@ -228,12 +276,52 @@ class SqliteControlStore:
 
     # --- reset ---------------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Back to start-up defaults: flags as configured, no fault rules, an empty journal."""
+        """Back to start-up defaults: flags as configured, no fault rules, the start-up cast (no
+        run-time personas, the folder as loaded at start-up), an empty journal."""
         with self._control() as db:
             db.execute("DELETE FROM flags")
             db.execute("DELETE FROM faults")
+            db.execute("DELETE FROM personas")
+            db.execute("UPDATE meta SET value = 0 WHERE name = 'folder_generation'")
+            self._bump(db)
         self._local.cache = None
         self.clear_journal()
+
+    # --- run-time personas (a layer over the personas folder; see the ControlStore docstring) ------------
+    @staticmethod
+    def _bump(db) -> int:
+        return db.execute("UPDATE meta SET value = value + 1 WHERE name = 'personas_version' "
+                          "RETURNING value").fetchone()[0]
+
+    def personas_version(self) -> int:
+        return self._cached()[2]
+
+    def persona_layer(self) -> PersonaLayer:
+        with self._control() as db:      # one transaction: version and entries agree
+            meta = dict(db.execute("SELECT name, value FROM meta"))
+            entries = dict(db.execute("SELECT nhs_number, persona FROM personas"))
+        return PersonaLayer(meta["personas_version"], meta["folder_generation"], entries)
+
+    def _set_persona(self, nhs_number: str, text: str | None) -> int:
+        with self._control() as db:
+            db.execute("INSERT INTO personas (nhs_number, persona) VALUES (?, ?) "
+                       "ON CONFLICT(nhs_number) DO UPDATE SET persona = excluded.persona", (nhs_number, text))
+            version = self._bump(db)
+        self._local.cache = None
+        return version
+
+    def put_persona(self, nhs_number: str, text: str) -> int:
+        return self._set_persona(nhs_number, text)
+
+    def delete_persona(self, nhs_number: str) -> int:
+        return self._set_persona(nhs_number, None)
+
+    def reload_personas(self) -> int:
+        with self._control() as db:
+            db.execute("UPDATE meta SET value = value + 1 WHERE name = 'folder_generation'")
+            version = self._bump(db)
+        self._local.cache = None
+        return version
 
     def snapshot(self) -> dict:
         return {"flags": dict(self.flags()), "faults": self.fault_rules()}

@@ -132,7 +132,7 @@ def check(header_value: str | None, interaction, strict: bool = True, leeway: in
     if not header_value:
         raise bad("Authorization header is missing")
     scheme, _, token = header_value.partition(" ")
-    if scheme != "Bearer" or not token.strip():
+    if scheme.lower() != "bearer" or not token.strip():    # the scheme is case-insensitive (RFC 9110 §11.1)
         raise bad("Authorization header is not 'Bearer <JWT>'")
     token = token.strip()
     parts = token.split(".")

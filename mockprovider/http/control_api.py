@@ -1,20 +1,28 @@
-"""The control API under /_control/: health, state, flags, faults, reset, request journal
-(filtered by ``trace_id``, ``interaction`` and ``status``). More in control_details.py.
+"""The control API under /_control/: health, state, flags, faults, personas (list, put, delete,
+reload), reset, request journal (filtered by ``trace_id``, ``interaction`` and ``status``). More in
+control_details.py.
 
 JSON in, JSON out; kept out of the FHIR roots. A bad request is 400 ``{"error": ..., "field": ...}``
-naming the offending field. When MOCKPROVIDER_CONTROL_TOKEN is set every call but health needs
-``Authorization: Bearer <token>`` (compared in constant time). Control calls are never journalled
+naming the offending field (a bad persona: ``"errors": [{"path", "reason"}, ...]``, every mistake).
+A body whose Content-Type is not JSON is 415 naming that Content-Type. When
+MOCKPROVIDER_CONTROL_TOKEN is set every call but health needs ``Authorization: Bearer <token>``
+(the scheme in any case, the token compared in constant time). Control calls are never journalled
 (the journal holds FHIR requests only), so the token never lands in it.
 """
 from __future__ import annotations
 
 import hmac
+import json
 import re
 
 from flask import Blueprint, current_app, jsonify, request
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
+from ..domain import nhs_number as nhs_numbers
+from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
+from ..domain.persona_check import every_mistake
+from ..domain.personas import PersonaError, PersonaStore, parse
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
 
@@ -35,13 +43,39 @@ def _authorise():
     token = _runtime().settings.control_token
     if not token or request.endpoint == "control.health":
         return None
-    sent = request.headers.get("Authorization", "")
-    expected = f"Bearer {token}"
-    if not hmac.compare_digest(sent.encode(), expected.encode()):
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.encode(), token.encode()):
         response = json_error(401, "control API needs Authorization: Bearer <MOCKPROVIDER_CONTROL_TOKEN>")
         response.headers["WWW-Authenticate"] = 'Bearer realm="mockprovider-control"'
         return response
     return None
+
+
+# Media types a control body may have: JSON, and FHIR JSON (a structured Bundle to import as a persona).
+JSON_BODY_TYPES = ("application/json", "application/fhir+json")
+
+
+@bp.before_request
+def _json_bodies_only():
+    """A control body must be JSON: anything else is 415 naming the Content-Type it came with."""
+    if request.method not in ("POST", "PUT", "PATCH") or not _has_body():
+        return None
+    mimetype = request.mimetype
+    if mimetype in JSON_BODY_TYPES or (mimetype.startswith("application/") and mimetype.endswith("+json")):
+        return None
+    sent = request.headers.get("Content-Type")
+    what = f"Content-Type {sent!r} is not JSON" if sent else "Content-Type is missing"
+    return json_error(415, f"{what}; send the body as application/json", field="Content-Type")
+
+
+def _has_body() -> bool:
+    length = request.content_length
+    return bool(length) or (length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower())
+
+
+@bp.before_request
+def _sync_personas():
+    _runtime().sync_personas()     # one int compare unless a persona changed
 
 
 @bp.after_request
@@ -121,9 +155,118 @@ def clear_faults():
 
 @bp.post("/reset")
 def reset():
-    control = _runtime().control
-    control.reset()
-    return jsonify({"status": "reset", **control.snapshot()})
+    """Back to start-up: flags, no fault rules, the start-up cast, an empty journal."""
+    runtime = _runtime()
+    runtime.control.reset()
+    runtime.sync_personas()
+    return jsonify({"status": "reset", **runtime.control.snapshot(), "personas": len(runtime.personas)})
+
+
+# --- personas: the run-time layer over the personas folder (mockprovider.domain.persona_layer) ----------------
+PERSONA_BODY_LIMIT = 64 * 1024 * 1024      # a persona with a large record is several MB of JSON
+
+
+def _persona_row(nhs: str) -> dict | None:
+    cast = _runtime().cast
+    return next((row for row in cast.rows_for([nhs])), None)
+
+
+@bp.get("/personas")
+def list_personas():
+    """Every persona of the cast: nhs_number, name, tags, description, source, file."""
+    return jsonify(_runtime().cast.rows())
+
+
+def _bad_persona(errors: list, nhs: str):
+    rows = [{"path": e.path, "reason": e.reason} for e in errors]
+    first = rows[0]
+    more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+    return json_error(400, f"persona {nhs} not stored: {first['path']}: {first['reason']}{more}",
+                      field=first["path"], errors=rows)
+
+
+@bp.put("/personas/<nhs>")
+def put_persona(nhs):
+    """Create (201) or replace (200) one persona, for every worker at once. application/json: a
+    persona (personas/README.md); application/fhir+json: a GP Connect structured Bundle, imported."""
+    runtime = _runtime()
+    label = runtime_label(nhs)
+    if not nhs_numbers.is_valid(nhs):
+        return _bad_persona([PersonaError(label, "nhs_number (URL)",
+                                          f"{nhs!r} is not a valid NHS number (10 digits, Mod-11 check digit)")], nhs)
+    if (request.content_length or 0) > PERSONA_BODY_LIMIT:
+        return json_error(413, f"a persona body is at most {PERSONA_BODY_LIMIT} bytes", field="body")
+    raw = request.get_data(cache=False)
+    if not raw:
+        return _bad_persona([PersonaError(label, "$", "is empty: send a persona as JSON")], nhs)
+    try:
+        data = parse(raw, label)
+    except PersonaError as exc:
+        return _bad_persona([exc], nhs)
+    if request.mimetype == "application/fhir+json":
+        try:
+            data = _import_bundle(data, nhs)
+        except _NotSupported as exc:
+            return json_error(415, str(exc), field="Content-Type")
+        except PersonaError as exc:
+            return _bad_persona(getattr(exc, "errors", None) or [exc], nhs)
+    if isinstance(data, dict):
+        data.setdefault("nhs_number", nhs)
+        if data["nhs_number"] != nhs:
+            return _bad_persona([PersonaError(label, "$.nhs_number", f"{data['nhs_number']!r} is not the NHS "
+                                              f"number in the URL ({nhs})")], nhs)
+    errors = every_mistake(data, label, runtime.cast.directory)
+    if errors:
+        return _bad_persona(errors, nhs)
+    existed = runtime.personas.get(nhs) is not None
+    runtime.control.put_persona(nhs, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    runtime.sync_personas()
+    response = jsonify(_persona_row(nhs))
+    response.status_code = 200 if existed else 201
+    response.headers["Location"] = f"/_control/personas/{nhs}"
+    return response
+
+
+class _NotSupported(Exception):
+    pass
+
+
+def _import_bundle(bundle, nhs: str) -> dict:
+    """A structured Bundle -> a persona dict (mockprovider.domain.bundle_import, issue #14)."""
+    try:
+        from ..domain.bundle_import import import_bundle
+    except ImportError:
+        raise _NotSupported("Content-Type application/fhir+json (a structured Bundle to import) is not "
+                            "supported by this build yet; send a persona as application/json") from None
+    return import_bundle(bundle, nhs_number=nhs, documents_dir=None, source=runtime_label(nhs))
+
+
+@bp.delete("/personas/<nhs>")
+def delete_persona(nhs):
+    runtime = _runtime()
+    if runtime.personas.get(nhs) is None:
+        return json_error(404, f"no persona with NHS number {nhs}", field="nhs_number")
+    runtime.control.delete_persona(nhs)
+    runtime.sync_personas()
+    return jsonify({"status": "deleted", "nhs_number": nhs})
+
+
+@bp.post("/personas/reload")
+def reload_personas():
+    """Re-read the personas folder (every worker); run-time personas stay on top. A folder with a
+    mistake changes nothing: 400 with every mistake (file, JSON path, reason)."""
+    runtime = _runtime()
+    directory = runtime.cast.directory
+    store, errors = PersonaStore.check(directory)
+    if errors:
+        rows = [{"file": e.file, "path": e.path, "reason": e.reason} for e in errors]
+        return json_error(400, f"personas folder not reloaded: {errors[0]}"
+                               + (f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""),
+                          field="personas", errors=rows)
+    runtime.control.reload_personas()
+    runtime.sync_personas()
+    return jsonify({"status": "reloaded", "folder": directory, "folder_personas": len(store),
+                    "personas": len(runtime.personas)})
 
 
 @bp.get("/requests")

@@ -32,6 +32,7 @@ from . import control_api
 
 bp = Blueprint("control_details", __name__, url_prefix="/_control")
 bp.before_request(control_api._authorise)
+bp.before_request(control_api._sync_personas)     # run-time personas: this worker sees the latest cast
 bp.after_request(control_api._no_store)
 
 _NHS = re.compile(r"^[0-9]{10}\Z")
@@ -131,6 +132,7 @@ def persona_detail(nhs_number):
     pds = data.get("pds") or {}
     return jsonify({
         **persona.summary(),
+        "source": runtime.cast.source(persona.nhs_number),
         "description": data.get("description", ""),
         "gender": data.get("gender"), "birth_date": data.get("birth_date"),
         "deceased": data.get("deceased"), "nhs_number_status": data.get("nhs_number_status", "01"),

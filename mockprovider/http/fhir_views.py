@@ -13,7 +13,7 @@ import logging
 import os
 import time
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, current_app, g, request
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from ..domain.control import now_iso
@@ -97,11 +97,14 @@ def dispatch(path):
     runtime = current_app.extensions["mockprovider"]
     started = time.perf_counter()
     view = runtime.control.current()          # flags and fault rules: one cached read
+    if view.personas_version != runtime.cast.version:   # a persona was put, deleted or reloaded
+        runtime.sync_personas(view.personas_version)
     flags = view.flags
     # The journal never records headers (so never a bearer token): only these fields.
     entry = {"time": now_iso(), "method": request.method, "path": request.path, "interaction": None,
              "trace_id": request.headers.get("Ssp-TraceID"), "consumer_asid": request.headers.get("Ssp-From"),
-             "status": None, "findings": [], "worker": os.getpid()}
+             "status": None, "spine_code": None, "diagnostics": None, "findings": [], "worker": os.getpid()}
+    g.journal_entry = entry                   # for the access log line
     injected = None
     try:
         passed = gate.check_request(
@@ -127,12 +130,12 @@ def dispatch(path):
             response = _interaction(runtime, passed, body, query, flags, entry)
     except SpineError as error:
         response = error_response(error, flags.get("error_display", "codesystem"))
-        entry["error"] = error.code
+        _explain(entry, error, runtime)
     except Exception as exc:  # never a stack trace on a FHIR path
         log.exception("unexpected error on %s %s", request.method, request.path)
-        response = error_response(SpineError("INTERNAL_SERVER_ERROR", f"Unexpected {type(exc).__name__} in the mock"),
-                                  flags.get("error_display", "codesystem"))
-        entry["error"] = "INTERNAL_SERVER_ERROR"
+        error = SpineError("INTERNAL_SERVER_ERROR", f"Unexpected {type(exc).__name__} in the mock")
+        response = error_response(error, flags.get("error_display", "codesystem"))
+        _explain(entry, error, runtime)
     if injected is not None:
         response = injected.deliver(response)
     # reset / empty: the client gets no HTTP status at all.
@@ -143,6 +146,17 @@ def dispatch(path):
     except Exception:  # the journal must never break a response
         log.exception("could not record the request in the journal")
     return response
+
+
+def _explain(entry: dict, error: SpineError, runtime) -> None:
+    """An error answer's journal fields: its Spine code and diagnostics, and the interaction
+    whenever the path (with the verb and Ssp-InteractionID) names one, even when the gate refused
+    the request before it got that far."""
+    entry["error"] = entry["spine_code"] = error.code
+    entry["diagnostics"] = error.diagnostics
+    if entry["interaction"] is None:
+        entry["interaction"] = gate.identify(request.environ.get("PATH_INFO", "/"), request.method,
+                                             request.headers.get("Ssp-InteractionID"))
 
 
 def _interaction(runtime, passed, body, query, flags, entry):

@@ -61,6 +61,21 @@ def resolve_path(path: str, method: str, ods_code: str):
     return target, same_verb
 
 
+def identify(path: str, method: str, interaction_id: str | None) -> str | None:
+    """The interaction a request's path names, for the journal of a refused request: the one
+    interaction at that path (for this verb, when any has it), or the one among several that
+    Ssp-InteractionID picks; None when the path names none or it stays ambiguous."""
+    target = routes.resolve(path)
+    if target is None:
+        return None
+    found = [i for i, _ in routes.candidates(target)]
+    same_verb = [i for i in found if i.method == method or (method == "HEAD" and i.method == "GET")]
+    found = same_verb or found
+    if len(found) > 1 and interaction_id:
+        found = [i for i in found if interaction_id in i.ids] or found
+    return found[0].name if len(found) == 1 else None
+
+
 def _media_words(value: str) -> list[str]:
     return [part.split(";")[0].strip().lower() for part in value.split(",") if part.strip()]
 

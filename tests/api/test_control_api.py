@@ -94,7 +94,9 @@ def test_bad_fault_rule_is_400_naming_the_field(client, rule, field):
 
 
 def test_fault_rule_must_be_json(client):
-    r = client.post("/_control/faults", data="kind=reset")
+    r = client.post("/_control/faults", data="kind=reset")      # no Content-Type: 415 saying so
+    assert r.status_code == 415 and r.get_json()["field"] == "Content-Type"
+    r = client.post("/_control/faults", data="kind=reset", content_type="application/json")
     assert r.status_code == 400 and r.get_json()["field"] == "rule"
 
 
@@ -300,7 +302,7 @@ def guarded(tmp_path):
                                          ("GET", "/_control/faults"), ("DELETE", "/_control/faults/x"),
                                          ("POST", "/_control/reset"), ("GET", "/_control/requests"),
                                          ("DELETE", "/_control/requests")])
-@pytest.mark.parametrize("auth", [None, "Bearer wrong", "Bearer " + TOKEN + "x", TOKEN, "bearer " + TOKEN])
+@pytest.mark.parametrize("auth", [None, "Bearer wrong", "Bearer " + TOKEN + "x", TOKEN, "Basic " + TOKEN, "bearer"])
 def test_token_required(guarded, method, path, auth):
     headers = {"Authorization": auth} if auth else {}
     r = guarded.open(path, method=method, headers=headers, json={})

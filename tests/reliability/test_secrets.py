@@ -17,7 +17,7 @@ def app(tmp_path):
 
 
 @pytest.mark.parametrize("sent", [None, "", "Bearer", "Bearer ", f"Bearer {TOKEN[:-1]}", f"Bearer {TOKEN}x",
-                                  f"Bearer {TOKEN} ", f"bearer {TOKEN}", TOKEN, f"Basic {TOKEN}",
+                                  f"Bearer {TOKEN} ", f"bearer{TOKEN}", TOKEN, f"Basic {TOKEN}",
                                   f"Bearer {TOKEN.upper()}", "Bearer \u00e9"])
 def test_control_calls_need_exactly_the_token(client, sent):
     headers = {} if sent is None else {"Authorization": sent}
