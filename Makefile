@@ -4,8 +4,9 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-HOST ?= 127.0.0.1
-PORT ?= 8080
+# make run honours MOCKPROVIDER_HOST / MOCKPROVIDER_PORT, and make run HOST=... PORT=... wins over them.
+HOST ?= $(or $(MOCKPROVIDER_HOST),127.0.0.1)
+PORT ?= $(or $(MOCKPROVIDER_PORT),8080)
 
 .PHONY: run test install clean bench lint-docker docker-check docker-clean fuzz soak
 

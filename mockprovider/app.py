@@ -36,8 +36,9 @@ class Runtime:
         if version is None:
             version = self.control.current().personas_version
         if version != cast.version and cast.sync(version):
+            # a new dict, not clear(): a request still on the old cast writes into the old one
+            self.caches = {}
             self.personas = cast.store
-            self.caches.clear()
 
 
 def create_app(overrides: dict | None = None, environ=None) -> Flask:
@@ -45,7 +46,7 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     personas = PersonaStore.load(settings.personas)
     control = SqliteControlStore(settings.runtime_defaults(), settings.state_dir, settings.journal_size)
 
-    from .http import console, control_api, control_details, fhir_views, security   # Flask: HTTP layer only
+    from .http import access_log, console, control_api, control_details, fhir_views, security   # Flask: HTTP layer only
 
     app = Flask("mockprovider")
     app.url_map.merge_slashes = False     # keep the Spine-proxy form /https://host/... intact
@@ -59,6 +60,7 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     app.register_blueprint(console.bp)
     app.register_blueprint(fhir_views.bp)
     security.init_app(app)
+    access_log.init_app(app, settings)
     warn_if_unprotected(settings)
     return app
 

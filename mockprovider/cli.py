@@ -13,7 +13,25 @@ from .config import Settings, SettingsError
 from .control_client import control
 
 
-@click.group()
+class OneLineErrors(click.Group):
+    """The ``mockprovider`` group: a refused command prints one line, ``Error: <why>``, and exits
+    non-zero (click's usage errors otherwise add a usage line and a hint; never a traceback)."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            click.echo(f"Error: {' '.join(exc.format_message().split())}", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+@click.group(cls=OneLineErrors)
 @click.version_option(package_name="mockprovider")
 def cli():
     """A mock GP Connect provider (FHIR STU3) for consumer development and CI."""
@@ -21,32 +39,58 @@ def cli():
 
 @cli.command()
 @click.option("--host", envvar="MOCKPROVIDER_HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="MOCKPROVIDER_PORT", default=8080, type=int, show_default=True)
-@click.option("--workers", envvar="MOCKPROVIDER_WORKERS", default=2, type=int, show_default=True)
+@click.option("--port", envvar="MOCKPROVIDER_PORT", default=8080, type=int, show_default=True,
+              help="1-65535, and free")
+@click.option("--workers", envvar="MOCKPROVIDER_WORKERS", default=2, type=int, show_default=True,
+              help="gunicorn worker processes (at least 1)")
 @click.option("--threads", envvar="MOCKPROVIDER_THREADS", default=128, type=click.IntRange(1, 4096),
               show_default=True, help="request threads per worker (concurrent requests, e.g. slow downloads)")
 @click.option("--personas", envvar="MOCKPROVIDER_PERSONAS", default=None,
               help="folder of persona JSON files [default: the built-in cast]")
+@click.option("--allow-empty", envvar="MOCKPROVIDER_ALLOW_EMPTY", is_flag=True, default=None,
+              help="serve even when the personas folder holds no persona (otherwise refused)")
 @click.option("--certfile", envvar="MOCKPROVIDER_TLS_CERTFILE", default=None, help="TLS certificate (PEM)")
 @click.option("--keyfile", envvar="MOCKPROVIDER_TLS_KEYFILE", default=None, help="TLS private key (PEM)")
 @click.option("--ca-certs", envvar="MOCKPROVIDER_TLS_CA_CERTS", default=None,
               help="CA bundle; requires a client certificate (mutual TLS)")
+@click.option("--log-format", envvar="MOCKPROVIDER_LOG_FORMAT", default=None, type=click.Choice(["text", "json"]),
+              help="start-up and access lines on stdout [default: text]")
+@click.option("--access-log/--no-access-log", envvar="MOCKPROVIDER_ACCESS_LOG", default=None,
+              help="one stdout line a request [default: on]")
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn")
-def serve(host, port, workers, threads, personas, certfile, keyfile, ca_certs, dev):
-    """Run the mock under gunicorn (or Flask's dev server with --dev)."""
+def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile, ca_certs, log_format, access_log, dev):
+    """Run the mock under gunicorn (or Flask's dev server with --dev).
+
+    Refused with one line and exit status 1: no personas (unless --allow-empty), --workers below 1,
+    a port out of range or in use, TLS files that are missing or unreadable."""
     overrides = dict(host=host, port=port, workers=workers, threads=threads, personas=personas,
-                     tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs)
+                     allow_empty=allow_empty,
+                     tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs,
+                     log_format=log_format, access_log=access_log)
     log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
+    from . import preflight
     try:
+        settings = Settings.from_env(**overrides)
+        preflight.check_tls(settings)
+        preflight.check_personas_folder(settings)
         from .app import create_app
         from .domain.personas import PersonaError
         try:
             app = create_app(overrides)
         except PersonaError as exc:
             raise click.ClickException(f"persona error: {exc}")
-    except SettingsError as exc:
+        settings = app.extensions["mockprovider"].settings
+        runtime = app.extensions["mockprovider"]
+        if len(runtime.personas) == 0 and not settings.allow_empty:
+            raise preflight.Refused(f"no personas in {settings.personas}; add persona files, or pass "
+                                    "--allow-empty (MOCKPROVIDER_ALLOW_EMPTY=true) to start without any")
+        preflight.check_port(settings)
+    except (SettingsError, preflight.Refused) as exc:
         raise click.ClickException(str(exc))
-    settings = app.extensions["mockprovider"].settings
+    from .http import access_log as lines
+    fields = lines.startup_fields(settings, len(runtime.personas), runtime.cast.folder_source,
+                                  runtime.control.describe(), "https" if settings.tls_certfile else "http")
+    lines.emit(fields, settings.log_format, lines.startup_text(fields))
     if dev:
         ssl_context = (settings.tls_certfile, settings.tls_keyfile) if settings.tls_certfile else None
         app.run(host=settings.host, port=settings.port, threaded=True, ssl_context=ssl_context)
@@ -145,7 +189,7 @@ def personas_validate(directory, render):
 
 
 @personas.command("generate")
-@click.option("--count", type=click.IntRange(min=0), required=True, help="how many personas")
+@click.option("--count", type=click.IntRange(min=1), required=True, help="how many personas (at least 1)")
 @click.option("--seed", default="1", show_default=True, help="the same seed gives byte-identical files")
 @click.option("--out", type=click.Path(file_okay=False), required=True,
               help="folder to write (created; replaced as a whole, atomically, with --force)")

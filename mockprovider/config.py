@@ -18,7 +18,10 @@ MB = 1024 * 1024
 
 # Built-in personas live in the repository's personas/ folder (next to the package), or in the
 # package's own copy when installed from a wheel.
-_REPO_PERSONAS = Path(__file__).resolve().parent.parent / "personas"
+# (setup.py copies personas/ into the wheel as mockprovider/builtin_personas).
+_PACKAGED_PERSONAS = Path(__file__).resolve().parent / "builtin_personas"
+_REPO_PERSONAS = _PACKAGED_PERSONAS if _PACKAGED_PERSONAS.is_dir() else \
+    Path(__file__).resolve().parent.parent / "personas"
 BUILT_IN_PERSONAS = str(_REPO_PERSONAS)
 
 
@@ -30,8 +33,8 @@ def _flag(default, choices=None, doc=""):
     return field(default=default, metadata={"runtime": True, "choices": choices, "doc": doc})
 
 
-def _setting(default, doc=""):
-    return field(default=default, metadata={"runtime": False, "doc": doc})
+def _setting(default, doc="", choices=None):
+    return field(default=default, metadata={"runtime": False, "choices": choices, "doc": doc})
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,17 @@ class Settings:
     tls_certfile: str = _setting("", "TLS certificate (PEM); enables HTTPS")
     tls_keyfile: str = _setting("", "TLS private key (PEM)")
     tls_ca_certs: str = _setting("", "CA bundle; when set, a client certificate is required (mutual TLS)")
+    log_format: str = _setting("text", "start-up and access log lines on stdout: text or json (one object a line)",
+                               ("text", "json"))
+    access_log: bool = _setting(True, "one line a request on stdout (time, method, path, status, ms, trace id, "
+                                      "interaction, Spine code)")
+    allow_empty: bool = _setting(False, "serve with no personas at all (otherwise an empty folder is refused)")
 
     # --- run-time flags (changeable through /_control/flags) --------------------------------------
     gpconnect_enabled: bool = _flag(True, doc="GP Connect enabled at the practice")
-    structured_enabled: bool = _flag(True, doc="Access Record Structured capability enabled")
+    structured_enabled: bool = _flag(True, doc="Access Record Structured capability enabled; off: the structured "
+                                               "CapabilityStatement (metadata) answers 403 ACCESS DENIED "
+                                               "(migrate structured ignores enablement)")
     documents_enabled: bool = _flag(True, doc="Access Document capability enabled")
     validation: str = _flag("strict", ("strict", "lenient"),
                             "lenient accepts missing Ssp-From/Ssp-To and relaxes aud (see README)")
@@ -107,6 +117,10 @@ class Settings:
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:
                 raise SettingsError(f"{f.name} must be one of {', '.join(choices)}")
+        if self.workers < 1:
+            raise SettingsError(f"workers must be at least 1, not {self.workers}")
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
 
     def with_changes(self, **changes) -> "Settings":
         return replace(self, **changes)

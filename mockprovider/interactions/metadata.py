@@ -1,9 +1,16 @@
-"""GET {root}/metadata: a CapabilityStatement listing exactly what this mock serves under that root."""
+"""GET {root}/metadata: a CapabilityStatement listing exactly what this mock serves under that root.
+
+Enablement (shared/spec/enablement.md §1): the Access Record Structured capability statement is one
+of the interactions the practice's switches govern, so with ``gpconnect_enabled`` or
+``structured_enabled`` off it answers 403 ACCESS DENIED. This is the one effect of
+``structured_enabled`` in this mock: migrate structured ignores enablement (§3).
+"""
 from __future__ import annotations
 
 from functools import lru_cache
 
 from .. import __version__
+from ..errors import SpineError
 from ..fhir.render import to_json_bytes
 from . import Call, Reply
 
@@ -71,5 +78,14 @@ def _statement_bytes(kind: str, handled: frozenset) -> bytes:
     return to_json_bytes(capability_statement(kind, handled))
 
 
+def check_structured_enabled(flags) -> None:
+    if not flags.get("gpconnect_enabled", True):
+        raise SpineError("ACCESS DENIED", "GP Connect is not enabled at this practice.")
+    if not flags.get("structured_enabled", True):
+        raise SpineError("ACCESS DENIED", "The Access Record Structured capability is disabled at this practice.")
+
+
 def handle(call: Call) -> Reply:
+    if call.interaction == "metadata_structured":
+        check_structured_enabled(call.flags)
     return Reply(_statement_bytes(call.root_kind, frozenset(call.runtime.handled)))

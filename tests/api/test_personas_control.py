@@ -265,3 +265,16 @@ def test_the_fhir_bearer_scheme_is_case_insensitive(client, scheme):
     assert client.get(h.STRUCTURED + "/metadata", headers=headers).status_code == 200
     headers["Authorization"] = "Basic" + headers["Authorization"][len(scheme):]
     assert client.get(h.STRUCTURED + "/metadata", headers=headers).status_code == 400
+
+
+# --- structured_enabled has one documented effect ------------------------------------------------------------
+@pytest.mark.parametrize("flag", ["structured_enabled", "gpconnect_enabled"])
+def test_structured_capability_off_denies_its_capability_statement_only(client, control, flag):
+    control.update_flags({flag: False})
+    r = client.get(h.STRUCTURED + "/metadata", headers=h.metadata_headers())
+    assert r.status_code == 403
+    assert r.get_json()["issue"][0]["details"]["coding"][0]["code"] == "ACCESS DENIED"
+    assert migrate(client, "9690937286").status_code == 200          # migrate ignores enablement
+    documents_meta = client.get(h.DOCUMENTS + "/metadata", headers=h.headers(
+        h.METADATA_DOCUMENTS, h.claims(scope="organization/*.read")))
+    assert documents_meta.status_code == 200

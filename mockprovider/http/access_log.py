@@ -1,0 +1,84 @@
+"""What the server prints on stdout: one start-up line, then one access-log line per request.
+
+``MOCKPROVIDER_LOG_FORMAT=text`` (default) or ``json`` (one JSON object a line, for log shippers);
+``MOCKPROVIDER_ACCESS_LOG=false`` turns the per-request lines off (the start-up line stays).
+
+An access line carries: time (UTC), method, path, status, ms, trace id (``Ssp-TraceID``), the
+interaction and the Spine code of an error answer; the FHIR dispatcher leaves them in
+``flask.g.journal_entry`` (the same facts as the request journal), control calls have none.
+A line is written with one ``write`` call, so lines from several workers never interleave, and a
+path is escaped so that it can never break its line.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+from flask import g, request
+
+from ..domain.control import now_iso
+
+_UNSAFE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f)}
+_UNSAFE[ord(" ")] = "%20"
+
+
+def _text_value(value) -> str:
+    return "-" if value is None or value == "" else str(value).translate(_UNSAFE)
+
+
+def emit(fields: dict, log_format: str, text: str) -> None:
+    line = json.dumps(fields, ensure_ascii=False, separators=(",", ":")) if log_format == "json" else text
+    try:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except (OSError, ValueError):     # stdout closed or gone: the answer matters more than the log
+        pass
+
+
+def access_fields(status, ms) -> dict:
+    entry = g.get("journal_entry") or {}
+    return {"time": now_iso(), "method": request.method, "path": request.path, "status": status,
+            "ms": ms, "trace_id": entry.get("trace_id", request.headers.get("Ssp-TraceID")),
+            "interaction": entry.get("interaction"), "spine_code": entry.get("spine_code")}
+
+
+def access_text(f: dict) -> str:
+    return (f"{f['time']} {_text_value(f['method'])} {_text_value(f['path'])} {_text_value(f['status'])} "
+            f"{f['ms']}ms trace={_text_value(f['trace_id'])} interaction={_text_value(f['interaction'])} "
+            f"spine={_text_value(f['spine_code'])}")
+
+
+def init_app(app, settings) -> None:
+    if not settings.access_log:
+        return
+    log_format = settings.log_format
+
+    @app.before_request
+    def _started():
+        g.access_started = time.perf_counter()
+
+    @app.after_request
+    def _access_line(response):
+        started = g.get("access_started")
+        ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
+        entry = g.get("journal_entry")
+        # a FHIR request: the journal's status (None when a reset/empty fault sent no HTTP status)
+        status = entry.get("status") if entry is not None else response.status_code
+        fields = access_fields(status, ms)
+        emit(fields, log_format, access_text(fields))
+        return response
+
+
+def startup_fields(settings, personas: int, personas_source: str, state_store: str, scheme: str) -> dict:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return {"event": "start", "url": f"{scheme}://{host}:{settings.port}", "practice": settings.ods_code,
+            "provider_asid": settings.provider_asid, "personas": personas, "personas_source": personas_source,
+            "personas_folder": settings.personas, "validation": settings.validation,
+            "state_store": state_store, "workers": settings.workers}
+
+
+def startup_text(f: dict) -> str:
+    return (f"mockprovider serving {f['url']} practice {f['practice']} (ASID {f['provider_asid']}), "
+            f"{f['personas']} personas ({f['personas_source']}: {f['personas_folder']}), "
+            f"validation {f['validation']}, state {f['state_store']}, {f['workers']} workers")
