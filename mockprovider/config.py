@@ -91,6 +91,10 @@ class Settings:
     nhs_number_status_system: str = _flag("example", ("example", "canonical"),
                                           "NHS-number-status system URL as the spec examples write it, "
                                           "or the CodeSystem's canonical URL")
+    patient_general_practitioner: str = _flag("seed", ("seed", "profile"),
+                                              "Patient.generalPractitioner: seed = usual GP and practice "
+                                              "Organization (the seed page); profile = one reference, as "
+                                              "CareConnect-GPC-Patient-1 allows (usual GP, else the practice)")
 
     # ------------------------------------------------------------------------------------------------
     @classmethod

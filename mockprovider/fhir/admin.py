@@ -8,7 +8,8 @@ Every builder returns a plain dict in a fixed key order (deterministic bytes), w
   with id ``ids.patient_id(nhs)``, NHS number + verification-status extension (system per the
   ``nhs_number_status_system`` flag: "example" or "canonical"), ``meta.versionId``, registration
   details, ``generalPractitioner`` [usual GP Practitioner, practice Organization] and
-  ``managingOrganization`` (the practice).
+  ``managingOrganization`` (the practice); ``general_practitioner="profile"`` keeps only the first
+  generalPractitioner reference (the ``patient_general_practitioner`` compatibility flag).
 - ``practice_organization(ods_code)`` -> the provider practice Organization (the practice the
   record migrates FROM), id ``ids.organization_id(ods_code)``.
 - ``organization(ods_code, name=None)`` -> any other Organization known by its ODS code.
@@ -125,8 +126,12 @@ def practitioner_role(gp: dict, ods_code: str) -> dict:
     }
 
 
-def patient(persona, ods_code: str, status_system: str = "example") -> dict:
-    """The persona's Patient. ``persona`` is a domain Persona (or anything with ``.data``)."""
+def patient(persona, ods_code: str, status_system: str = "example", general_practitioner: str = "seed") -> dict:
+    """The persona's Patient. ``persona`` is a domain Persona (or anything with ``.data``).
+
+    general_practitioner: "seed" lists the usual GP and the practice; "profile" only the first of them
+    (CareConnect-GPC-Patient-1 has generalPractitioner 0..1) -- the ``patient_general_practitioner`` flag.
+    """
     data = persona.data
     nhs = data["nhs_number"]
     status = data.get("nhs_number_status", spec.NHS_NUMBER_VERIFIED)
@@ -171,14 +176,15 @@ def patient(persona, ods_code: str, status_system: str = "example") -> dict:
     if data.get("usual_gp"):
         gps.append({"reference": f"Practitioner/{ids.practitioner_id(data['usual_gp']['sds_user_id'])}"})
     gps.append(dict(org_ref))
-    out["generalPractitioner"] = gps
+    out["generalPractitioner"] = gps if general_practitioner == "seed" else gps[:1]
     out["managingOrganization"] = org_ref
     return out
 
 
-def admin_resources(persona, ods_code: str, status_system: str = "example") -> list[dict]:
+def admin_resources(persona, ods_code: str, status_system: str = "example",
+                    general_practitioner: str = "seed") -> list[dict]:
     """Patient, practice Organization, Location (when registration names it), usual GP and role."""
-    out = [patient(persona, ods_code, status_system), practice_organization(ods_code)]
+    out = [patient(persona, ods_code, status_system, general_practitioner), practice_organization(ods_code)]
     if persona.data.get("registration"):
         out.append(practice_location(ods_code))
     gp = persona.data.get("usual_gp")

@@ -44,7 +44,8 @@ def migrate_bundle_bytes(store, persona, sensitive: bool, trace_id: str = FIXED_
     documents_base = f"{origin}/{settings.ods_code}/STU3/1/gpconnect/documents/fhir"
     bundle = structured.structured_bundle(
         persona, settings.ods_code, sensitive, documents_base, settings.nhs_number_status_system,
-        documents=index(store).of(persona), migrate_limit_bytes=settings.migrate_document_limit_bytes)
+        documents=index(store).of(persona), migrate_limit_bytes=settings.migrate_document_limit_bytes,
+        general_practitioner=settings.patient_general_practitioner)
     return Spliced(to_json_bytes(bundle)).render(trace_id)
 
 

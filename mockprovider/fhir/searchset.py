@@ -11,18 +11,19 @@ from .render import TRACE_PLACEHOLDER, Spliced, to_json_bytes
 
 
 def searchset(base: str, matches: list[dict], includes: list[dict] = ()) -> dict:
-    """A searchset of ``matches`` (search.mode match) then ``includes`` (search.mode include).
+    """A searchset of ``matches`` then ``includes`` (no ``total``, no ``entry.search``: the profile forbids them).
 
     base: absolute URL of the service root the resources live under (fullUrl = base/Type/id).
     """
+    # GPConnect-Searchset-Bundle-1 sets Bundle.total and entry.search to max 0 (the Access Document
+    # pages are silent and their example searchsets carry neither), so matches and includes are told
+    # apart by resource type only.
     entries = []
-    for mode, resources in (("match", matches), ("include", includes)):
-        for resource in resources:
-            entries.append({"fullUrl": f"{base.rstrip('/')}/{resource['resourceType']}/{resource['id']}",
-                            "resource": resource, "search": {"mode": mode}})
+    for resource in [*matches, *includes]:
+        entries.append({"fullUrl": f"{base.rstrip('/')}/{resource['resourceType']}/{resource['id']}",
+                        "resource": resource})
     bundle = {"resourceType": "Bundle", "id": TRACE_PLACEHOLDER,
-              "meta": {"profile": [spec.PROFILE_SEARCHSET_BUNDLE]}, "type": "searchset",
-              "total": len(matches)}
+              "meta": {"profile": [spec.PROFILE_SEARCHSET_BUNDLE]}, "type": "searchset"}
     if entries:
         bundle["entry"] = entries
     return bundle

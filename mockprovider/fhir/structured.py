@@ -42,7 +42,8 @@ def record_date(persona) -> str:
 
 
 def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: str = "",
-                      status_system: str = "example", documents=(), migrate_limit_bytes: int = 0) -> dict:
+                      status_system: str = "example", documents=(), migrate_limit_bytes: int = 0,
+                      general_practitioner: str = "seed") -> dict:
     """The Bundle (with the trace placeholder as id).
 
     documents            the persona's :class:`mockprovider.domain.documents.Document` list
@@ -54,7 +55,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     data = persona.data
     nhs = data["nhs_number"]
     record = data.get("record", {})
-    admins = admin.admin_resources(persona, ods_code, status_system)
+    admins = admin.admin_resources(persona, ods_code, status_system, general_practitioner)
     patient_ref = admin.ref(admins[0])
     org_ref = admin.ref(admins[1])
     gp = data.get("usual_gp")

@@ -44,7 +44,7 @@ FLAG_GROUPS = {
     "validation": "Validation",
     "dissent_blocks_migrate": "Compatibility", "migrate_document_codes": "Compatibility",
     "migrate_document_enablement": "Compatibility", "error_display": "Compatibility",
-    "nhs_number_status_system": "Compatibility",
+    "nhs_number_status_system": "Compatibility", "patient_general_practitioner": "Compatibility",
     "migrate_document_limit_bytes": "Limits", "retrieve_document_limit_bytes": "Limits",
 }
 
@@ -162,6 +162,7 @@ def persona_record(nhs_number):
         persona, runtime.settings.ods_code, raw == "true", _documents_base(runtime),
         flags.get("nhs_number_status_system", "example"),
         documents=documents_index(runtime.personas).of(persona),
-        migrate_limit_bytes=flags.get("migrate_document_limit_bytes", 0))
+        migrate_limit_bytes=flags.get("migrate_document_limit_bytes", 0),
+        general_practitioner=flags.get("patient_general_practitioner", "seed"))
     body = Spliced(to_json_bytes(bundle)).render(trace_id)
     return Response(body, content_type=spec.FHIR_JSON_UTF8)

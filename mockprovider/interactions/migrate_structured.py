@@ -190,16 +190,17 @@ def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
     runtime = call.runtime
     status_system = call.flags.get("nhs_number_status_system", "example")
     limit = call.flags.get("migrate_document_limit_bytes", 0)
+    gp_mode = call.flags.get("patient_general_practitioner", "seed")
     # Everything the body depends on besides the persona: sensitivity, the documents root (from the
     # request's host or the public base URL) and the two flags that change bytes.
-    key = (id(persona), persona.nhs_number, sensitive, call.documents_base, status_system, limit)
+    key = (id(persona), persona.nhs_number, sensitive, call.documents_base, status_system, limit, gp_mode)
     cache = runtime.caches.setdefault(CACHE_NAME, {})
     hit = cache.get(key)
     if hit is not None and hit[0] is persona:
         return hit[1]
     bundle = structured_bundle(persona, runtime.settings.ods_code, sensitive, call.documents_base, status_system,
                                documents=documents_index(runtime.personas).of(persona),
-                               migrate_limit_bytes=limit)
+                               migrate_limit_bytes=limit, general_practitioner=gp_mode)
     spliced = Spliced(to_json_bytes(bundle))
     with _lock:
         if len(cache) >= CACHE_MAX:   # the Host header is part of the key: keep a bad client bounded

@@ -26,9 +26,10 @@ def handle(call: Call) -> Reply:
         raise SpineError("PATIENT_NOT_FOUND", f"No patient with logical id {patient_id}")
     status_system = call.flags["nhs_number_status_system"]
     cache = call.runtime.caches.setdefault("read_patient", {})
-    key = (patient_id, status_system)
+    gp_mode = call.flags.get("patient_general_practitioner", "seed")
+    key = (patient_id, status_system, gp_mode)
     body = cache.get(key)
     if body is None:
-        resource = admin.patient(persona, call.runtime.settings.ods_code, status_system)
+        resource = admin.patient(persona, call.runtime.settings.ods_code, status_system, gp_mode)
         body = cache[key] = (to_json_bytes(resource), resource["meta"]["versionId"])
     return Reply(body[0], headers={"ETag": f'W/"{body[1]}"'}, facts={"nhs_number": persona.nhs_number})

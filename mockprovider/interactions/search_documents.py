@@ -127,7 +127,8 @@ def build(persona, documents, *, call: Call) -> dict:
             practitioners = True
     includes = []
     if references:
-        includes.append(admin.patient(persona, ods, call.flags["nhs_number_status_system"]))
+        includes.append(admin.patient(persona, ods, call.flags["nhs_number_status_system"],
+                                      call.flags.get("patient_general_practitioner", "seed")))
         includes.extend(organizations.values())
         gp = persona.data.get("usual_gp")
         if practitioners and gp:
@@ -145,7 +146,8 @@ def handle(call: Call) -> Reply:
     if persona is None or not findable(persona):
         raise SpineError("PATIENT_NOT_FOUND", f"No patient with logical id {patient_id}")
     key = ("search_documents", patient_id, call.documents_base, created, author,
-           call.flags["retrieve_document_limit_bytes"], call.flags["nhs_number_status_system"])
+           call.flags["retrieve_document_limit_bytes"], call.flags["nhs_number_status_system"],
+           call.flags.get("patient_general_practitioner", "seed"))
     cache = call.runtime.caches.setdefault("documents_searchsets", {})
     body = cache.get(key)
     if body is None:

@@ -24,7 +24,9 @@ from ..domain.persona_format import CODE_RE, DATE_OR_DATETIME_RE, Checker
 CROSS_CARE_ID_SYSTEM = "https://fhir.nhs.uk/Id/cross-care-setting-identifier"
 UCUM = "http://unitsofmeasure.org"
 HL7UK_SD = "https://fhir.hl7.org.uk/STU3/StructureDefinition/"
-EXT_ENCOUNTER = spec.SD + "Extension-CareConnect-GPC-Encounter-1"
+# The encounter an item was recorded in, as CareConnect-GPC-AllergyIntolerance-1 slices it
+# (extension:encounter); no StructureDefinition defines an "Extension-CareConnect-GPC-Encounter-1".
+EXT_ENCOUNTER = "http://hl7.org/fhir/StructureDefinition/encounter-associatedEncounter"
 COMMENT_NOTE = ("37331000000100", "Comment note")
 
 

@@ -18,7 +18,9 @@ OPTIONAL = ("vaccine", "dose", "site", "route", "problem")
 CODE_FIELDS = ("code", "vaccine", "site", "route")
 
 EXT_VACCINATION_PROCEDURE = HL7UK_SD + "Extension-CareConnect-VaccinationProcedure-1"
-EXT_DATE_RECORDED = spec.SD + "Extension-CareConnect-GPC-DateRecorded-1"
+# CareConnect-GPC-Immunization-1 slices recordedDate (1..1) on the HL7 UK extension; the NHS
+# Extension-CareConnect-GPC-DateRecorded-1 URL is not the one the profile names (GP2GP maps by this URL).
+EXT_DATE_RECORDED = HL7UK_SD + "Extension-CareConnect-DateRecorded-1"
 
 
 def check(c: Checker, item, p, keys):

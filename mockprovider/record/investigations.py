@@ -97,7 +97,7 @@ def build(ctx: Ctx, item: dict) -> tuple:
         req = item["request"]
         request = ctx.head("ProcedureRequest", f"{key}/request", spec.PROFILE_PROCEDURE_REQUEST, item)
         request["identifier"] = ctx.identifier("ProcedureRequest", f"{key}/request")
-        request["status"] = "completed"
+        request["status"] = "active"      # ProcedureRequest page and profile: fixed "active"
         request["intent"] = "order"
         request["code"] = concept(req.get("code", item["code"]))
         request["subject"] = ctx.patient_ref

@@ -20,6 +20,7 @@ CODE_FIELDS = ("code",)
 END_IS_DATE = True
 
 EXT_RELATED_CONTENT = HL7UK_SD + "Extension-CareConnect-RelatedClinicalContent-1"
+CONDITION_CATEGORY = "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-ConditionCategory-1"
 EXT_PROBLEM_SIGNIFICANCE = HL7UK_SD + "Extension-CareConnect-ProblemSignificance-1"
 
 
@@ -36,7 +37,9 @@ def build(ctx: Ctx, item: dict):
     r["extension"] = ext
     r["identifier"] = ctx.identifier("Condition", key)
     r["clinicalStatus"] = item.get("status", "active")
-    r["category"] = [{"coding": [{"system": "http://hl7.org/fhir/condition-category", "code": "problem-list-item",
+    # CareConnect-GPC-ProblemHeader-Condition-1 fixes system, code and display; the pre-2020
+    # http://hl7.org/fhir/condition-category system is not allowed.
+    r["category"] = [{"coding": [{"system": CONDITION_CATEGORY, "code": "problem-list-item",
                                   "display": "Problem List Item"}]}]
     r["code"] = concept(item["code"])
     r["subject"] = ctx.patient_ref

@@ -29,9 +29,8 @@ def build(ctx: Ctx, item: dict):
     key = item["key"]
     r = ctx.head("ReferralRequest", key, spec.PROFILE_REFERRAL_REQUEST, item)
     r["identifier"] = ctx.identifier("ReferralRequest", key)
-    r["status"] = "active"
+    r["status"] = "unknown"     # profile fixed value; the page: unknown for open or complete referrals
     r["intent"] = "order"
-    r["type"] = concept(item["code"])
     r["priority"] = item.get("priority", "routine")
     if item.get("service"):
         r["serviceRequested"] = [{"text": item["service"]}]
@@ -39,6 +38,7 @@ def build(ctx: Ctx, item: dict):
     put(r, "context", ctx.encounter(key))
     r["authoredOn"] = item["date"]
     put(r, "requester", ctx.requester())
+    r["reasonCode"] = [concept(item["code"])]      # the page: the referral code goes here; type not sent
     put(r, "description", item.get("description"))
     put(r, "note", note(item))
     return r, [r]
