@@ -22,8 +22,17 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/mockprovider serve --host $(HOST) --port $(PORT)
 
+## npm packages of the conformance check (FHIR.js, fhirpath.js), from the committed lock file;
+## Node.js and npm from Debian when the machine has none.
+NPM_DIR   := tests/conformance/js
+NPM_STAMP := $(NPM_DIR)/node_modules/.installed-stamp
+$(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; }
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
 ## The whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python -m pytest
 
 ## Benchmarks: the product against a same-bytes baseline under identical gunicorn settings
