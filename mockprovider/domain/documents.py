@@ -321,14 +321,31 @@ class DocumentIndex:
         self._store = store
         self._by_patient_id: dict | None = None
         for persona in store:
-            if not persona.documents:      # kept at load: no need to parse a dropped persona again
-                self.by_nhs[persona.nhs_number] = []
-                continue
-            check_links(persona)
-            docs = [resolve(persona, entry, store.directory) for entry in persona.data.get("documents", [])]
-            self.by_nhs[persona.nhs_number] = docs
-            for doc in docs:
-                self.by_id[doc.binary_id] = (persona, doc)
+            self._add(persona, store.directory)
+
+    def _add(self, persona, directory) -> None:
+        if not persona.documents:      # kept at load: no need to parse a dropped persona again
+            self.by_nhs[persona.nhs_number] = []
+            return
+        check_links(persona)
+        docs = [resolve(persona, entry, directory) for entry in persona.data.get("documents", [])]
+        self.by_nhs[persona.nhs_number] = docs
+        for doc in docs:
+            self.by_id[doc.binary_id] = (persona, doc)
+
+    def with_changes(self, store, changed) -> "DocumentIndex":
+        """The index of ``store``, which differs from this index's store only in the personas
+        numbered in ``changed`` (put, replaced or deleted at run time): only those are indexed again,
+        so a change costs the same with 20 personas as with 10,000 (none is parsed again)."""
+        new = DocumentIndex.__new__(DocumentIndex)
+        new.by_id, new.by_nhs, new._store, new._by_patient_id = dict(self.by_id), dict(self.by_nhs), store, None
+        for number in changed:
+            for doc in new.by_nhs.pop(number, []):
+                new.by_id.pop(doc.binary_id, None)
+            persona = store.get(number)
+            if persona is not None:
+                new._add(persona, store.directory)
+        return new
 
     @property
     def by_patient_id(self) -> dict:
@@ -356,6 +373,15 @@ def findable(persona) -> bool:
 
 def build_index(store) -> None:
     store.documents = DocumentIndex(store)
+
+
+def update_index(old_store, store, changed) -> None:
+    """The load hook's incremental form (mockprovider.domain.persona_layer): ``store`` is
+    ``old_store`` with the personas numbered in ``changed`` put, replaced or deleted."""
+    store.documents = index(old_store).with_changes(store, changed)
+
+
+build_index.update = update_index
 
 
 def index(store) -> DocumentIndex:

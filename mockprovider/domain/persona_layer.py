@@ -77,7 +77,9 @@ class LayeredCast:
             return True
 
     def _apply(self, layer) -> None:
-        if layer.folder_generation != self.folder_generation:
+        previous = self.store
+        folder_changed = layer.folder_generation != self.folder_generation
+        if folder_changed:
             if layer.folder_generation == 0:
                 self.folder = self.startup
             else:
@@ -104,8 +106,16 @@ class LayeredCast:
             parsed[number] = (text, persona)
             personas[number] = persona
         store = PersonaStore(personas, self.directory)
+        changed = [n for n in previous.by_nhs_number.keys() | personas.keys()
+                   if previous.by_nhs_number.get(n) is not personas.get(n)]
         for hook in LOAD_HOOKS:
-            hook(store)
+            # A hook with an ``update(old_store, store, changed)`` form (the document index) redoes
+            # only the changed personas; a reloaded folder is indexed again in full.
+            update = getattr(hook, "update", None)
+            if update is not None and not folder_changed:
+                update(previous, store, changed)
+            else:
+                hook(store)
         self._parsed = parsed
         self.runtime_numbers = frozenset(parsed)
         self.store = store
