@@ -115,6 +115,13 @@ def every_mistake(data, file, persona_dir) -> list[PersonaError]:
     except PersonaError as first:
         if not isinstance(data, dict):
             return [first]
+        try:
+            return _every_mistake(data, file, persona_dir)
+        except Exception:       # never worse than the loader: its first mistake, at least
+            return [first]
+
+
+def _every_mistake(data, file, persona_dir) -> list[PersonaError]:
     try:
         declared_ok = set(derive_tags(data, persona_dir))
     except Exception:
@@ -140,7 +147,7 @@ def every_mistake(data, file, persona_dir) -> list[PersonaError]:
                 tags = data.get("tags")
                 index = segments[1] if len(segments) > 1 else None
                 if isinstance(tags, list) and isinstance(index, int) and index < len(tags) \
-                        and tags[index] in declared_ok:
+                        and isinstance(tags[index], str) and tags[index] in declared_ok:
                     echo = True
             chain = work.existing(segments)
             if echo:

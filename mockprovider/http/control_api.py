@@ -208,14 +208,16 @@ def put_persona(nhs):
             data = _import_bundle(data, nhs)
         except _NotSupported as exc:
             return json_error(415, str(exc), field="Content-Type")
-        except PersonaError as exc:
-            return _bad_persona(getattr(exc, "errors", None) or [exc], nhs)
+        except PersonaError as exc:      # bundle_import.BundleImportError: .problems, every one
+            problems = getattr(exc, "problems", None) or []
+            return _bad_persona([PersonaError(label, path, reason) for path, reason in problems] or [exc], nhs)
     if isinstance(data, dict):
         data.setdefault("nhs_number", nhs)
-        if data["nhs_number"] != nhs:
-            return _bad_persona([PersonaError(label, "$.nhs_number", f"{data['nhs_number']!r} is not the NHS "
-                                              f"number in the URL ({nhs})")], nhs)
     errors = every_mistake(data, label, runtime.cast.directory)
+    if isinstance(data, dict) and isinstance(data["nhs_number"], str) and data["nhs_number"] != nhs \
+            and not any(e.path == "$.nhs_number" for e in errors):
+        errors.insert(0, PersonaError(label, "$.nhs_number", f"{data['nhs_number']!r} is not the NHS number "
+                                                             f"in the URL ({nhs})"))
     if errors:
         return _bad_persona(errors, nhs)
     existed = runtime.personas.get(nhs) is not None

@@ -3,6 +3,7 @@ journal fields that say why a request was refused."""
 import json
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -278,3 +279,34 @@ def test_structured_capability_off_denies_its_capability_statement_only(client, 
     documents_meta = client.get(h.DOCUMENTS + "/metadata", headers=h.headers(
         h.METADATA_DOCUMENTS, h.claims(scope="organization/*.read")))
     assert documents_meta.status_code == 200
+
+
+# --- a run-time persona's documents come and go with it ---------------------------------------------------
+def generated_document(key="rt-letter", size=4096):
+    from mockprovider.domain.documents import generated_sha256
+    seed = f"{NEW_NHS}/{key}"
+    return {"key": key, "description": "Letter put at run time", "type": "419891008|Record artifact",
+            "created": "2024-01-02T10:00:00+00:00", "indexed": "2024-01-03T10:00:00+00:00",
+            "author": {"organization": "B82617"}, "contentType": "text/plain",
+            "generate": {"size": size, "seed": seed}, "sha256": generated_sha256(size, seed)}
+
+
+def test_a_run_time_persona_documents_are_served_and_go_with_it(client):
+    def fetch(url):
+        headers = h.headers(h.MIGRATE_DOCUMENT, h.claims(reason="migration", scope="patient/*.read conf/R"))
+        return client.get(urlsplit(url).path, headers=headers)
+
+    assert client.put(f"/_control/personas/{NEW_NHS}", json=new_persona(documents=[generated_document()])).status_code == 201
+    documents = client.get(f"/_control/personas/{NEW_NHS}").get_json()["documents"]
+    assert [d["size"] for d in documents] == [4096]
+    answer = fetch(documents[0]["url"])
+    assert answer.status_code == 200, answer.data[:300]
+    before = client.get(h.DOCUMENTS + "/Binary/" + documents[0]["binary_id"], headers=h.headers(h.RETRIEVE_DOCUMENT))
+    assert before.status_code == 200
+
+    client.put(f"/_control/personas/{NEW_NHS}", json=new_persona(documents=[generated_document("other", 2048)]))
+    assert fetch(documents[0]["url"]).status_code == 404             # the replaced persona's document is gone
+    assert [d["size"] for d in client.get(f"/_control/personas/{NEW_NHS}").get_json()["documents"]] == [2048]
+    client.delete(f"/_control/personas/{NEW_NHS}")
+    assert client.get(h.DOCUMENTS + "/Binary/" + documents[0]["binary_id"],
+                      headers=h.headers(h.RETRIEVE_DOCUMENT)).status_code == 404
