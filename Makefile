@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST ?= $(or $(MOCKPROVIDER_HOST),127.0.0.1)
 PORT ?= $(or $(MOCKPROVIDER_PORT),8080)
 
-.PHONY: run test install clean bench lint-docker docker-check docker-clean fuzz soak
+.PHONY: run test install clean bench console-screenshots lint-docker docker-check docker-clean fuzz soak
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,7 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 
 ## The whole test suite.
 test: $(STAMP) $(NPM_STAMP)
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	$(BIN)/python -m pytest
 
 ## Benchmarks: the product against a same-bytes baseline under identical gunicorn settings
@@ -64,6 +65,10 @@ fuzz: $(STAMP)
 SOAK_ARGS ?= --clients 64 --duration 60
 soak: $(STAMP)
 	$(BIN)/python -m tests.soak.soak $(SOAK_ARGS)
+
+## Regenerate the console screenshots in tests/console/screenshots/ (the README shows them).
+console-screenshots: $(STAMP)
+	MOCKPROVIDER_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/console
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis bench/.work
