@@ -21,7 +21,7 @@
       else if (name in node && typeof value !== "string") node[name] = value;
       else node.setAttribute(name, value === true ? "" : value);
     }
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -75,6 +75,7 @@
 
   function showView(name, moveFocus) {
     if (!VIEWS.includes(name)) name = "personas";
+    if (state.view && state.view !== name) { $("#status").textContent = ""; $("#alert").hidden = true; }
     state.view = name;
     for (const view of VIEWS) $("#view-" + view).hidden = view !== name;
     for (const link of document.querySelectorAll(".top nav a")) {
@@ -380,7 +381,9 @@
                                     if (e.target.value === "" || !Number.isInteger(n) || n < 0) { fail(`${flag.name} takes a whole number >= 0`); return; }
                                     setFlag(flag, n);
                                   } });
-      return el("span", { class: "control" }, input, el("span", { class: "default", "aria-hidden": "true", text: bytes(flag.value).split(" (")[0] }));
+      const shown = el("span", { class: "default", "aria-hidden": "true", text: bytes(flag.value).split(" (")[0] });
+      input.addEventListener("input", () => { const n = Number(input.value); shown.textContent = Number.isInteger(n) && n >= 0 ? bytes(n).split(" (")[0] : ""; });
+      return el("span", { class: "control" }, input, shown);
     }
     return el("span", { class: "control" }, el("input", { type: "text", id, value: flag.value, "aria-describedby": describedBy,
                                                           onchange: (e) => setFlag(flag, e.target.value) }));
@@ -421,7 +424,9 @@
       say(`${flag.name} is now ${JSON.stringify(flag.value)}; the next request sees it.`);
     } catch (e) {
       fail(e.message);
-      await loadFlags();
+      await loadFlags();                           // show the live values again
+      const again = $("#flag-" + flag.name);
+      if (again) again.focus();
     }
   }
 
@@ -429,7 +434,13 @@
   function faultForms() {
     const cat = state.catalogue.faults;
     const holder = $("#fault-forms");
-    holder.replaceChildren(...cat.kinds.map((kind) => {
+    const chooser = el("fieldset", { class: "kinds" }, el("legend", { text: "Kind of fault" }),
+      cat.kinds.map((kind, i) => el("div", { class: "kind" },
+        el("input", { type: "radio", name: "fault-kind", id: `kind-${kind.kind}`, value: kind.kind, checked: i === 0,
+                      "aria-describedby": `kind-${kind.kind}-doc`, onchange: () => showFaultForm(kind.kind) }),
+        el("label", { for: `kind-${kind.kind}`, text: kind.kind }),
+        el("span", { class: "note", id: `kind-${kind.kind}-doc`, text: kind.doc }))));
+    const forms = cat.kinds.map((kind, i) => {
       const prefix = "fault-" + kind.kind;
       const fields = [];
       const names = new Set();
@@ -450,7 +461,7 @@
         fields.push(numberOrText(prefix, f, f.required === true));
       }
       for (const f of cat.common_fields) if (!names.has(f.name)) fields.push(numberOrText(prefix, f, false));
-      const match = el("fieldset", {}, el("legend", { text: "Match (optional: every field given must equal the request's)" }),
+      const match = el("fieldset", { class: "match" }, el("legend", { text: "Match (optional): every field given must equal the request's" }),
         cat.match_fields.map((m) => {
           const id = `${prefix}-match-${m.name}`;
           const control = m.choices
@@ -460,13 +471,18 @@
                             inputmode: m.name === "document_id" ? "text" : "numeric" });
           return el("div", { class: "field" }, el("label", { for: id }, m.name, " ", el("span", { class: "note", text: m.doc })), control);
         }));
-      return el("form", { class: "fault-form", id: prefix, "aria-labelledby": `${prefix}-title`, novalidate: true,
+      return el("form", { class: "fault-form", id: prefix, "aria-labelledby": `${prefix}-title`, novalidate: true, hidden: i !== 0,
                           onsubmit: (e) => { e.preventDefault(); addFault(kind.kind, e.target); } },
-        el("h3", { id: `${prefix}-title`, text: kind.kind }),
+        el("h3", { id: `${prefix}-title`, text: `New ${kind.kind} rule` }),
         el("p", { class: "doc", text: kind.doc }),
         fields, match,
         el("button", { type: "submit", text: `Add ${kind.kind} rule` }));
-    }));
+    });
+    holder.replaceChildren(chooser, ...forms);
+  }
+
+  function showFaultForm(kind) {
+    for (const form of document.querySelectorAll(".fault-form")) form.hidden = form.id !== "fault-" + kind;
   }
 
   function numberOrText(prefix, f, required) {

@@ -1,0 +1,310 @@
+"""The console in a real browser (Debian's headless Chromium through Playwright) against a real
+``mockprovider serve``: what a person does on the page changes what the next FHIR request gets,
+and what the mock received shows on the page. Keyboard use and accessibility are checked too."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+
+import pytest
+from playwright.sync_api import expect
+
+from tests import helpers as h
+from tests.console.conftest import DESKTOP, PHONE, TOKEN, shoot
+
+pytestmark = pytest.mark.live
+
+MIGRATE = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+
+
+def migrate(server, nhs: str, trace_id: str | None = None):
+    headers = h.migrate_headers()
+    if trace_id:
+        headers["Ssp-TraceID"] = trace_id
+    return server.request("POST", MIGRATE, headers, json.dumps(h.migrate_body(nhs)).encode())
+
+
+def spine_code(answer) -> str:
+    return json.loads(answer.body)["issue"][0]["details"]["coding"][0]["code"]
+
+
+def open_view(page, name: str):
+    page.goto(f"/_console#{name}")
+    page.wait_for_selector(f"#view-{name}:not([hidden])")
+
+
+# --- the page itself ------------------------------------------------------------------------------------
+def test_the_console_needs_the_token(console_server):
+    assert console_server.get("/_console").status == 401
+    basic = base64.b64encode(f"me:{TOKEN}".encode()).decode()
+    answer = console_server.get("/_console", {"Authorization": f"Basic {basic}"})
+    assert answer.status == 200 and b"mockprovider console" in answer.body
+
+
+# --- flags ---------------------------------------------------------------------------------------------------
+def test_a_flag_toggled_in_the_page_changes_the_next_fhir_answer(console_server, page):
+    """dissent_blocks_migrate (seed table: 403 NO_PATIENT_CONSENT for a dissented patient)."""
+    dissented = "9690938576"
+    before = migrate(console_server, dissented)
+    assert before.status == 403 and spine_code(before) == "NO_PATIENT_CONSENT"
+
+    open_view(page, "flags")
+    box = page.get_by_label("dissent_blocks_migrate")
+    assert box.is_checked()
+    box.focus()
+    page.keyboard.press("Space")                       # keyboard only
+    page.wait_for_selector("#status:has-text('dissent_blocks_migrate is now false')")
+    shoot(page, "flags-desktop")
+    assert migrate(console_server, dissented).status == 200
+    assert console_server.control.call("GET", "/flags")["dissent_blocks_migrate"] is False
+
+    page.get_by_label("validation").select_option("lenient")
+    page.wait_for_selector("#status:has-text('validation is now \"lenient\"')")
+    # lenient: a request without Ssp-From / Ssp-To is served instead of 400
+    headers = h.metadata_headers(**{"Ssp-From": None, "Ssp-To": None})
+    assert console_server.get(h.STRUCTURED + "/metadata", headers).status == 200
+
+    box.focus()
+    page.keyboard.press("Space")
+    page.wait_for_selector("#status:has-text('dissent_blocks_migrate is now true')")
+    assert migrate(console_server, dissented).status == 403
+
+
+def test_a_bad_number_is_refused_with_the_servers_reason(console_server, page):
+    page.allow_failed_loads = True
+    open_view(page, "flags")
+    field = page.get_by_label("retrieve_document_limit_bytes")
+    field.fill("-5")
+    field.press("Enter")
+    page.wait_for_selector("#alert:not([hidden])")
+    assert console_server.control.call("GET", "/flags")["retrieve_document_limit_bytes"] == 5 * 1024 * 1024
+
+
+# --- faults ---------------------------------------------------------------------------------------------------
+def test_a_fault_added_in_the_form_fires_then_expires(console_server, page):
+    open_view(page, "faults")
+    form = page.locator("#fault-error")
+    form.get_by_label("Answer").select_option("status:503")
+    form.get_by_label("times").fill("1")
+    form.get_by_label("interaction").select_option("migrate_structured")
+    form.get_by_label("nhs_number").fill("9690937286")
+    form.get_by_role("button", name="Add error rule").click()
+    row = page.locator("#rules-table tbody tr")
+    row.first.wait_for()
+    assert row.count() == 1
+    assert "503" in row.first.inner_text() and "nhs_number = 9690937286" in row.first.inner_text()
+    assert row.first.locator("td").nth(3).inner_text() == "1"          # remaining uses
+    shoot(page, "faults-desktop")
+
+    other = migrate(console_server, "9690937278")                      # not matched
+    assert other.status == 200
+    fired = migrate(console_server, "9690937286")
+    assert fired.status == 503
+    page.wait_for_selector("#rules-empty:not([hidden])")               # spent: gone from the table
+    assert migrate(console_server, "9690937286").status == 200
+
+
+def test_a_socket_fault_from_the_form_and_delete(console_server, page):
+    open_view(page, "faults")
+    page.get_by_label("reset", exact=True).check()
+    form = page.locator("#fault-reset")
+    form.get_by_label("interaction").select_option("metadata_structured")
+    form.get_by_role("button", name="Add reset rule").click()
+    page.locator("#rules-table tbody tr").first.wait_for()
+    answer = console_server.get(h.STRUCTURED + "/metadata", h.metadata_headers())
+    assert answer.status is None and answer.error is not None          # connection reset, no HTTP answer
+    answer = console_server.get(h.STRUCTURED + "/metadata", h.metadata_headers())
+    assert answer.status is None                                       # no "times": still there
+    page.get_by_role("button", name=re.compile(r"Delete reset rule")).click()
+    page.wait_for_selector("#rules-empty:not([hidden])")
+    assert console_server.control.call("GET", "/faults") == []
+    assert console_server.get(h.STRUCTURED + "/metadata", h.metadata_headers()).status == 200
+
+
+def test_a_rule_the_server_refuses_names_the_field(console_server, page):
+    page.allow_failed_loads = True                                        # the 400 is the point
+    open_view(page, "faults")
+    page.get_by_label("delay", exact=True).focus()
+    page.keyboard.press("Space")                                          # the kind radios, by keyboard
+    form = page.locator("#fault-delay")
+    expect(form).to_be_visible()
+    form.get_by_role("button", name="Add delay rule").click()             # ms missing
+    page.wait_for_selector("#alert:has-text('ms')")
+    assert console_server.control.call("GET", "/faults") == []
+    assert page.evaluate("document.activeElement.id") == "fault-delay-ms"
+
+
+# --- journal ---------------------------------------------------------------------------------------------------
+def test_a_request_appears_in_the_journal_with_its_diagnostics(console_server, page):
+    open_view(page, "journal")
+    trace = str(uuid.uuid4())
+    answer = migrate(console_server, "1234567891", trace)                 # fails Mod-11
+    assert answer.status == 400 and spine_code(answer) == "INVALID_NHS_NUMBER"
+    diagnostics = json.loads(answer.body)["issue"][0]["diagnostics"]
+    migrate(console_server, "9690937286")                                 # another row, filtered away
+
+    row = page.locator("#journal-table tr.journal-row", has_text="INVALID_NHS_NUMBER")
+    row.wait_for()                                                        # live: no reload needed
+    page.get_by_label("Trace id").fill(trace)
+    expect(page.locator("#journal-table tr.journal-row")).to_have_count(1)
+    assert "migrate_structured" in row.inner_text() and "400" in row.inner_text()
+    toggle = row.get_by_role("button")
+    toggle.focus()
+    page.keyboard.press("Enter")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    detail = page.locator("#" + toggle.get_attribute("aria-controls"))
+    assert detail.is_visible()
+    text = detail.inner_text()
+    assert "INVALID_NHS_NUMBER" in text and diagnostics in text
+    shoot(page, "journal-desktop")
+
+    page.get_by_label("Trace id").fill("")
+    page.get_by_label("Status").select_option("2xx")
+    expect(page.locator("#journal-table tr.journal-row")).to_have_count(1)
+    assert "200" in page.locator("#journal-table tr.journal-row").inner_text()
+
+
+def test_new_requests_arrive_without_closing_an_open_row(console_server, page):
+    open_view(page, "journal")
+    migrate(console_server, "9999999999")
+    row = page.locator("#journal-table tr.journal-row").first
+    row.wait_for()
+    row.get_by_role("button").click()
+    migrate(console_server, "9690937278")
+    expect(page.locator("#journal-table tr.journal-row")).to_have_count(2)
+    first, second = page.locator("#journal-table tr.journal-row").all()
+    assert "200" in first.inner_text()                                   # newest first
+    assert second.get_by_role("button").get_attribute("aria-expanded") == "true"
+
+
+# --- personas ---------------------------------------------------------------------------------------------------
+def test_a_persona_opens_with_rules_documents_and_its_bundle_tree(console_server, page):
+    open_view(page, "personas")
+    search = page.get_by_label("Search by NHS number, name or tag")
+    search.fill("dissent")                                                 # by tag
+    expect(page.locator("#persona-list button")).to_have_count(1)
+    assert "9690938576" in page.locator("#persona-list").inner_text()
+    search.fill("Jackson")                                                 # by name
+    page.locator("#persona-list button", has_text="9690937286").click()
+    page.wait_for_selector("#bundle-tree details.entry")
+    detail = page.locator("#persona-detail")
+    assert "conf/N + includeSensitiveInformation=true → 400 CONFLICTING_VALUES" in detail.inner_text()
+    assert detail.locator(".document").count() == 6
+    assert "852 bytes" in detail.locator(".document", has_text="discharge-letter").inner_text()
+    assert re.search(r"http://127\.0\.0\.1:\d+/B82617/STU3/1/gpconnect/documents/fhir/Binary/",
+                     detail.locator(".document .url").first.inner_text())
+    shoot(page, "personas-desktop")
+    bundle = console_server.control.call("GET", "/personas/9690937286/record?sensitive=true")
+    entries = page.locator("#bundle-tree details.entry")
+    assert entries.count() == len(bundle["entry"])
+    patient = page.locator("#bundle-tree details.entry", has=page.locator("summary .rt", has_text=re.compile("^Patient$")))
+    patient.locator("summary").first.click()
+    assert patient.locator(".leaf", has_text="resourceType").first.is_visible()
+    page.locator("#record-heading").evaluate("heading => heading.scrollIntoView()")
+    shoot(page, "bundle-tree-desktop", top=False)
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download JSON").click()
+    saved = download.value
+    assert saved.suggested_filename == "9690937286-migrate-sensitive.json"
+    assert json.loads(open(saved.path(), encoding="utf-8").read()) == bundle
+
+
+def test_the_bundle_follows_include_sensitive_information(console_server, page):
+    """9690938118: one confidential allergy, left out without sensitive information."""
+    open_view(page, "personas")
+    page.get_by_label("Search by NHS number, name or tag").fill("9690938118")
+    page.locator("#persona-list button").first.click()
+    page.wait_for_selector("#bundle-tree details.entry")
+    allergies = "#bundle-tree details.entry:has(> summary .rt:text-is('AllergyIntolerance'))"
+    assert page.locator(allergies).count() == 2
+    page.get_by_label("false (conf/N)").check()
+    expect(page.locator(allergies)).to_have_count(1)
+
+
+# --- reset ---------------------------------------------------------------------------------------------------
+def test_reset_asks_first(console_server, page):
+    console_server.control.call("PATCH", "/flags", {"gpconnect_enabled": False})
+    console_server.control.call("POST", "/faults", {"kind": "delay", "ms": 1})
+    open_view(page, "flags")
+    page.get_by_role("button", name="Reset…").click()
+    dialog = page.get_by_role("dialog", name="Reset the mock?")
+    assert dialog.is_visible()
+    assert page.evaluate("document.activeElement.id") == "reset-cancel"   # the safe choice first
+    page.keyboard.press("Enter")                                         # Cancel
+    assert not dialog.is_visible()
+    assert console_server.control.call("GET", "/flags")["gpconnect_enabled"] is False
+    page.get_by_role("button", name="Reset…").click()
+    page.get_by_role("button", name="Reset everything").click()
+    page.wait_for_selector("#status:has-text('Reset:')")
+    assert console_server.control.call("GET", "/flags")["gpconnect_enabled"] is True
+    assert console_server.control.call("GET", "/faults") == []
+    assert page.get_by_label("gpconnect_enabled").is_checked()
+
+
+# --- keyboard, screen readers, widths ------------------------------------------------------------------------
+CHECK_PAGE = """() => {
+  const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);
+  const name = (e) => (e.getAttribute('aria-label') || (e.labels && [...e.labels].map(l => l.textContent).join(' '))
+      || (e.getAttribute('aria-labelledby') || '').split(' ').map(id => (document.getElementById(id) || {}).textContent || '').join(' ')
+      || e.textContent || '').trim();
+  const unnamed = [...document.querySelectorAll('input, select, button, a[href], textarea')]
+      .filter(visible).filter(e => !name(e)).map(e => e.outerHTML.slice(0, 80));
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+                               return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const background = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor);
+                                 if (c.length === 3 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+  const low = [];
+  for (const e of document.querySelectorAll('body *')) {
+    if (!visible(e) || ![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+    const a = lum(rgb(getComputedStyle(e).color).slice(0, 3)), b = lum(background(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) low.push(`${e.tagName}.${e.className} "${e.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  const wide = document.documentElement.scrollWidth > document.documentElement.clientWidth + 1;
+  return {unnamed, low, wide};
+}"""
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["1280x800", "phone"])
+def test_every_control_is_named_text_has_contrast_and_nothing_overflows(console_server, page, size):
+    page.set_viewport_size(size)
+    migrate(console_server, "1234567891")
+    for view in ("personas", "flags", "faults", "journal"):
+        open_view(page, view)
+        if view == "personas":
+            page.get_by_label("Search by NHS number, name or tag").fill("9690937286")
+            page.locator("#persona-list button").first.click()
+            page.wait_for_selector("#bundle-tree details.entry")
+        if view == "journal":
+            page.locator("#journal-table tr.journal-row").first.wait_for()
+            page.locator("#journal-table tr.journal-row button").first.click()
+        if view == "faults":
+            page.locator("#fault-error").wait_for()
+        found = page.evaluate(CHECK_PAGE)
+        assert found["unnamed"] == [], (view, found["unnamed"])
+        assert found["low"] == [], (view, found["low"])
+        assert not found["wide"], f"{view}: the page scrolls sideways at {size['width']} px"
+        if size is PHONE:
+            shoot(page, f"{view}-phone")
+
+
+def test_keyboard_only_reaches_every_section_in_order(console_server, page):
+    page.goto("/_console")
+    page.wait_for_selector("#persona-list button")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    order = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        order.append(page.evaluate("document.activeElement.textContent.trim()"))
+    assert order == ["Personas", "Flags", "Faults", "Journal", "Reset…", ""]   # then the search box
+    assert page.evaluate("document.activeElement.id") == "persona-search"
+    for name in ("Flags", "Faults", "Journal", "Personas"):
+        page.get_by_role("link", name=name).focus()
+        page.keyboard.press("Enter")
+        expect(page.locator(f"#{name.lower()}-heading")).to_be_focused()                   # focus follows
+        assert page.get_by_role("link", name=name).get_attribute("aria-current") == "page"
