@@ -65,6 +65,13 @@ def test_a_flag_toggled_in_the_page_changes_the_next_fhir_answer(console_server,
     # lenient: a request without Ssp-From / Ssp-To is served instead of 400
     headers = h.metadata_headers(**{"Ssp-From": None, "Ssp-To": None})
     assert console_server.get(h.STRUCTURED + "/metadata", headers).status == 200
+    open_view(page, "journal")                       # each relaxation used is a finding
+    row = page.locator("#journal-table tr.journal-row", has_text="metadata_structured").first
+    row.get_by_role("button").click()
+    detail = page.locator("#" + row.get_by_role("button").get_attribute("aria-controls"))
+    assert "Ssp-From missing (lenient)" in detail.inner_text()
+    open_view(page, "flags")
+    box = page.get_by_label("dissent_blocks_migrate")
 
     box.focus()
     page.keyboard.press("Space")
@@ -147,7 +154,7 @@ def test_a_request_appears_in_the_journal_with_its_diagnostics(console_server, p
 
     row = page.locator("#journal-table tr.journal-row", has_text="INVALID_NHS_NUMBER")
     row.wait_for()                                                        # live: no reload needed
-    page.get_by_label("Trace id").fill(trace)
+    page.get_by_label("Trace id", exact=True).fill(trace)
     expect(page.locator("#journal-table tr.journal-row")).to_have_count(1)
     assert "migrate_structured" in row.inner_text() and "400" in row.inner_text()
     toggle = row.get_by_role("button")
@@ -160,8 +167,8 @@ def test_a_request_appears_in_the_journal_with_its_diagnostics(console_server, p
     assert "INVALID_NHS_NUMBER" in text and diagnostics in text
     shoot(page, "journal-desktop")
 
-    page.get_by_label("Trace id").fill("")
-    page.get_by_label("Status").select_option("2xx")
+    page.get_by_label("Trace id", exact=True).fill("")
+    page.get_by_label("Status", exact=True).select_option("2xx")
     expect(page.locator("#journal-table tr.journal-row")).to_have_count(1)
     assert "200" in page.locator("#journal-table tr.journal-row").inner_text()
 
