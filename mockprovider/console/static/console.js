@@ -183,6 +183,7 @@
       pane.replaceChildren(el("p", { class: "alert", text: e.message }));
       return;
     }
+    if (state.selected !== nhs) return;          // another persona was chosen meanwhile
     const listed = state.personas.find((p) => p.nhs_number === nhs) || {};
     const heading = el("h2", { id: "persona-name", tabindex: "-1", text: `${persona.name} · ${persona.nhs_number}` });
     const facts = el("dl", { class: "facts" },
@@ -257,7 +258,9 @@
     if (!tree) return;
     tree.replaceChildren(el("p", { class: "hint", text: "Rendering…" }));
     try {
+      const asked = (state.recordAsked = (state.recordAsked || 0) + 1);
       const { data, text } = await api("GET", `/_control/personas/${persona.nhs_number}/record?sensitive=${sensitive}`);
+      if (asked !== state.recordAsked) return;   // a later choice wins
       state.record = { nhs: persona.nhs_number, sensitive, text, bundle: data };
       const counts = {};
       for (const entry of data.entry || []) {
@@ -540,8 +543,10 @@
     try {
       if (!state.catalogue) await refreshCatalogue();
       if (!$("#fault-forms").children.length) faultForms();
+      var mine = (state.rulesAsked = (state.rulesAsked || 0) + 1);
       rules = (await api("GET", "/_control/faults")).data;
     } catch (e) { fail(e.message); return; }
+    if (mine !== state.rulesAsked) return;       // a later load wins
     const tbody = $("#rules-table tbody");
     const focusedId = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.rule : null;
     tbody.replaceChildren(...rules.map((rule) => el("tr", { "data-rule-row": rule.id },
@@ -627,11 +632,13 @@
   let journalFilter = null;
   async function loadJournal() {
     const query = journalQuery();
+    const mine = (state.journalAsked = (state.journalAsked || 0) + 1);
     let rows;
     try {
       if (!state.catalogue) await refreshCatalogue();
       rows = (await api("GET", "/_control/requests?" + query)).data;
     } catch (e) { fail(e.message); return; }
+    if (mine !== state.journalAsked) return;     // a later load (another filter, a poll) wins
     const tbody = $("#journal-table tbody");
     if (query !== journalFilter) {        // another filter: start again
       journalFilter = query;
