@@ -212,6 +212,61 @@ def personas_generate(count, seed, out, tags, force):
     click.echo(f"wrote {len(files)} personas to {out} in {time.perf_counter() - started:.1f} s")
 
 
+@personas.command("import")
+@click.argument("bundle_file", metavar="BUNDLE.json", type=click.Path(dir_okay=False))
+@click.option("--nhs-number", default=None, metavar="N",
+              help="the persona's NHS number (the Patient's identifier is rewritten) [default: the Patient's]")
+@click.option("--documents", "documents_dir", type=click.Path(file_okay=False, exists=True), default=None,
+              metavar="DIR", help="the documents' bytes: files named after a DocumentReference id or its "
+                                  "attachment title [default: generated to each declared size]")
+@click.option("--out", "out_dir", default=None, metavar="DIR",
+              help="personas folder to write <NHS number>.json into [env MOCKPROVIDER_PERSONAS; default: "
+                   "the built-in cast]")
+@click.option("--force", is_flag=True, help="replace a persona file of the same NHS number")
+def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force):
+    """Turn a GP Connect structured Bundle into a persona served as it came (see personas/README.md)."""
+    from .domain.bundle_import import BundleImportError, import_bundle, write_imported
+    from .domain.personas import PersonaError, validate
+    try:
+        raw = Path(bundle_file).read_bytes()
+    except OSError as exc:
+        raise click.ClickException(f"{bundle_file}: cannot be read: {exc.strerror}")
+    try:
+        bundle = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{bundle_file}: $: is not JSON ({exc})")
+    try:
+        persona = import_bundle(bundle, nhs_number=nhs_number,
+                                documents_dir=Path(documents_dir) if documents_dir else None, source=bundle_file)
+    except BundleImportError as exc:
+        for line in exc.lines():
+            click.echo(f"error: {line}", err=True)
+        raise click.ClickException(f"{bundle_file} is not importable ({len(exc.problems)} "
+                                   f"problem{'s' if len(exc.problems) > 1 else ''})")
+    out = Path(_personas_dir(out_dir))
+    target = out / f"{persona['nhs_number']}.json"
+    # What the loader will say of it, before anything is written (documents still to be copied
+    # are checked once copied).
+    probe = dict(persona)
+    probe["documents"] = [d for d in persona.get("documents", []) if "file" not in d]
+    if not probe["documents"]:
+        del probe["documents"]
+    try:
+        validate(probe, target, out)
+    except PersonaError as exc:
+        raise click.ClickException(f"imported persona is not valid: {exc}")
+    try:
+        written = write_imported(persona, out, documents_dir=documents_dir, force=force)
+    except FileExistsError as exc:
+        raise click.ClickException(str(exc))
+    except OSError as exc:
+        raise click.ClickException(f"nothing written: {exc}")
+    resources = len(persona["fhir_record"]["entries"])
+    docs = len(persona.get("documents", []))
+    click.echo(f"wrote {written} ({resources} resources, {docs} document{'s' if docs != 1 else ''}, "
+               f"{len(persona['fhir_record'].get('confidential', []))} marked confidential)")
+
+
 @cli.command()
 @click.argument("nhs_number")
 @_personas_option

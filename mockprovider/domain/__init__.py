@@ -4,3 +4,4 @@
 # (the record section's: mockprovider.record, wired in by mockprovider/__init__.py).
 from . import persona_admin  # noqa: E402,F401  (address, telecom, usual_gp, registration)
 from . import documents  # noqa: E402,F401  (documents; builds the document-id index at load)
+from . import fhir_record  # noqa: E402,F401  (fhir_record, supplier_record: FHIR as a supplier sends it)

@@ -22,7 +22,11 @@ from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, SECT
 
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
 TOP_OPTIONAL = ("description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
-                "telecom", "usual_gp", "registration", "record", "generated_record", "documents")
+                "telecom", "usual_gp", "registration", "record", "generated_record", "documents",
+                "fhir_record", "supplier_record")
+# A persona's record comes from one of these sections (fhir_record / supplier_record: FHIR as a
+# supplier sends it, mockprovider.domain.fhir_record).
+RECORD_SECTIONS = ("record", "generated_record", "fhir_record", "supplier_record")
 GENERATED_RECORD_MAX_VISITS = 20_000
 
 
@@ -77,6 +81,9 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
             c.fail("$.generated_record.visits", f"must be at most {GENERATED_RECORD_MAX_VISITS}")
         if "record" in data:
             c.fail("$.generated_record", "a persona has either record or generated_record, not both")
+    sections = [name for name in RECORD_SECTIONS if name in data]
+    if len(sections) > 1:
+        c.fail(f"$.{sections[1]}", f"a persona has one record section, not both {sections[0]} and {sections[1]}")
     for section, validator in SECTION_VALIDATORS.items():
         if section in data:
             try:

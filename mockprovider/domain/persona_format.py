@@ -49,8 +49,8 @@ TAGS = {
     "large-document": "a document of 4 MiB up to the retrieve limit (5 MiB): large, still retrievable",
     "oversized-document": "a document over the retrieve limit (5 MiB): retrieve answers 404, migrate serves it",
     "many-documents": f"at least {MANY_DOCUMENTS} documents",
-    "large-record": f"generated_record (made from a seed at first use), or a record section over "
-                    f"{LARGE_RECORD_BYTES // MIB} MiB of JSON",
+    "large-record": f"generated_record (made from a seed at first use), a heavy supplier_record, or a "
+                    f"record section over {LARGE_RECORD_BYTES // MIB} MiB of JSON",
 }
 
 
@@ -214,6 +214,16 @@ def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
             _has_confidential(record) or _has_confidential(documents))
     else:
         confidential = _has_confidential(record) or _has_confidential(documents)
+    fhir_record = data.get("fhir_record")
+    if isinstance(fhir_record, dict) and fhir_record.get("confidential"):
+        confidential = True           # resources the imported Bundle marks confidential
+    supplier = data.get("supplier_record")
+    if isinstance(supplier, dict):
+        # mockprovider.fhir.suppliers fills every clinical area and marks some items confidential
+        found.add("full-record")
+        confidential = True
+        if supplier.get("volume") == "heavy":
+            found.add("large-record")
     if confidential:
         found.add("confidential-items")
     if isinstance(documents, list):

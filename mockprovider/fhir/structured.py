@@ -20,7 +20,7 @@ from .. import record as record_areas
 from .. import spec
 from ..record import consultations, documents as record_documents, investigations, lists, problems
 from ..record.common import Ctx, display
-from . import admin
+from . import admin, served_record
 from .render import TRACE_PLACEHOLDER
 
 # Persona fields of the record areas, in Bundle order.
@@ -52,6 +52,8 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     migrate_limit_bytes  the flag ``migrate_document_limit_bytes``: a larger document is listed as a
                          placeholder (no url, the reason in attachment.title); 0 = unlimited.
     """
+    if served_record.has_fhir_record(persona):     # an imported or supplier-shaped record: as it came
+        return served_record.bundle(persona, sensitive, documents_base, documents, ods_code)
     data = persona.data
     nhs = data["nhs_number"]
     record = data.get("record", {})

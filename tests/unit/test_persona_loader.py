@@ -92,9 +92,8 @@ def test_duplicate_key_in_one_object(tmp_path):
     (changed(gender=...), "$.gender", "is required"),
     (changed(gender="f"), "$.gender", "'f' must be one of male, female, other, unknown"),
     (changed(colour="blue"), "$.colour", "is not a known field (known: active, address, birth_date, "
-     "deceased, description, documents, gender, generated_record, name, nhs_number, nhs_number_status, pds, "
-     "record, "
-     "registration, tags, telecom, usual_gp)"),
+     "deceased, description, documents, fhir_record, gender, generated_record, name, nhs_number, "
+     "nhs_number_status, pds, record, registration, supplier_record, tags, telecom, usual_gp)"),
     (changed(name={"family": "Smith", "given": "Ann"}), "$.name.given", "must be a JSON array, not a string"),
     (changed(name={"family": "Smith", "given": ["Ann", 3]}), "$.name.given[1]",
      "must be a non-empty string, not a number"),

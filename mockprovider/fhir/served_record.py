@@ -1,0 +1,198 @@
+"""Serve a record held as FHIR (an imported Bundle, or a supplier-shaped record) as it came.
+
+``bundle(persona, sensitive, documents_base, documents)`` gives the migrate Bundle (its id is the
+trace placeholder, spliced per request) of a persona with a ``fhir_record`` or ``supplier_record``
+section (:mod:`mockprovider.domain.fhir_record`). Nothing is "fixed": every entry is sent as stored,
+but for the documented rewrites (personas/README.md, "Imported Bundles"):
+
+- each attachment listed in ``attachments`` gets ``url`` = the documents root + ``/Binary/{id}`` of
+  its persona document (so a consumer following it verbatim reaches this mock's Binary route);
+- with ``sensitive`` false, the resources listed in ``confidential`` are left out. A resource that
+  still needs a left-out one (any reference other than a List entry or an extension's
+  valueReference, e.g. ``basedOn``, ``context``, ``List.encounter``) is left out with it. List
+  entries and extensions pointing at a left-out resource are removed; each List that lost an entry
+  carries the ``confidential-items`` warning and note (an emptied List also its emptyReason), as
+  the spec asks of a provider (migrate-structured.md "Confidential / sensitive information").
+"""
+from __future__ import annotations
+
+import json
+
+from .. import spec
+from . import documents as documents_fhir
+from .render import TRACE_PLACEHOLDER
+
+ADMIN_TYPES = frozenset(("Patient", "Organization", "Practitioner", "PractitionerRole", "Location",
+                         "HealthcareService", "Device"))
+
+
+def fhir_record_of(persona, ods_code: str = "B82617") -> dict:
+    """The persona's record as FHIR: the stored ``fhir_record``, or the supplier-shaped record
+    made from ``supplier_record``'s seed (:mod:`mockprovider.fhir.suppliers`)."""
+    data = persona.data
+    if "fhir_record" in data:
+        return data["fhir_record"]
+    from .suppliers import supplier_record
+    return supplier_record(persona, ods_code)
+
+
+def has_fhir_record(persona) -> bool:
+    data = persona.data
+    return "fhir_record" in data or "supplier_record" in data
+
+
+def _scan(node, structural: set, removable: set):
+    """Collect relative references: those inside an extension's valueReference are removable,
+    the rest structural."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("extension", "modifierExtension") and isinstance(value, list):
+                for item in value:
+                    if isinstance(item, dict) and isinstance(item.get("valueReference"), dict):
+                        ref = item["valueReference"].get("reference")
+                        if isinstance(ref, str):
+                            removable.add(ref)
+                    else:
+                        _scan(item, structural, removable)
+            elif key == "reference" and isinstance(value, str):
+                structural.add(value)
+            elif isinstance(value, (dict, list)):
+                _scan(value, structural, removable)
+    elif isinstance(node, list):
+        for item in node:
+            _scan(item, structural, removable)
+
+
+def _references(resource: dict) -> tuple[set, set]:
+    structural: set = set()
+    removable: set = set()
+    if resource.get("resourceType") == "List":
+        for entry in resource.get("entry") or []:
+            item = entry.get("item") if isinstance(entry, dict) else None
+            if isinstance(item, dict) and isinstance(item.get("reference"), str):
+                removable.add(item["reference"])
+        _scan({k: v for k, v in resource.items() if k not in ("entry", "contained")}, structural, removable)
+    else:
+        _scan({k: v for k, v in resource.items() if k != "contained"}, structural, removable)
+    return structural, removable
+
+
+def _drop_extensions(node, withheld: set):
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in ("extension", "modifierExtension") and isinstance(value, list):
+                kept = [_drop_extensions(item, withheld) for item in value
+                        if not (isinstance(item, dict) and isinstance(item.get("valueReference"), dict)
+                                and item["valueReference"].get("reference") in withheld)]
+                if kept:
+                    out[key] = kept
+            else:
+                out[key] = _drop_extensions(value, withheld)
+        return out
+    if isinstance(node, list):
+        return [_drop_extensions(item, withheld) for item in node]
+    return node
+
+
+def _warned_list(resource: dict, withheld: set) -> dict:
+    r = dict(resource)
+    entries = [e for e in r.get("entry") or []
+               if not (isinstance(e, dict) and isinstance(e.get("item"), dict)
+                       and e["item"].get("reference") in withheld)]
+    ext = list(r.get("extension") or [])
+    if not any(isinstance(e, dict) and e.get("url") == spec.LIST_WARNING_EXTENSION
+               and e.get("valueCode") == "confidential-items" for e in ext):
+        ext.append({"url": spec.LIST_WARNING_EXTENSION, "valueCode": "confidential-items"})
+    notes = list(r.get("note") or [])
+    texts = {n.get("text") for n in notes if isinstance(n, dict)}
+    if spec.LIST_WARNINGS["confidential-items"] not in texts:
+        notes.append({"text": spec.LIST_WARNINGS["confidential-items"]})
+    # Rebuild in the resource's own key order, adding what was missing where the profile puts it.
+    out: dict = {}
+    for key, value in r.items():
+        if key == "entry":
+            continue
+        if key == "note":
+            continue
+        if key == "extension":
+            value = ext
+        out[key] = value
+    if "extension" not in out:
+        out = {**{k: out[k] for k in ("resourceType", "id", "meta") if k in out}, "extension": ext,
+               **{k: v for k, v in out.items() if k not in ("resourceType", "id", "meta")}}
+    if not entries:
+        if spec.LIST_EMPTY_NOTE not in texts:
+            notes.append({"text": spec.LIST_EMPTY_NOTE})
+        out["note"] = notes
+        out.setdefault("emptyReason", {"coding": [dict(spec.LIST_EMPTY_REASON)]})
+    else:
+        out["note"] = notes
+        out["entry"] = entries
+    return out
+
+
+def withhold(entries: list, confidential) -> list:
+    """The entries without the confidential resources (and what depends on them); see the module
+    docstring. ``entries`` is not changed; changed resources are copies."""
+    present = {f"{e['resource']['resourceType']}/{e['resource']['id']}"
+               for e in entries if isinstance(e['resource'].get("id"), str)}
+    withheld = {ref for ref in confidential if ref in present}
+    if not withheld:
+        return entries
+    refs = []
+    for e in entries:
+        r = e["resource"]
+        refs.append(_references(r))
+    changed = True
+    while changed:          # a resource needing a left-out one goes too, until nothing changes
+        changed = False
+        for e, (structural, _) in zip(entries, refs):
+            r = e["resource"]
+            if r["resourceType"] in ADMIN_TYPES or not isinstance(r.get("id"), str):
+                continue
+            ref = f"{r['resourceType']}/{r['id']}"
+            if ref not in withheld and structural & withheld:
+                withheld.add(ref)
+                changed = True
+    out = []
+    for e, (structural, removable) in zip(entries, refs):
+        r = e["resource"]
+        rid = r.get("id")
+        if isinstance(rid, str) and f"{r['resourceType']}/{rid}" in withheld:
+            continue
+        if r["resourceType"] == "List" and (structural & withheld):
+            continue            # a consultation-structure List of a left-out consultation
+        if removable & withheld:
+            if r["resourceType"] == "List":
+                lost = any(isinstance(x, dict) and isinstance(x.get("item"), dict)
+                           and x["item"].get("reference") in withheld for x in r.get("entry") or [])
+                r = _warned_list(r, withheld) if lost else r
+            r = _drop_extensions(r, withheld)
+            e = {**e, "resource": r}
+        out.append(e)
+    return out
+
+
+def bundle(persona, sensitive: bool, documents_base: str, documents=(), ods_code: str = "B82617") -> dict:
+    """The migrate Bundle of a persona whose record is FHIR (id: the trace placeholder). ``ods_code``:
+    the provider practice (a supplier-shaped record is that practice's record)."""
+    record = fhir_record_of(persona, ods_code)
+    entries = record["entries"]
+    attachments = record.get("attachments") or []
+    if attachments:
+        by_key = {d.key: d for d in documents}
+        entries = list(entries)
+        for att in attachments:
+            doc = by_key.get(att["document"])
+            if doc is None:
+                continue
+            entry = entries[att["entry"]]
+            resource = json.loads(json.dumps(entry["resource"]))   # copy: the stored record stays as it came
+            resource["content"][att["content"]]["attachment"]["url"] = documents_fhir.binary_url(documents_base, doc)
+            entries[att["entry"]] = {**entry, "resource": resource}
+    if not sensitive and record.get("confidential"):
+        entries = withhold(entries, record["confidential"])
+    meta = record.get("bundle_meta") or {"profile": [spec.PROFILE_STRUCTURED_BUNDLE]}
+    return {"resourceType": "Bundle", "id": TRACE_PLACEHOLDER, "meta": meta, "type": "collection",
+            "entry": entries}

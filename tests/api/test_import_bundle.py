@@ -1,0 +1,215 @@
+"""`mockprovider personas import`: a structured Bundle becomes a persona served as it came.
+
+The Bundle imported here is a real GP Connect structured record: the migrate answer for the
+assurance suite's main data patient (with its confidential items and documents), as a consumer
+would have captured it. Round trip: import it under another NHS number, serve it, and compare what
+comes back with what went in, resource by resource, allowing only the documented rewrites
+(personas/README.md "Imported Bundles"): Bundle.id, the Patient's NHS number, attachment urls.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from mockprovider.app import create_app
+from mockprovider.cli import cli
+from mockprovider.config import Settings
+from mockprovider.domain.bundle_import import BundleImportError, import_bundle, write_imported
+from mockprovider.domain.personas import PersonaError, PersonaStore
+from tests import helpers as h
+from tests.structured_checks import CONFIDENTIAL_NOTE, WARNING_EXT, check_bundle, lists_by_title
+
+URL = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+SOURCE = "9690937286"            # the assurance suite's main data patient: documents, confidential items
+NEW_NHS = "9990042136"           # a free test number (valid Mod-11)
+CAST = Path(Settings().personas)
+CONFIDENTIALITY = "http://hl7.org/fhir/v3/Confidentiality"
+
+
+def migrate(client, nhs, sensitive):
+    return client.post(URL, data=json.dumps(h.migrate_body(nhs, sensitive)), headers=h.migrate_headers(sensitive))
+
+
+@pytest.fixture(scope="module")
+def captured(tmp_path_factory):
+    """What a consumer captured from a provider: the migrate Bundle with sensitive items, whose
+    confidential resources carry the HL7 Confidentiality "R" marker (as a supplier marks them)."""
+    app = create_app({"state_dir": str(tmp_path_factory.mktemp("state"))})
+    client = app.test_client()
+    full = migrate(client, SOURCE, True).get_json()
+    without = migrate(client, SOURCE, False).get_json()
+    kept = {(e["resource"]["resourceType"], e["resource"].get("id")) for e in without["entry"]}
+    marked = 0
+    for entry in full["entry"]:
+        r = entry["resource"]
+        if r["resourceType"] != "List" and (r["resourceType"], r.get("id")) not in kept:
+            r.setdefault("meta", {}).setdefault("security", []).append(
+                {"system": CONFIDENTIALITY, "code": "R", "display": "restricted"})
+            marked += 1
+    assert marked, "the source persona has confidential items"
+    return full
+
+
+@pytest.fixture
+def imported(tmp_path, captured):
+    """The captured Bundle imported into a copy of the built-in cast."""
+    cast = tmp_path / "personas"
+    shutil.copytree(CAST, cast)
+    bundle_file = tmp_path / "fixture.json"
+    bundle_file.write_text(json.dumps(captured))
+    result = CliRunner().invoke(cli, ["personas", "import", str(bundle_file), "--nhs-number", NEW_NHS,
+                                      "--out", str(cast)])
+    assert result.exit_code == 0, result.output
+    app = create_app({"state_dir": str(tmp_path / "state"), "personas": str(cast)})
+    return app, app.test_client(), cast
+
+
+def by_key(bundle):
+    return {(e["resource"]["resourceType"], e["resource"].get("id"), json.dumps(e["resource"].get("code"))):
+            e["resource"] for e in bundle["entry"]}
+
+
+def test_import_round_trips_every_resource_but_the_documented_rewrites(imported, captured):
+    _, client, _ = imported
+    response = migrate(client, NEW_NHS, True)
+    assert response.status_code == 200
+    served = response.get_json()
+    assert served["meta"] == captured["meta"] and served["type"] == "collection"
+    assert len(served["entry"]) == len(captured["entry"])
+    rewritten_urls = 0
+    for sent, came in zip(captured["entry"], served["entry"]):
+        a, b = json.loads(json.dumps(sent["resource"])), json.loads(json.dumps(came["resource"]))
+        if a["resourceType"] == "Patient":
+            nhs = [i for i in b["identifier"] if i["system"] == "https://fhir.nhs.uk/Id/nhs-number"]
+            assert nhs[0]["value"] == NEW_NHS                                   # rewrite: --nhs-number
+            for i in a["identifier"] + b["identifier"]:
+                if i["system"] == "https://fhir.nhs.uk/Id/nhs-number":
+                    i["value"] = "*"
+        if a["resourceType"] == "DocumentReference":
+            for ca, cb in zip(a["content"], b["content"]):
+                if "url" in ca["attachment"]:
+                    assert "/Binary/" in cb["attachment"]["url"]                 # rewrite: this mock's Binary
+                    ca["attachment"]["url"] = cb["attachment"]["url"] = "*"
+                    rewritten_urls += 1
+        assert a == b, f"{a['resourceType']}/{a.get('id')} changed in the round trip"
+    assert rewritten_urls >= 1
+
+
+def test_served_bundle_id_is_the_trace_id(imported):
+    _, client, _ = imported
+    headers = h.migrate_headers(True)
+    trace = str(uuid.uuid4())
+    headers["Ssp-TraceID"] = trace
+    body = client.post(URL, data=json.dumps(h.migrate_body(NEW_NHS, True)), headers=headers).get_json()
+    assert body["id"] == trace
+
+
+@pytest.mark.parametrize("interaction", [h.MIGRATE_DOCUMENT])
+def test_each_rewritten_url_leads_to_a_binary_of_the_declared_size(imported, interaction):
+    _, client, _ = imported
+    served = migrate(client, NEW_NHS, True).get_json()
+    refs = [e["resource"] for e in served["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+    followed = 0
+    for ref in refs:
+        for content in ref["content"]:
+            att = content["attachment"]
+            if "url" not in att:
+                continue
+            path = att["url"].split("://", 1)[1].split("/", 1)[1]
+            got = client.get("/" + path, headers=h.headers(interaction, h.claims(
+                reason="migration", scope="patient/*.read conf/R")))
+            assert got.status_code == 200, got.get_data(as_text=True)[:300]
+            binary = got.get_json()
+            assert binary["resourceType"] == "Binary" and binary["contentType"] == att["contentType"]
+            assert len(base64.b64decode(binary["content"])) == att["size"]
+            followed += 1
+    assert followed >= 1
+
+
+def test_confidential_markers_are_honoured_without_sensitive_information(imported, captured):
+    _, client, _ = imported
+    served = migrate(client, NEW_NHS, False).get_json()
+    marked = {(e["resource"]["resourceType"], e["resource"]["id"]) for e in captured["entry"]
+              if any(s.get("system") == CONFIDENTIALITY for s in e["resource"].get("meta", {}).get("security", []))}
+    present = {(e["resource"]["resourceType"], e["resource"].get("id")) for e in served["entry"]}
+    assert not marked & present
+    lists = lists_by_title(served)
+    # The assurance suite's checks (M1) hold for the imported record too.
+    for title in ("Medications and medical devices", "Uncategorised data"):
+        lst = lists[title]
+        warnings = [x for x in lst.get("extension", []) if x["url"] == WARNING_EXT]
+        assert [w["valueCode"] for w in warnings] == ["confidential-items"], title
+        assert [n["text"] for n in lst["note"]].count(CONFIDENTIAL_NOTE) == 1, title
+    check_bundle(served, served["id"])
+
+
+def test_documents_given_by_id_or_title_are_served_byte_for_byte(tmp_path, captured):
+    refs = [e["resource"] for e in captured["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    first = refs[0]
+    (docs / f"{first['id']}.txt").write_bytes("Letter with ünïcödé — day 1\n".encode())
+    persona = import_bundle(captured, nhs_number=NEW_NHS, documents_dir=docs, source="fixture.json")
+    entry = next(d for d in persona["documents"] if "file" in d)
+    assert entry["file"].endswith(f"{first['id']}.txt")
+    out = tmp_path / "personas"
+    write_imported(persona, out, documents_dir=docs)
+    store = PersonaStore.load(out)
+    from mockprovider.domain.documents import index
+    doc = next(d for d in index(store).of(store.get(NEW_NHS)) if d.key == entry["key"])
+    assert doc.read() == "Letter with ünïcödé — day 1\n".encode()
+
+
+def test_a_bundle_that_is_not_a_structured_record_names_every_problem():
+    bundle = {"resourceType": "Bundle", "type": "searchset", "entry": [
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1970"}},
+        {"fullUrl": "urn:x"},
+        {"resource": {"resourceType": "Appointment", "id": "a1"}},
+    ]}
+    with pytest.raises(BundleImportError) as caught:
+        import_bundle(bundle, source="bad.json")
+    paths = [p for p, _ in caught.value.problems]
+    assert "$.type" in paths and "$.entry[1].resource" in paths and "$.entry[2].resource.resourceType" in paths
+    assert isinstance(caught.value, PersonaError) and caught.value.file == "bad.json"
+    with pytest.raises(BundleImportError) as caught:
+        import_bundle({"resourceType": "Parameters"})
+    assert caught.value.problems[0][0] == "$.resourceType"
+
+
+def test_patient_problems_are_named_by_their_path():
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": {"resourceType": "List", "title": "x"}},
+        {"resource": {"resourceType": "Patient", "id": "p1", "birthDate": "1970",
+                      "identifier": [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "{{jsonPath}}"}]}},
+    ]}
+    with pytest.raises(BundleImportError) as caught:
+        import_bundle(bundle)
+    paths = [p for p, _ in caught.value.problems]
+    assert paths == ["$.entry[1].resource.identifier[0].value", "$.entry[1].resource.birthDate"]
+
+
+def test_cli_reports_every_problem_and_writes_nothing(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                               "entry": [{"resource": {"resourceType": "Patient"}}, {}]}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["personas", "import", str(bad), "--out", str(out)])
+    assert result.exit_code != 0
+    assert "$.entry[1].resource" in result.output and "$.entry[0].resource.id" in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_failed_write_leaves_nothing_half_written(tmp_path, captured):
+    persona = import_bundle(captured, nhs_number=NEW_NHS, source="fixture.json")
+    persona["documents"][0] = {**persona["documents"][0], "file": "files/imported-x/missing.pdf"}
+    out = tmp_path / "out"
+    with pytest.raises(OSError):
+        write_imported(persona, out, documents_dir=tmp_path / "nowhere")
+    leftovers = [p for p in out.rglob("*") if p.is_file()] if out.exists() else []
+    assert leftovers == []
