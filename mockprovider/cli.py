@@ -195,17 +195,23 @@ def personas_validate(directory, render):
               help="folder to write (created; replaced as a whole, atomically, with --force)")
 @click.option("--tags", multiple=True, metavar="TAG[,TAG]",
               help="shape every persona, e.g. --tags sensitive,confidential-items")
+@click.option("--style", type=click.Choice(["plain", "emis", "tpp"]), default="plain", show_default=True,
+              help="plain: the mock's own record format; emis / tpp: a record in the shape EMIS Web / TPP "
+                   "SystmOne send through GP Connect (made from the seed on first use)")
+@click.option("--volume", type=click.Choice(["small", "typical", "heavy"]), default=None,
+              help="how much record: small, typical (every clinical area; ~1,000 resources for a supplier "
+                   "style) or heavy (decades: ~3,000 resources) [default: small for plain, typical otherwise]")
 @click.option("--force", is_flag=True, help="replace the personas already in --out")
-def personas_generate(count, seed, out, tags, force):
+def personas_generate(count, seed, out, tags, style, volume, force):
     """Generate COUNT Faker (en_GB) personas with test NHS numbers into OUT."""
     from .domain import generate as gen
     wanted = [t.strip() for group in tags for t in group.split(",") if t.strip()]
     started = time.perf_counter()
     try:
-        gen.check_tags(wanted)
+        gen.check_style(style, volume, gen.check_tags(wanted))
         gen.recover(Path(out))
         gen.check_target(Path(out), force)
-        files = gen.generate(count, seed, wanted)
+        files = gen.generate(count, seed, wanted, style=style, volume=volume)
         gen.write_atomically(out, files, force=force)
     except gen.GenerateError as exc:
         raise click.ClickException(str(exc))

@@ -49,6 +49,15 @@ LARGE_DOCUMENT_SIZE = 4_500_000           # 4 MiB <= size <= 5 MiB: large, still
 OVERSIZED_DOCUMENT_SIZE = 6 * 1024 * 1024  # over the 5 MiB retrieve limit
 MANY_DOCUMENTS = 100
 LARGE_RECORD_VISITS = 290                  # about 3 MB of migrate Bundle
+# --style / --volume: plain is the mock's own record format; emis and tpp are supplier-shaped records
+# (mockprovider.fhir.suppliers, made from the persona's seed on first use).
+STYLES = ("plain", "emis", "tpp")
+VOLUMES = ("small", "typical", "heavy")
+SUPPLIER_LETTERS = {"small": 1, "typical": 2, "heavy": 4}
+HOSPITAL_ODS = "RR8"
+LETTER_TYPES = ("823701000000103|Outpatient letter", "824331000000106|Inpatient final discharge letter")
+LETTER_DESCRIPTIONS = ("Outpatient clinic letter", "Discharge summary", "Follow-up clinic letter",
+                       "Consultant letter \u2013 results")
 AUTHOR_ODS = "B82617"                      # the default provider practice authors the documents
 
 
@@ -205,8 +214,8 @@ def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: b
     return record
 
 
-def make_persona(fake, seed, number: str, tags: frozenset) -> dict:
-    """One persona dict (fields in a fixed order)."""
+def make_persona(fake, seed, number: str, tags: frozenset, style: str = "plain", volume: str = "small") -> dict:
+    """One persona dict (fields in a fixed order). ``style``/``volume``: see :func:`check_style`."""
     pseed = persona_seed(seed, number)
     fake.seed_instance(pseed)
     rnd = random.Random(pseed)
@@ -245,11 +254,17 @@ def make_persona(fake, seed, number: str, tags: frozenset) -> dict:
     registered = _day(rnd, max(born, REFERENCE_DATE - datetime.timedelta(days=30 * 365)),
                       REFERENCE_DATE - datetime.timedelta(days=30))
     persona["registration"] = {"date": registered.isoformat(), "type": "R"}
-    if "large-record" in tags:
+    if style != "plain":
+        # The record is made from this seed on first use, in the supplier's shape (mockprovider.fhir.suppliers).
+        persona["supplier_record"] = {"style": style, "seed": f"{seed}/{number}", "volume": volume}
+    elif "large-record" in tags or volume == "heavy":
         persona["generated_record"] = {"seed": f"{seed}/{number}", "visits": LARGE_RECORD_VISITS}
     else:
-        persona["record"] = _record(rnd, born, "full-record" in tags, "confidential-items" in tags)
+        persona["record"] = _record(rnd, born, "full-record" in tags or volume == "typical",
+                                    "confidential-items" in tags)
     documents = _documents(rnd, seed, number, tags)
+    if style != "plain" and "no-documents" not in tags:
+        documents += _letters(rnd, seed, number, SUPPLIER_LETTERS[volume], born)
     if documents:
         persona["documents"] = documents
     return persona
@@ -282,6 +297,50 @@ def _documents(rnd: random.Random, seed, number: str, tags: frozenset) -> list:
     return documents
 
 
+def _letters(rnd: random.Random, seed, number: str, count: int, born: datetime.date) -> list:
+    """Hospital letters of a supplier-shaped record (small generated text documents)."""
+    letters = []
+    earliest = max(born + datetime.timedelta(days=18 * 365), REFERENCE_DATE - datetime.timedelta(days=20 * 365))
+    for n in range(count):
+        created = _day(rnd, earliest, REFERENCE_DATE - datetime.timedelta(days=2))
+        key = f"letter-{n + 1}"
+        size = 6000 + rnd.randint(0, 20000)
+        doc_seed = f"{seed}/{number}/{key}"
+        letters.append({
+            "key": key,
+            "description": LETTER_DESCRIPTIONS[n % len(LETTER_DESCRIPTIONS)],
+            "type": LETTER_TYPES[n % len(LETTER_TYPES)],
+            "created": f"{created.isoformat()}T09:00:00+00:00",
+            "indexed": f"{created.isoformat()}T15:30:00+00:00",
+            "author": {"organization": HOSPITAL_ODS},
+            "contentType": GENERATED_CONTENT_TYPE,
+            "generate": {"size": size, "seed": doc_seed},
+            "sha256": generated_sha256(size, doc_seed),
+        })
+    return letters
+
+
+def check_style(style: str, volume: str | None, tags) -> str:
+    """The volume to use for ``style`` (``plain`` or a supplier style), or GenerateError.
+
+    plain: small = today's small record, typical = every clinical area, heavy = a generated_record
+    (the ``large-record`` tag); a supplier style (emis, tpp): a ``supplier_record`` of that volume
+    (default typical), which always fills every area and has confidential items.
+    """
+    if style not in STYLES:
+        raise GenerateError(f"style {style!r} is not one of {', '.join(STYLES)}")
+    if volume is not None and volume not in VOLUMES:
+        raise GenerateError(f"volume {volume!r} is not one of {', '.join(VOLUMES)}")
+    wanted = frozenset(tags)
+    chosen = volume or ("heavy" if "large-record" in wanted else "small" if style == "plain" else "typical")
+    if "large-record" in wanted and chosen != "heavy":
+        raise GenerateError(f"large-record is the heavy volume: ask for --volume heavy, not {chosen}")
+    if style == "plain" and chosen == "heavy" and "confidential-items" in wanted:
+        raise GenerateError("a generated large record has no confidential items: ask for --volume heavy "
+                            "or confidential-items, not both")
+    return chosen
+
+
 def check_tags(tags) -> frozenset:
     wanted = frozenset(tags)
     refused = sorted(wanted - set(SHAPEABLE))
@@ -297,17 +356,18 @@ def check_tags(tags) -> frozenset:
     return wanted
 
 
-def generate(count: int, seed, tags=()) -> list[tuple[str, bytes]]:
+def generate(count: int, seed, tags=(), style: str = "plain", volume: str | None = None) -> list[tuple[str, bytes]]:
     """(file name, bytes) for ``count`` personas: the same arguments always give the same bytes."""
     from faker import Faker   # imported here: serving never needs Faker
 
     if count < 0:
         raise GenerateError("count must be >= 0")
     wanted = check_tags(tags)
+    volume = check_style(style, volume, wanted)
     fake = Faker("en_GB")
     files = []
     for number in test_nhs_numbers(count, seed):
-        data = make_persona(fake, seed, number, wanted)
+        data = make_persona(fake, seed, number, wanted, style, volume)
         missing = wanted - set(derive_tags(data))
         if missing:       # the generator never hands out a persona whose data does not carry a tag
             raise GenerateError(f"generated {number} does not carry {', '.join(sorted(missing))}")

@@ -1,0 +1,87 @@
+"""`personas generate --style plain|emis|tpp --volume small|typical|heavy`: deterministic from the seed."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from mockprovider.app import create_app
+from mockprovider.cli import cli
+from mockprovider.domain import generate as gen
+from mockprovider.domain.personas import PersonaStore
+from mockprovider.fhir.suppliers.builder import build
+from tests import helpers as h
+from tests.structured_checks import check_bundle
+
+URL = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+
+
+def personas(files):
+    return [json.loads(body) for _, body in files]
+
+
+def test_plain_style_without_a_volume_is_todays_output():
+    assert gen.generate(6, "s1") == gen.generate(6, "s1", style="plain", volume="small")
+
+
+def test_plain_volumes_shape_the_record():
+    typical = personas(gen.generate(4, "s2", style="plain", volume="typical"))
+    heavy = personas(gen.generate(2, "s2", style="plain", volume="heavy"))
+    assert all(set(gen.CLINICAL_AREAS) <= set(p["record"]) for p in typical)
+    assert all("generated_record" in p and "record" not in p for p in heavy)
+
+
+@pytest.mark.parametrize("style", ["emis", "tpp"])
+def test_supplier_styles_write_a_seeded_supplier_record_and_letters(style):
+    files = gen.generate(5, "s3", style=style, volume="typical")
+    assert files == gen.generate(5, "s3", style=style, volume="typical")          # byte-identical
+    assert files != gen.generate(5, "s4", style=style, volume="typical")
+    for p in personas(files):
+        assert p["supplier_record"] == {"style": style, "seed": f"s3/{p['nhs_number']}", "volume": "typical"}
+        assert "record" not in p and len(p["documents"]) == gen.SUPPLIER_LETTERS["typical"]
+    default = personas(gen.generate(1, "s3", style=style))[0]
+    assert default["supplier_record"]["volume"] == "typical"
+
+
+def test_tags_still_shape_supplier_personas():
+    ps = personas(gen.generate(3, "s5", ["sensitive", "no-documents"], style="tpp", volume="small"))
+    assert all(p["pds"]["sensitive"] and "documents" not in p for p in ps)
+
+
+@pytest.mark.parametrize("style,volume,tags", [
+    ("plain", "heavy", ["confidential-items"]),
+    ("emis", "small", ["large-record"]),
+    ("plain", "typical", ["large-record"]),
+    ("cerner", None, []),
+    ("emis", "enormous", []),
+])
+def test_contradictions_are_refused(style, volume, tags):
+    with pytest.raises(gen.GenerateError):
+        gen.generate(1, "s6", tags, style=style, volume=volume)
+
+
+@pytest.mark.parametrize("volume,least,most", [("small", 150, 600), ("typical", 600, 1500), ("heavy", 1500, 5000)])
+def test_each_volume_gives_its_size_of_record(volume, least, most):
+    p = personas(gen.generate(1, "s7", style="emis", volume=volume))[0]
+    entries = build(p, p["supplier_record"], "B82617")["entries"]
+    assert least <= len(entries) <= most
+
+
+def test_cli_generates_a_population_the_mock_serves(tmp_path):
+    out = tmp_path / "population"
+    result = CliRunner().invoke(cli, ["personas", "generate", "--count", "3", "--seed", "9", "--style", "tpp",
+                                      "--volume", "small", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    store = PersonaStore.load(out)
+    assert len(store) == 3
+    first = sorted(store.by_nhs_number)[0]
+    assert {"full-record", "confidential-items"} <= set(store.get(first).tags)
+    app = create_app({"state_dir": str(tmp_path / "state"), "personas": str(out)})
+    headers = h.migrate_headers(False)
+    response = app.test_client().post(URL, data=json.dumps(h.migrate_body(first, False)), headers=headers)
+    assert response.status_code == 200
+    check_bundle(response.get_json(), headers["Ssp-TraceID"])
+    bad = CliRunner().invoke(cli, ["personas", "generate", "--count", "1", "--style", "emis", "--volume", "small",
+                                   "--tags", "large-record", "--out", str(tmp_path / "x")])
+    assert bad.exit_code != 0 and "large-record" in bad.output
