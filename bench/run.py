@@ -472,15 +472,18 @@ def discover(port: int) -> dict:
     records, documents, statuses = [], [], {}
     for p in persona_files(ROOT / "personas"):
         case = migrate_case("probe", p["nhs"], p["ods"])
-        status, _, body = request(port, case)
+        started = time.perf_counter()
+        status, _, body = request(port, case)      # the first request builds the Bundle (then cached)
+        first_s = time.perf_counter() - started
         statuses[p["nhs"]] = status
         if status != 200:
             continue
-        records.append({**p, "bytes": len(body)})
+        records.append({**p, "bytes": len(body), "first_s": first_s})
         try:
             bundle = json.loads(body)
         except ValueError:
             continue
+        records[-1]["resources"] = len(bundle.get("entry", []))
         for entry in bundle.get("entry", []):
             res = entry.get("resource", {})
             if res.get("resourceType") != "DocumentReference":
@@ -788,6 +791,15 @@ def table(results: dict) -> str:
                      fmt(s["ratio"]["mb_s"], "x")))
         rows.append(("", "peak RSS growth MB", fmt(s["product"]["rss_growth_max"] / MB),
                      fmt(s["baseline"]["rss_growth_max"] / MB), ""))
+    largest = who.get("largest")
+    if largest and "first_s" in largest:
+        # The heaviest persona (a supplier-shaped long-term record): what its first request costs.
+        rows.append((f"migrate structured, largest ({largest['nhs']})", "Bundle MB / resources",
+                     f"{largest['bytes'] / MB:.2f} / {largest.get('resources', 0):,}", "", ""))
+        rows.append(("", "first request (build) s", fmt(largest["first_s"]), "", ""))
+        after = results.get("product_memory_after_load") or {}
+        if after.get("rss_max"):
+            rows.append(("", "worker RSS MB after load (largest process)", fmt(after["rss_max"] / MB), "", ""))
     cs = results.get("cold_start")
     if cs:
         rows.append((f"cold start, median of {cs.get('runs', 1)} (minimal Flask app)", "seconds", fmt(cs["product_s"]),
