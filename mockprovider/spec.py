@@ -128,3 +128,5 @@ REASONS = ("directcare", "migration")
 FHIR_JSON = "application/fhir+json"
 FHIR_JSON_UTF8 = "application/fhir+json;charset=utf-8"
 FHIR_XML = "application/fhir+xml"
+FHIR_XML_UTF8 = "application/fhir+xml;charset=utf-8"
+CONTENT_TYPES = {"json": FHIR_JSON_UTF8, "xml": FHIR_XML_UTF8}

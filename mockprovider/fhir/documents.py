@@ -44,20 +44,28 @@ def organization(ods: str, practice_ods: str) -> dict:
     }
 
 
-def binary_parts(document: Document) -> tuple[bytes, bytes]:
-    """The JSON around the base64 content: a STU3 Binary with id, meta.versionId, contentType.
+def binary_parts(document: Document, fmt: str = "json") -> tuple[bytes, bytes]:
+    """The JSON (or XML) around the base64 content: a STU3 Binary with id, meta.versionId,
+    contentType. Base64 needs no escaping in either form.
 
     No securityContext (documents.md: SHALL NOT be populated).
     """
+    if fmt == "xml":
+        from .xml import DECLARATION, NS, _text
+        head = (f'{DECLARATION}<Binary xmlns="{NS}"><id value="{_text(document.binary_id)}"/><meta><versionId '
+                f'value="{_text(document.version_id)}"/></meta><contentType value="{_text(document.content_type)}"/>'
+                f'<content value="').encode("utf-8")
+        return head, b'"/></Binary>'
     head = ('{"resourceType":"Binary","id":%s,"meta":{"versionId":%s},"contentType":%s,"content":"'
             % (json.dumps(document.binary_id), json.dumps(document.version_id),
                json.dumps(document.content_type))).encode("utf-8")
     return head, b'"}'
 
 
-def binary_stream(document: Document):
-    """(exact Content-Length, iterator of body pieces): the Binary JSON, content streamed as base64."""
-    head, tail = binary_parts(document)
+def binary_stream(document: Document, fmt: str = "json"):
+    """(exact Content-Length, iterator of body pieces): the Binary JSON (or XML), content streamed
+    as base64."""
+    head, tail = binary_parts(document, fmt)
     length = len(head) + base64_length(document.size) + len(tail)
 
     def pieces():

@@ -6,12 +6,40 @@ them into compact UTF-8 JSON. The same dict always gives the same bytes.
 from __future__ import annotations
 
 import json
+import threading
 
 _encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def to_json_bytes(resource: dict) -> bytes:
     return _encoder.encode(resource).encode("utf-8")
+
+
+def to_bytes(resource: dict, fmt: str = "json") -> bytes:
+    """The resource in ``fmt`` (json | xml)."""
+    if fmt == "xml":
+        from .xml import to_xml_bytes
+        return to_xml_bytes(resource)
+    return to_json_bytes(resource)
+
+
+_XML_TWINS: dict = {}
+_XML_TWINS_MAX = 256
+
+
+def in_format(json_body: bytes, fmt: str) -> bytes:
+    """A cached JSON body (built once, the same bytes object every time) in ``fmt``: its XML twin
+    is built on first use and remembered (bounded)."""
+    if fmt != "xml":
+        return json_body
+    twin = _XML_TWINS.get(json_body)
+    if twin is None:
+        from .xml import to_xml_bytes
+        twin = to_xml_bytes(json.loads(json_body))
+        if len(_XML_TWINS) >= _XML_TWINS_MAX:
+            _XML_TWINS.clear()
+        _XML_TWINS[json_body] = twin
+    return twin
 
 
 TRACE_PLACEHOLDER = "00000000-trace-placeholder-0000000000"
@@ -29,12 +57,15 @@ class Spliced:
     :data:`EDGE` bytes either side, so no piece is tiny.
     """
 
-    __slots__ = ("_head", "_head_edge", "_tail_edge", "_tail")
+    __slots__ = ("_head", "_head_edge", "_tail_edge", "_tail", "_xml", "_placeholder")
 
     EDGE = 8192                 # bytes joined either side of the value
     PIECES_FROM = 256 * 1024    # smaller bodies are joined: one write is cheaper than the copy
 
     def __init__(self, body: bytes, placeholder: str = TRACE_PLACEHOLDER):
+        self._xml = None
+        self._placeholder = placeholder
+        # The value sits between double quotes in both forms: "id":"<value>" and <id value="<value>"/>
         marker = json.dumps(placeholder).encode()
         head, found, tail = body.partition(marker)
         if not found:
@@ -63,6 +94,22 @@ class Spliced:
         if length < self.PIECES_FROM:
             return (b"".join((self._head, middle, self._tail)),), length
         return tuple(p for p in (self._head, middle, self._tail) if p), length
+
+    _xml_lock = threading.Lock()
+
+    def as_format(self, fmt: str) -> "Spliced":
+        """This body in ``fmt``: itself for JSON; for XML its twin, built on first use and kept."""
+        if fmt != "xml":
+            return self
+        twin = self._xml
+        if twin is None:
+            with self._xml_lock:
+                twin = self._xml
+                if twin is None:
+                    from .xml import to_xml_bytes
+                    twin = Spliced(to_xml_bytes(json.loads(self.render(self._placeholder))), self._placeholder)
+                    self._xml = twin
+        return twin
 
     def __len__(self):
         return len(self._head) + len(self._head_edge) + len(self._tail_edge) + len(self._tail)

@@ -32,7 +32,7 @@ from ..errors import SpineError
 from ..spec import NHS_NUMBER_SYSTEM
 from ..domain.faults import rule_matches
 from ..fhir.outcome import proxy_outcome
-from ..fhir.render import to_json_bytes
+from ..fhir.render import to_bytes
 from .responses import fhir_response
 
 # 200 with a FHIR content type and a body that is not JSON: what a misbehaving proxy or captive
@@ -102,7 +102,7 @@ class Injected:
         if self.wait_ms:
             time.sleep(self.wait_ms / 1000)
 
-    def answer(self, request_url: str) -> Response | None:
+    def answer(self, request_url: str, fmt: str = "json") -> Response | None:
         """The answer that replaces the interaction's, or None to run the interaction.
         A coded ``error`` raises its SpineError (rendered where every SpineError is)."""
         rule, kind = self.rule, self.kind
@@ -118,7 +118,7 @@ class Injected:
             else:
                 body = proxy_outcome(status, rule.get("diagnostics")
                                      or f"Fault injected by mockprovider (rule {rule['id']})")
-            return fhir_response(to_json_bytes(body), status=status)
+            return fhir_response(to_bytes(body, fmt), status=status, fmt=fmt)
         if kind == "malformed":
             return fhir_response(MALFORMED_BODY, status=200)
         if kind == "reset":

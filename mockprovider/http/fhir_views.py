@@ -105,7 +105,7 @@ def dispatch(path):
              "trace_id": request.headers.get("Ssp-TraceID"), "consumer_asid": request.headers.get("Ssp-From"),
              "status": None, "spine_code": None, "diagnostics": None, "findings": [], "worker": os.getpid()}
     g.journal_entry = entry                   # for the access log line
-    injected = None
+    injected = passed = None
     try:
         passed = gate.check_request(
             path=request.environ.get("PATH_INFO", "/"), method=request.method, headers=request.headers,
@@ -125,16 +125,16 @@ def dispatch(path):
         if injected is not None:
             entry["fault"] = injected.record()
             injected.wait()
-            response = injected.answer(request.url)
+            response = injected.answer(request.url, passed.format)
         if response is None:
             response = _interaction(runtime, passed, body, query, flags, entry)
     except SpineError as error:
-        response = error_response(error, flags.get("error_display", "codesystem"))
+        response = error_response(error, flags.get("error_display", "codesystem"), _error_format(passed))
         _explain(entry, error, runtime)
     except Exception as exc:  # never a stack trace on a FHIR path
         log.exception("unexpected error on %s %s", request.method, request.path)
         error = SpineError("INTERNAL_SERVER_ERROR", f"Unexpected {type(exc).__name__} in the mock")
-        response = error_response(error, flags.get("error_display", "codesystem"))
+        response = error_response(error, flags.get("error_display", "codesystem"), _error_format(passed))
         _explain(entry, error, runtime)
     if injected is not None:
         response = injected.deliver(response)
@@ -159,6 +159,18 @@ def _explain(entry: dict, error: SpineError, runtime) -> None:
                                              request.headers.get("Ssp-InteractionID"))
 
 
+def _error_format(passed) -> str:
+    """An OperationOutcome goes out in the negotiated format; before (or when) the gate rejected
+    the request, in the format it asked for if that is one the mock serves, else JSON."""
+    if passed is not None:
+        return passed.format
+    try:
+        return gate.preferred_format(request.headers.get("Accept"), _query_format(),
+                                     request.headers.get("Content-Type"))
+    except Exception:
+        return "json"
+
+
 def _interaction(runtime, passed, body, query, flags, entry):
     handler = HANDLERS.get(passed.interaction.name)
     if handler is None:
@@ -167,10 +179,11 @@ def _interaction(runtime, passed, body, query, flags, entry):
     call = Call(interaction=passed.interaction.name, params=passed.params, query=query,
                 body=body, claims=passed.claims, trace_id=passed.trace_id, from_asid=passed.from_asid,
                 flags=flags, runtime=runtime, root_kind=passed.target.kind,
-                service_base=service_base, documents_base=documents_base)
+                service_base=service_base, documents_base=documents_base,
+                format=passed.format, body_format=passed.body_format)
     reply: Reply = handler(call)
     entry.update(reply.facts)
-    return fhir_response(reply.body, reply.status, reply.headers, reply.content_length)
+    return fhir_response(reply.body, reply.status, reply.headers, reply.content_length, passed.format)
 
 
 @bp.app_errorhandler(MethodNotAllowed)

@@ -3,7 +3,8 @@
 Order (what the assurance suite's expectations imply, errors.md §3):
   1. path        -> 501 NOT_IMPLEMENTED for an unknown path, 400 BAD_REQUEST for a wrong verb
   2. body size   -> 400 BAD_REQUEST over the limit (read no further)
-  3. media types -> 415 UNSUPPORTED_MEDIA_TYPE (_format wins over Accept; JSON by default)
+  3. media types -> 415 UNSUPPORTED_MEDIA_TYPE (FHIR JSON or XML; _format wins over Accept, then the
+                    body's Content-Type; JSON by default)
   4. Ssp-* headers -> 400 BAD_REQUEST (Ssp-InteractionID picks the interaction among those on the path)
   5. bearer JWT  -> 400 BAD_REQUEST / 422 INVALID_RESOURCE (mockprovider.http.bearer)
 
@@ -36,6 +37,8 @@ class Passed:
     from_asid: str | None
     claims: bearer.Claims
     findings: list = field(default_factory=list)
+    format: str = "json"           # the answer's format: json | xml
+    body_format: str = "json"      # the request body's format: json | xml
 
 
 def bad(diagnostics: str) -> SpineError:
@@ -80,32 +83,71 @@ def _media_words(value: str) -> list[str]:
     return [part.split(";")[0].strip().lower() for part in value.split(",") if part.strip()]
 
 
-def check_media(method: str, accept: str | None, fmt: str | None, content_type: str | None,
-                has_body: bool, strict: bool, findings: list) -> None:
-    """Step 3: the response must be FHIR JSON; a POST body must be FHIR JSON."""
+def _format_word(word: str) -> str | None:
+    if word in JSON_TYPES:
+        return "json"
+    if word in XML_TYPES:
+        return "xml"
+    return None
+
+
+def _query_word(fmt: str) -> str:
+    # An unencoded '+' in a query string arrives as a space (application/fhir json).
+    return fmt.split(";")[0].strip().lower().replace(" ", "+")
+
+
+def preferred_format(accept: str | None, fmt: str | None, content_type: str | None = None) -> str:
+    """The format an answer (an error too) goes out in, never raising: ``_format`` wins over
+    ``Accept``; with neither, the request body's format; JSON when nothing names a supported one."""
     if fmt is not None:
-        # An unencoded '+' in a query string arrives as a space (application/fhir json).
-        word = fmt.split(";")[0].strip().lower().replace(" ", "+")
-        if word not in JSON_TYPES:
-            kind = "XML is not supported by this mock" if word in XML_TYPES else "not a FHIR format"
-            raise SpineError("UNSUPPORTED_MEDIA_TYPE", f"_format={fmt!r}: {kind}; use application/fhir+json")
-    elif accept:
-        words = _media_words(accept)
-        if not any(w in JSON_TYPES for w in words):
-            if strict or any(w in XML_TYPES for w in words):
-                raise SpineError("UNSUPPORTED_MEDIA_TYPE",
-                                 f"Accept {accept!r} names no supported format; use application/fhir+json")
-            findings.append(f"Accept {accept!r} ignored (lenient); answered in JSON")
+        return _format_word(_query_word(fmt)) or "json"
+    for word in _media_words(accept or ""):
+        found = _format_word(word)
+        if found:
+            return found
+    if not accept and content_type:
+        return _format_word((_media_words(content_type) or [""])[0]) or "json"
+    return "json"
+
+
+def check_media(method: str, accept: str | None, fmt: str | None, content_type: str | None,
+                has_body: bool, strict: bool, findings: list) -> tuple[str, str]:
+    """Step 3: (response format, request body format), each "json" or "xml".
+
+    General API guidance: ``_format`` overrides ``Accept``; with neither, answer in the request's
+    Content-Type format; otherwise JSON. A format the mock does not serve is 415."""
+    body_format = "json"
     if method == "POST":
         if not content_type:
             if strict:
                 raise SpineError("UNSUPPORTED_MEDIA_TYPE",
-                                 "Content-Type is missing; send application/fhir+json;charset=utf-8")
+                                 "Content-Type is missing; send application/fhir+json;charset=utf-8 "
+                                 "or application/fhir+xml;charset=utf-8")
             findings.append("Content-Type missing (lenient); body read as JSON")
-        elif (_media_words(content_type) or [""])[0] not in JSON_TYPES - {"*/*", "application/*"}:
+        else:
             # (a Content-Type of only commas or spaces names no type at all: 415 as well)
-            raise SpineError("UNSUPPORTED_MEDIA_TYPE",
-                             f"Content-Type {content_type!r} is not supported; use application/fhir+json")
+            word = (_media_words(content_type) or [""])[0]
+            body_format = _format_word(word) if word not in ("*/*", "application/*") else None
+            if body_format is None:
+                raise SpineError("UNSUPPORTED_MEDIA_TYPE", f"Content-Type {content_type!r} is not supported; "
+                                                           "use application/fhir+json or application/fhir+xml")
+    if fmt is not None:
+        answer = _format_word(_query_word(fmt))
+        if answer is None:
+            raise SpineError("UNSUPPORTED_MEDIA_TYPE", f"_format={fmt!r} is not a FHIR format; use "
+                                                       "application/fhir+json or application/fhir+xml")
+        return answer, body_format
+    if accept:
+        for word in _media_words(accept):
+            answer = _format_word(word)
+            if answer:
+                return answer, body_format
+        if strict:
+            raise SpineError("UNSUPPORTED_MEDIA_TYPE", f"Accept {accept!r} names no supported format; "
+                                                       "use application/fhir+json or application/fhir+xml")
+        findings.append(f"Accept {accept!r} ignored (lenient); answered in JSON")
+        return "json", body_format
+    return (body_format if method == "POST" else "json"), body_format
 
 
 def check_headers(headers, candidates, provider_asid: str, strict: bool, findings: list):
@@ -146,12 +188,12 @@ def check_request(*, path, method, headers, query_format, body_length, settings,
     target, same_verb = resolve_path(path, method, settings.ods_code)
     if body_length is not None and body_length > settings.max_body_bytes:
         raise bad(f"Request body of {body_length} bytes is over the limit of {settings.max_body_bytes}")
-    check_media(method, headers.get("Accept"), query_format, headers.get("Content-Type"),
-                bool(body_length), strict, findings)
+    answer_format, body_format = check_media(method, headers.get("Accept"), query_format,
+                                             headers.get("Content-Type"), bool(body_length), strict, findings)
     interaction, params, trace, from_asid = check_headers(headers, same_verb, settings.provider_asid,
                                                           strict, findings)
     claims = bearer.check(headers.get("Authorization"), interaction, strict=strict,
                           leeway=settings.jwt_leeway_seconds)
     if not strict and claims.payload.get("aud") in (None, ""):
         findings.append("JWT aud missing or empty (lenient)")
-    return Passed(interaction, params, target, trace, from_asid, claims, findings)
+    return Passed(interaction, params, target, trace, from_asid, claims, findings, answer_format, body_format)

@@ -23,6 +23,8 @@ class Call:
     root_kind: str              # structured | documents | all (which service root was used)
     service_base: str           # absolute URL of the service root the request used
     documents_base: str         # absolute URL of the documents root (for attachment URLs)
+    format: str = "json"        # the answer's format: json | xml (the gate negotiated it)
+    body_format: str = "json"   # the request body's format: json | xml (its Content-Type)
 
 
 @dataclass

@@ -68,4 +68,4 @@ def handle(call: Call) -> Reply:
         if len(cache) > 1024:
             cache.clear()
         cache[key] = body
-    return Reply(body.render(call.trace_id), facts={"nhs_number": number, "entries": 1 if found else 0})
+    return Reply(body.as_format(call.format).render(call.trace_id), facts={"nhs_number": number, "entries": 1 if found else 0})

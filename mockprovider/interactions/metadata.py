@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from .. import __version__
 from ..errors import SpineError
-from ..fhir.render import to_json_bytes
+from ..fhir.render import in_format, to_json_bytes
 from . import Call, Reply
 
 OPERATION_MIGRATE = {
@@ -48,13 +48,18 @@ CAPABILITIES = {
 
 def capability_statement(kind: str, handled) -> dict:
     entries: dict[str, dict] = {}
+    operations: list = []
     for name, (root, resource_type, adds) in CAPABILITIES.items():
         if name not in handled or (kind != "all" and root != kind):
             continue
         entry = entries.setdefault(resource_type, {"type": resource_type})
         for key, values in adds.items():
-            merged = entry.setdefault(key, [])
+            # STU3 lists operations on rest, not on rest.resource (CapabilityStatement.rest.operation)
+            merged = operations if key == "operation" else entry.setdefault(key, [])
             merged.extend(v for v in values if v not in merged)
+    rest = {"mode": "server", "resource": list(entries.values())}
+    if operations:
+        rest["operation"] = operations
     return {
         "resourceType": "CapabilityStatement",
         "version": "1.6.2",
@@ -67,8 +72,8 @@ def capability_statement(kind: str, handled) -> dict:
         "software": {"name": "mockprovider", "version": __version__},
         "fhirVersion": "3.0.1",
         "acceptUnknown": "both",
-        "format": ["application/fhir+json"],
-        "rest": [{"mode": "server", "resource": list(entries.values())}],
+        "format": ["application/fhir+json", "application/fhir+xml"],
+        "rest": [rest],
     }
 
 
@@ -88,4 +93,4 @@ def check_structured_enabled(flags) -> None:
 def handle(call: Call) -> Reply:
     if call.interaction == "metadata_structured":
         check_structured_enabled(call.flags)
-    return Reply(_statement_bytes(call.root_kind, frozenset(call.runtime.handled)))
+    return Reply(in_format(_statement_bytes(call.root_kind, frozenset(call.runtime.handled)), call.format))

@@ -51,4 +51,4 @@ def handle(call: Call) -> Reply:
     if limit and document.size > limit:
         raise SpineError("NO_RECORD_FOUND", f"Document {binary_id} ({document.size} bytes) is over the "
                                             f"Migrate a document size limit of {limit} bytes")
-    return binary_reply(persona, document)
+    return binary_reply(persona, document, call.format)

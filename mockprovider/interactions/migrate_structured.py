@@ -27,6 +27,7 @@ from ..domain.documents import index as documents_index
 from ..errors import SpineError
 from ..fhir.render import Spliced, to_json_bytes
 from ..fhir.structured import structured_bundle
+from ..fhir.xml import XmlError, from_xml_bytes
 from . import Call, Reply
 
 PATIENT_NHS_NUMBER = "patientNHSNumber"
@@ -73,19 +74,33 @@ def _first_part_name(param: dict):
     return first.get("name") if isinstance(first, dict) else repr(first)
 
 
-def parse_parameters(body: bytes) -> tuple[str, bool]:
-    """The Parameters body -> (NHS number, includeSensitiveInformation); raises SpineError.
+def parse_parameters(body: bytes, body_format: str = "json") -> tuple[str, bool]:
+    """The Parameters body (FHIR JSON, or FHIR XML when ``body_format`` is xml) -> (NHS number,
+    includeSensitiveInformation); raises SpineError.
 
     Spec choices (migrate-structured.md "Contradictions"): includeFullRecord is 1..1 and its
     includeSensitiveInformation part is mandatory, so a missing one is 422 INVALID_PARAMETER
     (the strict reading); a wrong NHS number identifier system is 400 INVALID_IDENTIFIER_SYSTEM.
     """
+    if body_format == "xml":
+        try:
+            resource = from_xml_bytes(body)
+        except XmlError as exc:
+            raise invalid_resource(f"The request body cannot be parsed as a FHIR XML Parameters resource: {exc}") from None
+        except RecursionError:
+            raise invalid_resource("The request body is XML nested too deeply to be a Parameters resource") from None
+        return parse_parameters_resource(resource)
     try:
         resource = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise invalid_resource("The request body cannot be parsed as a FHIR JSON Parameters resource") from None
     except RecursionError:   # JSON nested deeper than the parser's stack (~1,000 levels): a body, not a bug
         raise invalid_resource("The request body is JSON nested too deeply to be a Parameters resource") from None
+    return parse_parameters_resource(resource)
+
+
+def parse_parameters_resource(resource) -> tuple[str, bool]:
+    """A parsed Parameters resource (the JSON form) -> (NHS number, includeSensitiveInformation)."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
         found = resource.get("resourceType") if isinstance(resource, dict) else type(resource).__name__
         raise invalid_resource(f"The request body must be a Parameters resource, not {found!r}")
@@ -215,16 +230,17 @@ PARSED_BODY_MAX = 4096
 
 
 @lru_cache(maxsize=1024)
-def _parse_small(body: bytes) -> tuple[str, bool]:
-    return parse_parameters(body)
+def _parse_small(body: bytes, body_format: str = "json") -> tuple[str, bool]:
+    return parse_parameters(body, body_format)
 
 
 def handle(call: Call) -> Reply:
     body = call.body
     small = isinstance(body, bytes) and len(body) <= PARSED_BODY_MAX
-    number, sensitive = _parse_small(body) if small else parse_parameters(body)
+    fmt = call.body_format
+    number, sensitive = _parse_small(body, fmt) if small else parse_parameters(body, fmt)
     persona = call.runtime.personas.get(number)
     check_business_rules(call, persona, sensitive)
     # Pieces, not one joined bytes object: a large Bundle is not copied on every request.
-    pieces, length = cached_body(call, persona, sensitive).pieces(call.trace_id)
+    pieces, length = cached_body(call, persona, sensitive).as_format(call.format).pieces(call.trace_id)
     return Reply(pieces, content_length=length, facts={"nhs_number": number, "sensitive": sensitive})

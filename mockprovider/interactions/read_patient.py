@@ -13,7 +13,7 @@ from __future__ import annotations
 from ..domain.documents import findable, index
 from ..errors import SpineError
 from ..fhir import admin
-from ..fhir.render import to_json_bytes
+from ..fhir.render import in_format, to_json_bytes
 from . import Call, Reply
 from .retrieve_document import check_enabled
 
@@ -32,4 +32,4 @@ def handle(call: Call) -> Reply:
     if body is None:
         resource = admin.patient(persona, call.runtime.settings.ods_code, status_system, gp_mode)
         body = cache[key] = (to_json_bytes(resource), resource["meta"]["versionId"])
-    return Reply(body[0], headers={"ETag": f'W/"{body[1]}"'}, facts={"nhs_number": persona.nhs_number})
+    return Reply(in_format(body[0], call.format), headers={"ETag": f'W/"{body[1]}"'}, facts={"nhs_number": persona.nhs_number})

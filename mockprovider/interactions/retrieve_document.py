@@ -26,8 +26,8 @@ def check_enabled(flags) -> None:
         raise SpineError("ACCESS DENIED", "The Access Document capability is disabled at this practice.")
 
 
-def binary_reply(persona, document) -> Reply:
-    length, body = binary_stream(document)
+def binary_reply(persona, document, fmt: str = "json") -> Reply:
+    length, body = binary_stream(document, fmt)
     return Reply(body, content_length=length, headers={"ETag": f'W/"{document.version_id}"'},
                  facts={"nhs_number": persona.nhs_number, "document_id": document.binary_id,
                         "document_size": document.size})
@@ -48,4 +48,4 @@ def handle(call: Call) -> Reply:
     if document.size > limit:
         raise SpineError("NO_RECORD_FOUND", f"Document {binary_id} ({document.size} bytes) is over the "
                                             f"Retrieve a document size limit of {limit} bytes")
-    return binary_reply(persona, document)
+    return binary_reply(persona, document, call.format)

@@ -156,4 +156,4 @@ def handle(call: Call) -> Reply:
         if len(cache) > 1024:
             cache.clear()
         cache[key] = body
-    return Reply(body.render(call.trace_id), facts={"nhs_number": persona.nhs_number})
+    return Reply(body.as_format(call.format).render(call.trace_id), facts={"nhs_number": persona.nhs_number})

@@ -1,8 +1,7 @@
 """Access Document: find a patient and search documents (assurance-suite.md §4 D1-D13, P1-P19).
 
-XML scenarios (P9's XML half, P11) are excepted: the mock serves JSON only (a request for XML
-gets 415). Plus enablement, placeholders, confidential documents and the full chain
-find -> search -> retrieve for the main persona.
+The XML halves of P9 and P11 (XML answers compared with their JSON twins) are in tests/api/test_xml.py.
+Plus enablement, placeholders, confidential documents and the full chain find -> search -> retrieve for the main persona.
 """
 import base64
 import json
@@ -142,8 +141,11 @@ def test_p9_p10_format_parameter_wins(client):
         assert len(resources(assert_searchset(r, trace))) == 1
     r, trace = find(client, f"identifier={NHS_SYSTEM}|{MAIN}", Accept=None)
     assert_searchset(r, trace)
-    assert_outcome(find(client, f"identifier={NHS_SYSTEM}|{MAIN}", Accept="application/fhir+xml")[0],
-                   "UNSUPPORTED_MEDIA_TYPE")
+    # P9: Accept XML alone -> an XML searchset (its content is compared with JSON in test_xml.py)
+    r, trace = find(client, f"identifier={NHS_SYSTEM}|{MAIN}", Accept="application/fhir+xml")
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/fhir+xml;charset=utf-8"
+    assert f'<id value="{trace}"/>'.encode() in r.data
+    assert_outcome(find(client, f"identifier={NHS_SYSTEM}|{MAIN}", Accept="text/html")[0], "UNSUPPORTED_MEDIA_TYPE")
 
 
 def test_p14_caching_header_on_success(client):
