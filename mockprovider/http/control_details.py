@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import fields
+from types import SimpleNamespace
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -26,8 +27,7 @@ from ..domain.documents import index as documents_index
 from ..errors import PROXY_STATUSES, TABLE
 from ..fhir.documents import binary_url
 from ..fhir.preview import FIXED_TRACE_ID
-from ..fhir.render import Spliced, to_json_bytes
-from ..fhir.structured import structured_bundle
+from ..interactions import migrate_structured
 from . import control_api
 
 bp = Blueprint("control_details", __name__, url_prefix="/_control")
@@ -44,7 +44,7 @@ FLAG_GROUPS = {
     "validation": "Validation",
     "dissent_blocks_migrate": "Compatibility", "migrate_document_codes": "Compatibility",
     "migrate_document_enablement": "Compatibility", "error_display": "Compatibility",
-    "nhs_number_status_system": "Compatibility", "patient_general_practitioner": "Compatibility",
+    "nhs_number_status_system": "Compatibility", "patient_general_practitioner": "Compatibility", "patient_general_practitioner": "Compatibility",
     "migrate_document_limit_bytes": "Limits", "retrieve_document_limit_bytes": "Limits",
 }
 
@@ -157,12 +157,6 @@ def persona_record(nhs_number):
     if not _UUID.match(trace_id):
         return control_api.json_error(400, "'trace_id' must be a UUID", field="trace_id")
     runtime = _runtime()
-    flags = runtime.control.flags()
-    bundle = structured_bundle(
-        persona, runtime.settings.ods_code, raw == "true", _documents_base(runtime),
-        flags.get("nhs_number_status_system", "example"),
-        documents=documents_index(runtime.personas).of(persona),
-        migrate_limit_bytes=flags.get("migrate_document_limit_bytes", 0),
-        general_practitioner=flags.get("patient_general_practitioner", "seed"))
-    body = Spliced(to_json_bytes(bundle)).render(trace_id)
+    shape = SimpleNamespace(runtime=runtime, flags=runtime.control.flags(), documents_base=_documents_base(runtime))
+    body = migrate_structured.cached_body(shape, persona, raw == "true").render(trace_id)
     return Response(body, content_type=spec.FHIR_JSON_UTF8)

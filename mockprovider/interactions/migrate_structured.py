@@ -201,7 +201,9 @@ _lock = threading.Lock()
 
 
 def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
-    """The Bundle for this persona and request shape, built at most once per process."""
+    """The Bundle for this persona and request shape, built at most once per process. Of ``call``
+    only ``runtime``, ``flags`` and ``documents_base`` are read (the control API's persona record
+    endpoint passes just those, so the console shows the very bytes a migrate request gets)."""
     runtime = call.runtime
     status_system = call.flags.get("nhs_number_status_system", "example")
     limit = call.flags.get("migrate_document_limit_bytes", 0)

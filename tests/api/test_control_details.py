@@ -141,3 +141,17 @@ def test_console_page_is_self_contained(client):
         served = client.get(f"/_console/{asset}")
         assert served.status_code == 200 and b"https://" not in served.data.replace(b"https://fhir.nhs.uk", b"")
     assert client.get("/_console/nothing.js").status_code == 404
+
+
+def test_persona_record_follows_the_live_flags_that_change_bytes(client):
+    client.patch("/_control/flags", json={"nhs_number_status_system": "canonical",
+                                          "patient_general_practitioner": "profile"})
+    trace = "5a6b1c0e-8f1d-4d3e-9c1a-0b2c3d4e5f61"
+    headers = {**h.migrate_headers(), "Ssp-TraceID": trace}
+    migrated = client.post(MIGRATE, json=h.migrate_body("9690937286"), headers=headers)
+    ours = client.get(f"/_control/personas/9690937286/record?sensitive=false&trace_id={trace}")
+    assert migrated.status_code == ours.status_code == 200
+    assert ours.data == migrated.data                 # byte for byte
+    default = client.get(f"/_control/personas/9690937286/record?sensitive=false&trace_id={trace}")
+    client.post("/_control/reset")
+    assert client.get(f"/_control/personas/9690937286/record?sensitive=false&trace_id={trace}").data != default.data
