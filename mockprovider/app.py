@@ -44,7 +44,7 @@ class Runtime:
 def create_app(overrides: dict | None = None, environ=None) -> Flask:
     settings = Settings.from_env(environ, **(overrides or {}))
     personas = PersonaStore.load(settings.personas)
-    control = SqliteControlStore(settings.runtime_defaults(), settings.state_dir, settings.journal_size)
+    control = open_store(settings)
 
     from .http import access_log, console, control_api, control_details, fhir_views, security   # Flask: HTTP layer only
 
@@ -63,6 +63,16 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     access_log.init_app(app, settings)
     warn_if_unprotected(settings)
     return app
+
+
+def open_store(settings: Settings) -> ControlStore:
+    """The control-state backend the settings name: Redis when ``state_url`` is set, else SQLite."""
+    if settings.state_url:
+        from .domain.control_redis import RedisControlStore
+        return RedisControlStore(settings.runtime_defaults(), settings.state_url, settings.journal_size,
+                                 replica=settings.replica, state_dir=settings.state_dir)
+    return SqliteControlStore(settings.runtime_defaults(), settings.state_dir, settings.journal_size,
+                              replica=settings.replica)
 
 
 def is_loopback(host: str) -> bool:

@@ -57,8 +57,12 @@ def cli():
               help="start-up and access lines on stdout [default: text]")
 @click.option("--access-log/--no-access-log", envvar="MOCKPROVIDER_ACCESS_LOG", default=None,
               help="one stdout line a request [default: on]")
+@click.option("--state-url", envvar="MOCKPROVIDER_STATE_URL", default=None, metavar="URL",
+              help="redis://host:port/db: share flags, fault rules, journal and run-time personas with "
+                   "other replicas [default: SQLite in a private folder]")
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn")
-def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile, ca_certs, log_format, access_log, dev):
+def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile, ca_certs, log_format, access_log, state_url,
+          dev):
     """Run the mock under gunicorn (or Flask's dev server with --dev).
 
     Refused with one line and exit status 1: no personas (unless --allow-empty), --workers below 1,
@@ -66,7 +70,7 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
     overrides = dict(host=host, port=port, workers=workers, threads=threads, personas=personas,
                      allow_empty=allow_empty,
                      tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs,
-                     log_format=log_format, access_log=access_log)
+                     log_format=log_format, access_log=access_log, state_url=state_url)
     log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
     from . import preflight
     try:

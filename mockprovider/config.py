@@ -54,6 +54,10 @@ class Settings:
                                      "registered practice (empty = any requesting practice counts)")
     control_token: str = _setting("", "when set, /_control/* needs Authorization: Bearer <token>")
     state_dir: str = _setting("", "folder for the shared control state (empty = a private temporary folder)")
+    state_url: str = _setting("", "redis://host:port/db: keep the control state (flags, fault rules, journal, "
+                                  "run-time personas) in Redis, shared by every replica; empty = SQLite "
+                                  "in state_dir")
+    replica: str = _setting("", "this server's name in journal rows (empty = the host name)")
     journal_size: int = _setting(500, "how many requests the journal keeps")
     max_body_bytes: int = _setting(1 * MB, "largest request body accepted")
     client_timeout_seconds: int = _setting(30, "longest wait on one socket read or write before a slow "

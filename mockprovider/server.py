@@ -134,6 +134,14 @@ class MockWorker(gthread.ThreadWorker):
             self.log.debug("Failed to send error message.")
 
 
+def _post_worker_init(worker):
+    """A worker is ready: let the control store set itself up in it (the Redis store subscribes
+    to changes here, before the worker's first request)."""
+    start = getattr(worker.wsgi.extensions["mockprovider"].control, "start_worker", None)
+    if start is not None:
+        start()
+
+
 def _tls_context(conf, default_factory):
     context = default_factory()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -180,6 +188,7 @@ def gunicorn_options(settings) -> dict:
         # home. Older gunicorn has no such setting and load_config skips it.
         "control_socket_disable": True,
         "client_timeout": settings.client_timeout_seconds,
+        "post_worker_init": _post_worker_init,
     }
     if settings.tls_certfile:
         options.update(certfile=settings.tls_certfile, keyfile=settings.tls_keyfile or None,

@@ -1,9 +1,11 @@
 """Control state: run-time flags, fault rules, run-time personas and the request journal, shared by
 every worker.
 
-One small interface, :class:`ControlStore`; one backend, :class:`SqliteControlStore`, keeping two
-SQLite files in a state folder that the server makes before it forks its workers, so every
-gunicorn worker of one server sees the same state.
+One small interface, :class:`ControlStore`; two backends: :class:`SqliteControlStore` (the
+default), keeping two SQLite files in a state folder that the server makes before it forks its
+workers, so every gunicorn worker of one server sees the same state; and
+mockprovider.domain.control_redis.RedisControlStore (``MOCKPROVIDER_STATE_URL=redis://...``), so
+several servers behind a load balancer share one state. ``mockprovider.app.open_store`` picks one.
 
 Reading is cheap: each process caches flags and fault rules and re-reads them only when SQLite's
 ``PRAGMA data_version`` says another connection committed a change. The journal lives in a second
@@ -15,6 +17,7 @@ import atexit
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import tempfile
 import threading
@@ -97,16 +100,20 @@ class ControlStore(Protocol):
     def delete_persona(self, nhs_number: str) -> int: ...
     def reload_personas(self) -> int: ...
     def describe(self) -> str: ...
+    def status(self) -> dict: ...                               # /_control/health: backend, ok|degraded
 
 
 class SqliteControlStore:
     """The default backend: SQLite files in a private folder, safe across forked workers."""
 
-    def __init__(self, defaults: dict, state_dir: str = "", journal_size: int = 500):
+    backend = "sqlite"
+
+    def __init__(self, defaults: dict, state_dir: str = "", journal_size: int = 500, replica: str = ""):
         self.defaults = dict(defaults)
+        self.replica = replica or socket.gethostname()
         if not state_dir:
             state_dir = tempfile.mkdtemp(prefix="mockprovider-state-")
-            _remove_at_exit(state_dir)
+            remove_at_exit(state_dir)
         self.state_dir = state_dir
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         self.journal_size = journal_size
@@ -259,6 +266,7 @@ class SqliteControlStore:
 
     # --- journal -----------------------------------------------------------------------------------------
     def record(self, entry: dict) -> None:
+        entry.setdefault("replica", self.replica)
         conn = self._conn("journal")
         seq = conn.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry),)).lastrowid
         if seq % 64 == 0:
@@ -326,8 +334,11 @@ class SqliteControlStore:
     def snapshot(self) -> dict:
         return {"flags": dict(self.flags()), "faults": self.fault_rules()}
 
+    def status(self) -> dict:
+        return {"backend": "sqlite", "status": "ok", "replica": self.replica}
 
-def _remove_at_exit(folder: str) -> None:
+
+def remove_at_exit(folder: str) -> None:
     """Remove a private state folder when the process that made it exits (not its forked workers)."""
     owner = os.getpid()
 

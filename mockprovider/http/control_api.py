@@ -18,6 +18,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
+from ..domain.control_redis import StoreUnavailable
 from ..domain import nhs_number as nhs_numbers
 from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
@@ -84,10 +85,20 @@ def _no_store(response):
     return response
 
 
+@bp.errorhandler(StoreUnavailable)
+def _store_unavailable(error):
+    """Redis (MOCKPROVIDER_STATE_URL) did not answer: the change was not made, say so."""
+    return json_error(503, str(error), store="degraded")
+
+
 @bp.get("/health")
 def health():
+    """200 while the server answers. ``status`` is ``degraded`` when the shared state store
+    (Redis) is unreachable: FHIR requests are still answered, from the last known state."""
     runtime = _runtime()
-    return jsonify({"status": "ok", "personas": len(runtime.personas), "ods_code": runtime.settings.ods_code})
+    store = runtime.control.status()
+    return jsonify({"status": "ok" if store["status"] == "ok" else "degraded", "store": store,
+                    "personas": len(runtime.personas), "ods_code": runtime.settings.ods_code})
 
 
 @bp.get("/state")
