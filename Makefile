@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST ?= $(or $(MOCKPROVIDER_HOST),127.0.0.1)
 PORT ?= $(or $(MOCKPROVIDER_PORT),8080)
 
-.PHONY: run test install clean bench console-screenshots lint-docker docker-check docker-clean fuzz soak
+.PHONY: run test test-debs install clean bench console-screenshots lint-docker docker-check docker-clean fuzz soak
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,9 +32,18 @@ $(NPM_STAMP): $(NPM_DIR)/package.json $(NPM_DIR)/package-lock.json
 	touch $(NPM_STAMP)
 
 ## The whole test suite.
-test: $(STAMP) $(NPM_STAMP)
+test: $(STAMP) $(NPM_STAMP) test-debs
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 	$(BIN)/python -m pytest
+
+## Debian packages the tests run for real, installed when missing: redis-server (the shared
+## state of replicas) and nginx (the load balancer in front of them).
+test-debs:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
+	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || missing="$$missing nginx"; \
+	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 
 ## Benchmarks: the product against a same-bytes baseline under identical gunicorn settings
 ## (wrk, loopback, a few minutes); prints a table and writes bench/results.json. Not part of test.

@@ -16,6 +16,12 @@ MIGRATE = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
 BINARY = h.DOCUMENTS + "/Binary/"
 
 
+@pytest.fixture
+def app(store_app):
+    """Every test here runs on SQLite and on Redis (MOCKPROVIDER_STATE_URL): same behaviour."""
+    return store_app()
+
+
 def meta(client, **changes):
     return client.get(META, headers=h.metadata_headers(**changes))
 
@@ -227,8 +233,8 @@ def test_state_shows_everything(client):
     assert state["personas"] >= 0 and state["ods_code"] == h.ODS and state["control_token"] is False
 
 
-def test_reset_returns_to_start_up_flags(tmp_path):
-    app = create_app({"state_dir": str(tmp_path), "validation": "lenient", "structured_enabled": False})
+def test_reset_returns_to_start_up_flags(store_app):
+    app = store_app(validation="lenient", structured_enabled=False)
     client = app.test_client()
     client.patch("/_control/flags", json={"validation": "strict", "structured_enabled": True, "error_display": "guidance"})
     add(client, kind="malformed")
@@ -265,8 +271,8 @@ def test_journal_records_lenient_findings_and_errors(client):
     assert bad["status"] == 400 and bad["error"] == "BAD_REQUEST"
 
 
-def test_journal_is_bounded(tmp_path):
-    client = create_app({"state_dir": str(tmp_path), "journal_size": 3}).test_client()
+def test_journal_is_bounded(store_app):
+    client = store_app(journal_size=3).test_client()
     sent = [h.metadata_headers() for _ in range(70)]
     for headers in sent:
         client.get(META, headers=headers)

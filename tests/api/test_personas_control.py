@@ -16,6 +16,12 @@ NEW_NHS = "9000000009"          # a valid test NHS number that no built-in perso
 BUILT_IN_FILES = sorted(Path(BUILT_IN_PERSONAS).glob("*.json"))
 
 
+@pytest.fixture
+def app(store_app):
+    """Every test here that uses ``client`` runs on SQLite and on Redis (MOCKPROVIDER_STATE_URL)."""
+    return store_app()
+
+
 def new_persona(nhs=NEW_NHS, family="Runtime", **extra):
     return {"nhs_number": nhs, "name": {"family": family, "given": ["Rita"]}, "gender": "female",
             "birth_date": "1980-02-03", "description": "put over the control API", **extra}

@@ -4,7 +4,7 @@ For what the Flask test client cannot do: real sockets (resets, truncation, slow
 gunicorn workers sharing one control state, the CLI talking HTTP. Reusable by any test under
 ``tests/live/`` (reliability, bench, …):
 
-- ``live_server`` (module scope): one server, 2 workers, reset to start-up defaults before each
+- ``live_server`` (module scope): one server, 2 workers, on SQLite and again on Redis, reset to start-up defaults before each
   test that uses it (via the autouse ``_reset_live_server``, which does nothing for tests that
   don't use ``live_server``).
 - ``start_server`` (function scope): a factory for a server with other options, stopped after
@@ -118,9 +118,14 @@ class LiveServer:
                 pass
 
 
-@pytest.fixture(scope="module")
-def live_server():
-    server = LiveServer(workers=2)
+@pytest.fixture(scope="module", params=["sqlite", "redis"])
+def live_server(request):
+    """Once on each control-state backend: SQLite (the default) and Redis (MOCKPROVIDER_STATE_URL,
+    the session's real redis-server): every live test must behave the same on both."""
+    env = {}
+    if request.param == "redis":
+        env["MOCKPROVIDER_STATE_URL"] = request.getfixturevalue("redis_server").url
+    server = LiveServer(workers=2, env=env)
     yield server
     server.stop()
 
