@@ -810,6 +810,7 @@ def table(results: dict) -> str:
         rows.append(("", f"cold start s (median of {len(pe['cold_start_runs'])})", fmt(pe["cold_start_s"]), "", ""))
         rows.append(("", "RSS MB largest process", fmt(pe["memory"]["rss_max"] / MB), "", ""))
         rows.append(("", "PSS MB all processes", fmt(pe["memory"]["pss_total"] / MB), "", ""))
+    rows += _stores().rows(results, fmt)
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     lines = []
     for n, r in enumerate(rows):
@@ -826,6 +827,13 @@ def table(results: dict) -> str:
         else:
             lines.append(f"- {t['status']} {t['target']}: {fmt(t['value'])}{t.get('unit', '')}")
     return "\n".join(lines)
+
+
+def _stores():
+    """bench/stores.py: migrate structured with the Redis control store beside SQLite."""
+    sys.path.insert(0, str(BENCH))
+    import stores
+    return stores
 
 
 def main() -> int:
@@ -847,6 +855,7 @@ def main() -> int:
                                 "bytecode": "mockprovider/ compiled before the run, as an installed package is"}}
     try:
         load_and_stream(results)
+        _stores().compare(results, sys.modules[__name__])
         cold_starts(results)
         personas_at_scale(results)
     finally:
