@@ -137,7 +137,8 @@ class MockWorker(gthread.ThreadWorker):
 def _post_worker_init(worker):
     """A worker is ready: let the control store set itself up in it (the Redis store subscribes
     to changes here, before the worker's first request)."""
-    start = getattr(worker.wsgi.extensions["mockprovider"].control, "start_worker", None)
+    runtime = getattr(worker.wsgi, "extensions", {}).get("mockprovider")   # (any WSGI app may run here)
+    start = getattr(getattr(runtime, "control", None), "start_worker", None)
     if start is not None:
         start()
 
