@@ -92,8 +92,10 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
     except (SettingsError, preflight.Refused) as exc:
         raise click.ClickException(str(exc))
     from .http import access_log as lines
+    describe = getattr(runtime.control, "describe", None)      # every ControlStore has it; be kind
     fields = lines.startup_fields(settings, len(runtime.personas), runtime.cast.folder_source,
-                                  runtime.control.describe(), "https" if settings.tls_certfile else "http")
+                                  describe() if describe else type(runtime.control).__name__,
+                                  "https" if settings.tls_certfile else "http")
     lines.emit(fields, settings.log_format, lines.startup_text(fields))
     if dev:
         ssl_context = (settings.tls_certfile, settings.tls_keyfile) if settings.tls_certfile else None
