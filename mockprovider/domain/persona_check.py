@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import copy
 import re
+import time
 
 from .persona_file import TOP_REQUIRED, validate
 from .persona_format import PersonaError, derive_tags
 
 MAX_ERRORS = 100
+TIME_BUDGET_SECONDS = 3.0     # a huge record with many mistakes: report what was found by then
 _SEGMENT = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]")
 PLACEHOLDERS = {"nhs_number": "9000000009", "name": {"family": "Placeholder"}, "gender": "unknown",
                 "birth_date": "1900-01-01"}
@@ -130,7 +132,12 @@ def _every_mistake(data, file, persona_dir) -> list[PersonaError]:
     found: list[PersonaError] = []
     removed: list[str] = []            # original paths taken away so far
     removed_keys: set[str] = set()     # "key" values of removed items (references to them echo)
+    deadline = time.monotonic() + TIME_BUDGET_SECONDS
     for _ in range(MAX_ERRORS * 4):
+        if time.monotonic() > deadline:
+            found.append(PersonaError(file, "$", f"checking stopped after {TIME_BUDGET_SECONDS:g} s; "
+                                                 "fix these and send it again for any more"))
+            break
         try:
             validate(work.data, file, persona_dir)
             break
