@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import re
 
 from flask import Blueprint, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from ..domain.control_redis import StoreUnavailable
@@ -77,6 +79,15 @@ def _has_body() -> bool:
 @bp.before_request
 def _sync_personas():
     _runtime().sync_personas()     # one int compare unless a persona changed
+
+
+@bp.errorhandler(Exception)
+def _json_always(error):
+    """Whatever goes wrong in a control call, the answer is JSON (never Flask's HTML page)."""
+    if isinstance(error, HTTPException):
+        return json_error(error.code or 500, error.description or error.name)
+    logging.getLogger("mockprovider").exception("unexpected error on %s %s", request.method, request.path)
+    return json_error(500, f"unexpected {type(error).__name__} in the control API: {error}")
 
 
 @bp.after_request
@@ -205,9 +216,9 @@ def put_persona(nhs):
     if not nhs_numbers.is_valid(nhs):
         return _bad_persona([PersonaError(label, "nhs_number (URL)",
                                           f"{nhs!r} is not a valid NHS number (10 digits, Mod-11 check digit)")], nhs)
-    if (request.content_length or 0) > PERSONA_BODY_LIMIT:
+    raw = request.stream.read(PERSONA_BODY_LIMIT + 1) if _has_body() else b""
+    if len(raw) > PERSONA_BODY_LIMIT:
         return json_error(413, f"a persona body is at most {PERSONA_BODY_LIMIT} bytes", field="body")
-    raw = request.get_data(cache=False)
     if not raw:
         return _bad_persona([PersonaError(label, "$", "is empty: send a persona as JSON")], nhs)
     try:

@@ -109,3 +109,20 @@ def test_the_cli_puts_lists_deletes_and_reloads(four_workers, tmp_path):
     assert runner.invoke(cli, [*base, "delete", NEW_NHS]).exit_code == 1
     reloaded = runner.invoke(cli, [*base, "reload"])
     assert reloaded.exit_code == 0 and json.loads(reloaded.output)["status"] == "reloaded"
+
+
+def test_a_chunked_put_is_read_whole(four_workers):
+    import http.client
+    server = four_workers
+    server.control.reset()
+    body = json.dumps({"nhs_number": NEW_NHS, "name": {"family": "Chunked"}, "gender": "male",
+                       "birth_date": "1990-01-01"}).encode()
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        connection.request("PUT", f"/_control/personas/{NEW_NHS}", body=iter([body[:20], body[20:]]),
+                           headers={"Content-Type": "application/json"}, encode_chunked=True)
+        answer = connection.getresponse()
+        assert answer.status == 201, answer.read()
+    finally:
+        connection.close()
+    assert {family(a) for a in fifty(server)} == {"Chunked"}
