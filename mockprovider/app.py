@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import threading
 from dataclasses import dataclass, field
 
 from flask import Flask
@@ -26,19 +27,30 @@ class Runtime:
     handled: frozenset = frozenset()
     caches: dict = field(default_factory=dict)   # build once, serve many: name -> cache object
     cast: LayeredCast | None = None     # folder + run-time layer; ``personas`` is its current store
+    # The layer version ``personas`` reflects: published only after ``personas`` and ``caches`` are
+    # swapped, so a thread that sees it current never reads the old cast (gthread workers).
+    personas_version: int = 0
+    _sync_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def sync_personas(self, version: int | None = None) -> None:
         """Bring ``personas`` up to the control store's persona layer (one int compare when
-        unchanged). A changed cast empties the response caches: they are keyed by persona."""
+        unchanged; versions only grow). A changed cast gets fresh response caches: they are keyed
+        by persona. Other threads of this worker wait here until the swap is complete."""
         cast = self.cast
         if cast is None:
             return
         if version is None:
             version = self.control.current().personas_version
-        if version != cast.version and cast.sync(version):
-            # a new dict, not clear(): a request still on the old cast writes into the old one
-            self.caches = {}
-            self.personas = cast.store
+        if version <= self.personas_version:
+            return
+        with self._sync_lock:
+            if version <= self.personas_version:
+                return
+            if cast.sync(version):
+                # a new dict, not clear(): a request still on the old cast writes into the old one
+                self.caches = {}
+                self.personas = cast.store
+            self.personas_version = max(version, cast.version)
 
 
 def create_app(overrides: dict | None = None, environ=None) -> Flask:

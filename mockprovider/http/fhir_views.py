@@ -97,7 +97,7 @@ def dispatch(path):
     runtime = current_app.extensions["mockprovider"]
     started = time.perf_counter()
     view = runtime.control.current()          # flags and fault rules: one cached read
-    if view.personas_version != runtime.cast.version:   # a persona was put, deleted or reloaded
+    if view.personas_version > runtime.personas_version:   # a persona was put, deleted or reloaded
         runtime.sync_personas(view.personas_version)
     flags = view.flags
     # The journal never records headers (so never a bearer token): only these fields.

@@ -94,3 +94,44 @@ def test_reload_reads_the_folder_again(tmp_path):
     control.reset()
     cast.sync(control.personas_version())
     assert cast.store.get(NEW) is None
+
+
+def test_a_thread_never_reads_the_old_cast_once_the_new_version_shows(tmp_path):
+    """gthread workers: while one thread swaps the cast, another that sees the new version must
+    wait for the swap, not serve the old persona (the race behind a stale answer after a replace)."""
+    import threading
+    from mockprovider.app import create_app
+
+    runtime = create_app({"state_dir": str(tmp_path)}).extensions["mockprovider"]
+    runtime.control.put_persona(NEW, persona(family="Old"))
+    runtime.sync_personas()
+    runtime.control.put_persona(NEW, persona(family="New"))
+    version = runtime.control.current().personas_version
+
+    applied, release = threading.Event(), threading.Event()
+    original = runtime.cast._apply
+
+    def slow_apply(layer):
+        original(layer)                 # the cast is new now ...
+        applied.set()
+        release.wait(5)                 # ... and the swapping thread is paused before it returns
+
+    runtime.cast._apply = slow_apply
+    first = threading.Thread(target=runtime.sync_personas, args=(version,))
+    first.start()
+    assert applied.wait(5)
+    seen = []
+
+    def request_thread():               # what fhir_views.dispatch does, then reads the cast
+        if version > runtime.personas_version:
+            runtime.sync_personas(version)
+        seen.append(runtime.personas.get(NEW).name)
+
+    second = threading.Thread(target=request_thread)
+    second.start()
+    second.join(0.3)
+    assert second.is_alive(), "the second thread must wait for the swap"
+    release.set()
+    first.join(5)
+    second.join(5)
+    assert seen == ["New"]
