@@ -54,8 +54,15 @@ def test_a_put_is_served_by_every_worker_then_a_delete_is_gone_everywhere(four_w
     answers = fifty(server)
     assert [a.status for a in answers] == [200] * 50
     assert {family(a) for a in answers} == {"Everywhere"}
+    # gthread: one worker may accept many connections; more batches (each all new) until several served
     workers = {row["worker"] for row in server.control.requests(50)}
-    assert len(workers) >= 2, "the 50 requests should have been shared by several workers"
+    for _ in range(4):
+        if len(workers) >= 2:
+            break
+        server.control.clear_requests()
+        assert {(a.status, family(a)) for a in fifty(server)} == {(200, "Everywhere")}
+        workers |= {row["worker"] for row in server.control.requests(50)}
+    assert len(workers) >= 2, "the requests should have been shared by several workers"
 
     persona["name"]["family"] = "Replaced"
     assert server.control.put_persona(NEW_NHS, persona)["source"] == "run-time"
