@@ -167,14 +167,6 @@ def test_a_control_body_that_is_not_json_is_415_naming_the_content_type(client, 
     assert client.get("/_control/flags").get_json()["validation"] == "strict"
 
 
-def test_a_bundle_is_answered_clearly_until_import_is_available(client):
-    bundle = {"resourceType": "Bundle", "type": "collection", "entry": []}
-    r = client.put(f"/_control/personas/{NEW_NHS}", data=json.dumps(bundle),
-                   content_type="application/fhir+json")
-    assert r.status_code in (201, 400, 415)
-    assert r.is_json and (r.status_code == 201 or r.get_json()["error"])
-
-
 # --- DELETE, reload, reset ---------------------------------------------------------------------------------
 def test_delete_takes_a_persona_out_until_reset(client):
     number = "9690937286"
