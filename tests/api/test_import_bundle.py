@@ -232,3 +232,39 @@ def test_a_supplier_shaped_bundle_imports_and_round_trips(tmp_path):
         if a["resourceType"] in ("Patient", "DocumentReference"):
             continue                  # the NHS number and attachment urls: rewritten (checked above)
         assert a == b
+
+
+def test_a_bundle_captured_without_sensitive_items_is_served_as_it_came_either_way(tmp_path):
+    """Its Lists already carry the confidential-items warning (the marker that items were left
+    out): nothing is left to withhold, and nothing can be invented for includeSensitiveInformation=true."""
+    app = create_app({"state_dir": str(tmp_path / "state")})
+    captured = migrate(app.test_client(), SOURCE, False).get_json()
+    warned = [r for r in (e["resource"] for e in captured["entry"]) if r["resourceType"] == "List"
+              and any(x.get("valueCode") == "confidential-items" for x in r.get("extension", []))]
+    assert warned
+    persona = import_bundle(captured, nhs_number=NEW_NHS)
+    assert "confidential" not in persona["fhir_record"]
+    write_imported(persona, tmp_path / "personas")
+    served_app = create_app({"state_dir": str(tmp_path / "state2"), "personas": str(tmp_path / "personas")})
+    client = served_app.test_client()
+    bodies = [migrate(client, NEW_NHS, sensitive).get_json() for sensitive in (False, True)]
+    for body in bodies:
+        assert [e["resource"]["resourceType"] for e in body["entry"]] == \
+            [e["resource"]["resourceType"] for e in captured["entry"]]
+    assert dict(bodies[0], id=None) == dict(bodies[1], id=None)
+
+
+def test_documents_are_matched_by_attachment_title(tmp_path, captured):
+    bundle = json.loads(json.dumps(captured))
+    ref = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "DocumentReference")
+    ref["content"][0]["attachment"]["title"] = "Discharge letter (ward 4)"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "Discharge letter (ward 4).pdf").write_bytes(b"%PDF-1.4 tiny\n")
+    persona = import_bundle(bundle, nhs_number=NEW_NHS, documents_dir=docs)
+    entry = next(d for d in persona["documents"] if "file" in d)
+    assert entry["file"].endswith("Discharge letter (ward 4).pdf") and entry["size"] == 14
+    assert ref["content"][0]["attachment"]["size"] != 14     # the caller's Bundle is not changed
+    stored = persona["fhir_record"]["entries"]
+    stored_ref = next(e["resource"] for e in stored if e["resource"].get("id") == ref["id"])
+    assert stored_ref["content"][0]["attachment"]["size"] == 14        # rewritten to the file's size
