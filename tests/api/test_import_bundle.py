@@ -268,3 +268,23 @@ def test_documents_are_matched_by_attachment_title(tmp_path, captured):
     stored = persona["fhir_record"]["entries"]
     stored_ref = next(e["resource"] for e in stored if e["resource"].get("id") == ref["id"])
     assert stored_ref["content"][0]["attachment"]["size"] == 14        # rewritten to the file's size
+
+
+def test_a_bundle_put_through_the_control_api_is_served_as_it_came(tmp_path, captured):
+    """PUT /_control/personas/{nhs} with application/fhir+json runs the same import (no Flask in it)."""
+    app = create_app({"state_dir": str(tmp_path / "state")})
+    client = app.test_client()
+    r = client.put(f"/_control/personas/{NEW_NHS}", data=json.dumps(captured), content_type="application/fhir+json")
+    assert r.status_code == 201, r.get_data(as_text=True)[:500]
+    served = migrate(client, NEW_NHS, True).get_json()
+    assert [e["resource"].get("id") for e in served["entry"]] == [e["resource"].get("id") for e in captured["entry"]]
+    url = next(e["resource"]["content"][0]["attachment"]["url"] for e in served["entry"]
+               if e["resource"]["resourceType"] == "DocumentReference")
+    got = client.get("/" + url.split("://", 1)[1].split("/", 1)[1],
+                     headers=h.headers(h.MIGRATE_DOCUMENT, h.claims(reason="migration", scope="patient/*.read conf/R")))
+    assert got.status_code == 200 and got.get_json()["resourceType"] == "Binary"
+    bad = {"resourceType": "Bundle", "type": "searchset", "entry": [{"fullUrl": "x"}]}
+    r = client.put(f"/_control/personas/{NEW_NHS}", data=json.dumps(bad), content_type="application/fhir+json")
+    assert r.status_code == 400
+    paths = [e["path"] for e in r.get_json()["errors"]]
+    assert "$.type" in paths and "$.entry[0].resource" in paths
