@@ -10,6 +10,7 @@ Every field reads ``MOCKPROVIDER_<FIELD NAME IN CAPITALS>``.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -49,7 +50,11 @@ class Settings:
     ods_code: str = _setting("B82617", "the provider practice's ODS code (in every service root)")
     provider_asid: str = _setting("918999198738", "the provider's ASID (Ssp-To must equal it)")
     public_base_url: str = _setting("", "absolute base for attachment URLs, e.g. https://mock.example; "
-                                        "empty = the request's own scheme and host")
+                                        "empty = the host the consumer called (the Spine-proxy form's "
+                                        "provider host, trusted X-Forwarded-*, else the request's own)")
+    trusted_proxies: str = _setting("", "addresses whose X-Forwarded-Host / X-Forwarded-Proto are honoured "
+                                        "for attachment URLs: comma-separated IPs or CIDRs, '*' for any; "
+                                        "empty = never")
     consumer_ods: str = _setting("", "ODS of the requesting practice when a persona names no "
                                      "registered practice (empty = any requesting practice counts)")
     control_token: str = _setting("", "when set, /_control/* needs Authorization: Bearer <token>")
@@ -121,6 +126,14 @@ class Settings:
         return settings
 
     def check(self) -> None:
+        trusted = self.trusted_proxies.strip()
+        if trusted and trusted != "*":
+            for item in trusted.split(","):
+                try:
+                    ipaddress.ip_network(item.strip(), strict=False)
+                except ValueError:
+                    raise SettingsError(f"trusted_proxies: {item.strip()!r} is not an IP address or CIDR "
+                                        "(comma-separated, or '*')") from None
         for f in fields(self):
             choices = f.metadata.get("choices")
             if choices and getattr(self, f.name) not in choices:

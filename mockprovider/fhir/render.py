@@ -23,6 +23,25 @@ def to_bytes(resource: dict, fmt: str = "json") -> bytes:
     return to_json_bytes(resource)
 
 
+class SplicedBody:
+    """A Spliced body with its per-request value: what an interaction replies with, so that the
+    HTTP layer picks plain or gzip pieces (both exact in length) without rebuilding anything."""
+
+    __slots__ = ("spliced", "value")
+
+    def __init__(self, spliced: "Spliced", value: str):
+        self.spliced, self.value = spliced, value
+
+    def pieces(self) -> tuple[tuple[bytes, ...], int]:
+        return self.spliced.pieces(self.value)
+
+    def gzip_pieces(self) -> tuple[tuple[bytes, ...], int]:
+        return self.spliced.gzip_pieces(self.value)
+
+    def render(self) -> bytes:
+        return self.spliced.render(self.value)
+
+
 _XML_TWINS: dict = {}
 _XML_TWINS_MAX = 256
 
@@ -57,13 +76,13 @@ class Spliced:
     :data:`EDGE` bytes either side, so no piece is tiny.
     """
 
-    __slots__ = ("_head", "_head_edge", "_tail_edge", "_tail", "_xml", "_placeholder")
+    __slots__ = ("_head", "_head_edge", "_tail_edge", "_tail", "_xml", "_placeholder", "_gzip")
 
     EDGE = 8192                 # bytes joined either side of the value
     PIECES_FROM = 256 * 1024    # smaller bodies are joined: one write is cheaper than the copy
 
     def __init__(self, body: bytes, placeholder: str = TRACE_PLACEHOLDER):
-        self._xml = None
+        self._xml = self._gzip = None
         self._placeholder = placeholder
         # The value sits between double quotes in both forms: "id":"<value>" and <id value="<value>"/>
         marker = json.dumps(placeholder).encode()
@@ -96,6 +115,18 @@ class Spliced:
         return tuple(p for p in (self._head, middle, self._tail) if p), length
 
     _xml_lock = threading.Lock()
+
+    def gzip_pieces(self, value: str) -> tuple[tuple[bytes, ...], int]:
+        """(the gzip of ``render(value)`` as pieces, its length): everything but the value is
+        compressed once, on first use (mockprovider.fhir.compress.SplicedGzip)."""
+        packed = self._gzip
+        if packed is None:
+            with self._xml_lock:
+                packed = self._gzip
+                if packed is None:
+                    from .compress import SplicedGzip
+                    packed = self._gzip = SplicedGzip(self.head, self.tail)
+        return packed.pieces(json.dumps(value).encode())
 
     def as_format(self, fmt: str) -> "Spliced":
         """This body in ``fmt``: itself for JSON; for XML its twin, built on first use and kept."""

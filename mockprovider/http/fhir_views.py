@@ -9,8 +9,10 @@ unexpected exception, becomes a GPConnect-OperationOutcome-1 (the one exception 
 """
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import re
 import time
 
 from flask import Blueprint, current_app, g, request
@@ -21,7 +23,7 @@ from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
                             read_patient, retrieve_document, search_documents)
 from . import control_api, faults, gate
-from .responses import error_response, fhir_response
+from .responses import accepts_gzip, error_response, reply_response
 
 log = logging.getLogger("mockprovider")
 
@@ -83,9 +85,62 @@ def _query_format() -> str | None:
     return values[0] if values else None
 
 
+_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?\Z|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?\Z")
+_PROXIED_RE = re.compile(r"^/(https?):/+([^/]+)\Z")
+
+
+def _trusted(settings, remote: str | None) -> bool:
+    """Whether the peer is one of ``trusted_proxies`` (IPs or CIDRs, ``*`` for any)."""
+    trusted = settings.trusted_proxies.strip()
+    if not trusted or not remote:
+        return False
+    if trusted == "*":
+        return True
+    networks = _TRUSTED.get(trusted)
+    if networks is None:
+        networks = _TRUSTED[trusted] = [ipaddress.ip_network(item.strip(), strict=False)
+                                        for item in trusted.split(",") if item.strip()]
+    try:
+        address = ipaddress.ip_address(remote)
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
+_TRUSTED: dict = {}
+
+
+def consumer_origin(settings, target) -> str:
+    """The scheme and host the consumer called, for absolute URLs it will follow verbatim:
+    1. ``public_base_url`` when set;
+    2. the provider host of the Spine-proxy form (``/https://provider.host/{ODS}/...``): the
+       consumer puts the proxy prefix in front of the URL itself (assurance-suite.md §1);
+    3. ``X-Forwarded-Proto`` / ``X-Forwarded-Host`` when the peer is a trusted proxy;
+    4. the request's own scheme and Host."""
+    if settings.public_base_url:
+        return settings.public_base_url.rstrip("/")
+    if target.proxy_prefix:
+        m = _PROXIED_RE.match(target.proxy_prefix)
+        if m and _HOST_RE.match(m.group(2)):
+            return f"{m.group(1)}://{m.group(2)}"
+    env = request.environ
+    if settings.trusted_proxies and (env.get("HTTP_X_FORWARDED_HOST") or env.get("HTTP_X_FORWARDED_PROTO")) \
+            and _trusted(settings, env.get("REMOTE_ADDR")):
+        origin = _request_origin()
+        scheme, _, host = origin.partition("://")
+        proto = (env.get("HTTP_X_FORWARDED_PROTO") or "").split(",")[0].strip().lower()
+        forwarded_host = (env.get("HTTP_X_FORWARDED_HOST") or "").split(",")[0].strip()
+        if proto in ("http", "https"):
+            scheme = proto
+        if forwarded_host and _HOST_RE.match(forwarded_host):
+            host = forwarded_host
+        return f"{scheme}://{host}"
+    return _request_origin()
+
+
 def _bases(runtime, target) -> tuple[str, str]:
     settings = runtime.settings
-    origin = settings.public_base_url.rstrip("/") or _request_origin()
+    origin = consumer_origin(settings, target)
     practice = f"{origin}/{target.ods}/STU3/1"
     documents_root = target.root if target.kind in ("documents", "all") else "gpconnect/documents/fhir"
     return f"{practice}/{target.root}", f"{practice}/{documents_root}"
@@ -183,7 +238,8 @@ def _interaction(runtime, passed, body, query, flags, entry):
                 format=passed.format, body_format=passed.body_format)
     reply: Reply = handler(call)
     entry.update(reply.facts)
-    return fhir_response(reply.body, reply.status, reply.headers, reply.content_length, passed.format)
+    return reply_response(reply.body, reply.status, reply.headers, reply.content_length, passed.format,
+                          accepts_gzip(request.headers.get("Accept-Encoding")))
 
 
 @bp.app_errorhandler(MethodNotAllowed)

@@ -19,6 +19,7 @@ from ..domain import nhs_number
 from ..domain.documents import findable
 from ..errors import SpineError
 from ..fhir import admin
+from ..fhir.render import SplicedBody
 from ..fhir.searchset import searchset, spliced
 from . import Call, Reply
 from .retrieve_document import check_enabled
@@ -68,4 +69,4 @@ def handle(call: Call) -> Reply:
         if len(cache) > 1024:
             cache.clear()
         cache[key] = body
-    return Reply(body.as_format(call.format).render(call.trace_id), facts={"nhs_number": number, "entries": 1 if found else 0})
+    return Reply(SplicedBody(body.as_format(call.format), call.trace_id), facts={"nhs_number": number, "entries": 1 if found else 0})

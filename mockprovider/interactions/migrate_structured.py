@@ -25,7 +25,7 @@ from .. import spec
 from ..domain import nhs_number
 from ..domain.documents import index as documents_index
 from ..errors import SpineError
-from ..fhir.render import Spliced, to_json_bytes
+from ..fhir.render import Spliced, SplicedBody, to_json_bytes
 from ..fhir.structured import structured_bundle
 from ..fhir.xml import XmlError, from_xml_bytes
 from . import Call, Reply
@@ -244,5 +244,5 @@ def handle(call: Call) -> Reply:
     persona = call.runtime.personas.get(number)
     check_business_rules(call, persona, sensitive)
     # Pieces, not one joined bytes object: a large Bundle is not copied on every request.
-    pieces, length = cached_body(call, persona, sensitive).as_format(call.format).pieces(call.trace_id)
-    return Reply(pieces, content_length=length, facts={"nhs_number": number, "sensitive": sensitive})
+    body = SplicedBody(cached_body(call, persona, sensitive).as_format(call.format), call.trace_id)
+    return Reply(body, facts={"nhs_number": number, "sensitive": sensitive})

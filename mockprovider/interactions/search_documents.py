@@ -23,6 +23,7 @@ from ..domain.documents import findable, index
 from ..errors import SpineError
 from ..fhir import admin
 from ..fhir.documents import OVER_RETRIEVE_LIMIT, document_reference, organization
+from ..fhir.render import SplicedBody
 from ..fhir.searchset import searchset, spliced
 from . import Call, Reply
 from .retrieve_document import check_enabled
@@ -156,4 +157,4 @@ def handle(call: Call) -> Reply:
         if len(cache) > 1024:
             cache.clear()
         cache[key] = body
-    return Reply(body.as_format(call.format).render(call.trace_id), facts={"nhs_number": persona.nhs_number})
+    return Reply(SplicedBody(body.as_format(call.format), call.trace_id), facts={"nhs_number": persona.nhs_number})

@@ -135,3 +135,26 @@ def test_a_socket_fault_on_a_kept_alive_connection_ends_that_connection_only(liv
             assert response.status == 200 and response.read()
     finally:
         again.close()
+
+
+def test_gzip_over_a_real_socket_chunked_binary_then_a_bundle_on_the_same_connection(live_server):
+    import gzip
+    connection = http.client.HTTPConnection("127.0.0.1", live_server.port, timeout=30)
+    try:
+        headers = h.headers(h.MIGRATE_DOCUMENT, h.claims())
+        connection.request("GET", BIG_URL, headers=headers)
+        plain = connection.getresponse().read()
+        connection.request("GET", BIG_URL, headers=dict(headers, **{"Accept-Encoding": "gzip"}))
+        response = connection.getresponse()
+        assert response.getheader("Content-Encoding") == "gzip"
+        assert response.getheader("Transfer-Encoding") == "chunked" and response.getheader("Content-Length") is None
+        assert gzip.decompress(response.read()) == plain
+        migrate = dict(h.migrate_headers(), **{"Accept-Encoding": "gzip"})
+        connection.request("POST", h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord",
+                           body=json.dumps(h.migrate_body()), headers=migrate)
+        response = connection.getresponse()
+        body = response.read()
+        assert int(response.getheader("Content-Length")) == len(body)
+        assert json.loads(gzip.decompress(body))["id"] == migrate["Ssp-TraceID"]
+    finally:
+        connection.close()
