@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import select
 import socket
 import ssl
 
@@ -112,6 +113,31 @@ class MockWorker(gthread.ThreadWorker):
         util.close_on_exec(timed)
         self.nr_conns += 1
         self.enqueue_req(gthread.TConn(self.cfg, timed, addr, listener.getsockname()))
+
+    # How long a request thread waits on its kept-alive connection for the client's next request
+    # before handing the connection back to the worker's poller (seconds).
+    KEEPALIVE_LINGER = 0.05
+
+    def handle(self, conn):
+        """Serve a connection's requests on this thread while they keep coming.
+
+        gthread hands every kept-alive connection back to the main thread's poller after each
+        answer; the next request then costs a pipe wake-up, two poller changes and a thread-pool
+        hand-off, with the GIL passing between threads at each step (py-spy: about half of a small
+        request's time under load). A client that sends its next request at once (or pipelines)
+        is served here instead; one that waits longer than KEEPALIVE_LINGER goes back to the poller
+        as before, so idle connections never hold a thread."""
+        result = super().handle(conn)
+        while result is True and self.alive and self.KEEPALIVE_LINGER > 0:
+            if not conn.parser.unreader.buf.getvalue():        # nothing pipelined: wait a little
+                try:
+                    ready, _, _ = select.select([conn.sock], [], [], self.KEEPALIVE_LINGER)
+                except (OSError, ValueError):
+                    return False
+                if not ready:
+                    break
+            result = super().handle(conn)
+        return result
 
     def handle_error(self, req, client, addr, exc):
         error = transport_error(exc)

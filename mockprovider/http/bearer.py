@@ -13,6 +13,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .. import spec
 from ..errors import SpineError
@@ -59,6 +60,14 @@ def _segment(part: str, what: str) -> tuple[dict, bool]:
     canonical = (len(part) % 4 != 1 and _B64URL_SEGMENT.fullmatch(part) is not None
                  and base64.urlsafe_b64encode(raw).rstrip(b"=") == part.encode("ascii"))
     return value, canonical
+
+
+@lru_cache(maxsize=64)
+def _header_segment(part: str) -> tuple[dict, bool]:
+    """The JOSE header segment, decoded once per distinct text: consumers send the same header
+    (``{"alg":"none","typ":"JWT"}``) on every token, so nothing a fresh JWT changes is cached
+    (the payload, with its iat/exp and claims, is decoded and checked on every request)."""
+    return _segment(part, "header")
 
 
 def _b64json(part: str, what: str) -> dict:
@@ -140,7 +149,7 @@ def check(header_value: str | None, interaction, strict: bool = True, leeway: in
         raise bad("JWT must have three dot-separated parts (header.payload. with an empty signature)")
     if parts[2] != "":
         raise bad("JWT signature part must be empty: GP Connect tokens are unsigned (alg none)")
-    header, header_canonical = _segment(parts[0], "header")
+    header, header_canonical = _header_segment(parts[0]) if len(parts[0]) <= 256 else _segment(parts[0], "header")
     decoded, payload_canonical = _segment(parts[1], "payload")  # with our own diagnostics
     if header.get("alg") != "none":
         raise bad(f"JWT header alg must be 'none', not {header.get('alg')!r}")

@@ -155,16 +155,20 @@ def dispatch(path):
     if view.personas_version > runtime.personas_version:   # a persona was put, deleted or reloaded
         runtime.sync_personas(view.personas_version)
     flags = view.flags
+    req = request._get_current_object()       # one proxy lookup, not one per attribute
+    env = req.environ
+    headers = EnvHeaders(env)
+    method = env["REQUEST_METHOD"]
     # The journal never records headers (so never a bearer token): only these fields.
-    entry = {"time": now_iso(), "method": request.method, "path": request.path, "interaction": None,
-             "trace_id": request.headers.get("Ssp-TraceID"), "consumer_asid": request.headers.get("Ssp-From"),
-             "status": None, "spine_code": None, "diagnostics": None, "findings": [], "worker": os.getpid()}
+    entry = {"time": now_iso(), "method": method, "path": req.path, "interaction": None,
+             "trace_id": headers.get("Ssp-TraceID"), "consumer_asid": headers.get("Ssp-From"),
+             "status": None, "spine_code": None, "diagnostics": None, "findings": [], "worker": _PID()}
     g.journal_entry = entry                   # for the access log line
     injected = passed = None
     try:
         passed = gate.check_request(
-            path=request.environ.get("PATH_INFO", "/"), method=request.method, headers=request.headers,
-            query_format=_query_format(), body_length=request.content_length,
+            path=env.get("PATH_INFO", "/"), method=method, headers=headers,
+            query_format=_query_format(), body_length=req.content_length,
             settings=runtime.settings, flags=flags)
         entry["interaction"] = passed.interaction.name
         entry["findings"] = passed.findings
@@ -201,6 +205,28 @@ def dispatch(path):
     except Exception:  # the journal must never break a response
         log.exception("could not record the request in the journal")
     return response
+
+
+class EnvHeaders:
+    """Request headers read straight from the WSGI environ (``get`` only): what the gate needs,
+    without werkzeug's EnvironHeaders key normalisation on every lookup."""
+
+    __slots__ = ("_env",)
+    _KEYS: dict = {"Content-Type": "CONTENT_TYPE", "Content-Length": "CONTENT_LENGTH"}
+
+    def __init__(self, env):
+        self._env = env
+
+    def get(self, name, default=None):
+        key = self._KEYS.get(name)
+        if key is None:
+            key = "HTTP_" + name.upper().replace("-", "_")
+            if len(self._KEYS) < 256:
+                self._KEYS[name] = key
+        return self._env.get(key, default)
+
+
+_PID = os.getpid
 
 
 def _explain(entry: dict, error: SpineError, runtime) -> None:
