@@ -1022,7 +1022,7 @@ def main() -> int:
     m = results["machine"]
     print(f"\nmockprovider bench — {results['date']}, commit {results['git_commit'][:12]}, "
           f"{m['nproc']} x {m['cpu_model']}, {m['memory_gb']} GB, Python {m['python']}, "
-          f"{WORKERS} gunicorn sync workers, {m['wrk']}, {DURATION} s per wrk run\n")
+          f"{WORKERS} gunicorn gthread workers, {m['wrk']}, {DURATION} s per wrk run\n")
     print(table(results))
     print(f"\nfull figures: {RESULTS.relative_to(ROOT)} (run took {results['elapsed_s']} s)")
     return 0
