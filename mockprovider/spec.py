@@ -102,8 +102,15 @@ PRIMARY_LISTS = {
 SECONDARY_LIST_SYSTEM = "https://fhir.hl7.org.uk/STU3/CodeSystem/GPConnect-SecondaryListValues-1"
 LIST_WARNING_EXTENSION = SD + "Extension-CareConnect-GPC-ListWarningCode-1"
 LIST_WARNING_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListWarningCode-1"
+# Warning code -> the List.note text (accessrecord_structured_development_lists_for_message_structure.md,
+# "Warning codes"), in the code system's order; "{date}" is dd-Mmm-yyyy.
 LIST_WARNINGS = {
     "confidential-items": "Items excluded due to confidentiality and/or patient preferences.",
+    "data-in-transit": ("Patient record transfer from previous GP practice not yet complete; information recorded "
+                        "before {date} may be missing."),
+    "data-awaiting-filing": ("Patient record contains some items in the GP practice workflow that have not been "
+                             "reviewed for inclusion in this message; information recorded before {date} may be "
+                             "missing."),
 }
 LIST_EMPTY_REASON = {"system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-ListEmptyReasonCode-1",
                      "code": "no-content-recorded", "display": "No Content Recorded"}

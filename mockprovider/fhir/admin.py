@@ -183,11 +183,15 @@ def patient(persona, ods_code: str, status_system: str = "example", general_prac
 
 def admin_resources(persona, ods_code: str, status_system: str = "example",
                     general_practitioner: str = "seed") -> list[dict]:
-    """Patient, practice Organization, Location (when registration names it), usual GP and role."""
+    """Patient, practice Organization, Location (when registration names it), usual GP and role, and the
+    record's other clinicians (``record.clinicians``) with their roles."""
     out = [patient(persona, ods_code, status_system, general_practitioner), practice_organization(ods_code)]
     if persona.data.get("registration"):
         out.append(practice_location(ods_code))
     gp = persona.data.get("usual_gp")
     if gp:
         out += [practitioner(gp), practitioner_role(gp, ods_code)]
+    for clinician in (persona.data.get("record") or {}).get("clinicians", []):
+        # other clinicians of the practice who took part in the record (record.clinicians)
+        out += [practitioner(clinician), practitioner_role(clinician, ods_code)]
     return out

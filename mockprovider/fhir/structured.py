@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from .. import record as record_areas
 from .. import spec
+from ..domain import ids
 from ..record import consultations, documents as record_documents, investigations, lists, problems
 from ..record.common import Ctx, display
 from . import admin, served_record
@@ -61,7 +62,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     patient_ref = admin.ref(admins[0])
     org_ref = admin.ref(admins[1])
     gp = data.get("usual_gp")
-    gp_ref = {"reference": f"Practitioner/{admins[-2]['id']}"} if gp else None
+    gp_ref = {"reference": f"Practitioner/{ids.practitioner_id(gp['sds_user_id'])}"} if gp else None
 
     def included(item) -> bool:
         return sensitive or not item.get("confidential")
@@ -71,12 +72,18 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
 
     items = {area: record.get(area, []) for area in AREAS}
     area_of = {item["key"]: area for area in AREAS for item in items[area]}
+    for item in items["allergies"]:
+        if "end" in item:
+            area_of[item["key"]] = "ended_allergies"     # contained in the Ended allergies List
     # Documents join the same bookkeeping under "document:<key>" (their keys are another namespace).
     doc_of = record_documents.record_keys(documents)
     for key in doc_of:
         area_of[key] = "documents"
     order = {key: n for n, key in enumerate(area_of)}
     problems_in = {p["key"] for p in items["problems"] if included(p)}
+    for clinician in record.get("clinicians", []):
+        ctx.clinicians[clinician["sds_user_id"]] = {"reference": f"Practitioner/{ids.practitioner_id(clinician['sds_user_id'])}"}
+    ctx.location_ref = next((admin.ref(r) for r in admins if r["resourceType"] == "Location"), None)
 
     # Where each item was recorded: item key -> consultation key (every consultation).
     recorded_in = consultations.recorded_in(items["consultations"])
@@ -88,26 +95,40 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
         if cons_key in consultations_in:
             ctx.encounter_of[key] = ctx.ref("Encounter", cons_key)
 
-    # Problem links: problem key -> [(area, item key)] in area order, consultations by topic.
-    links: dict = {}
+    # Problem links: problem key -> [(area, item key)]: items naming the problem, consultations with a
+    # topic about it, the items recorded under such a topic, and the consultations that recorded an
+    # item linked to it (the ProblemHeader page, extension[relatedClinicalContent]).
+    rank = {area: n for n, area in enumerate(AREAS)}
+    rank.update({"ended_allergies": rank["allergies"], "documents": len(AREAS)})
+    link_sets: dict = {}
     for area in AREAS:
         for item in items[area]:
             if area == "consultations":
                 for topic in item.get("topics", []):
                     if topic.get("problem"):
-                        pair = (area, item["key"])
-                        if pair not in links.setdefault(topic["problem"], []):
-                            links[topic["problem"]].append(pair)
+                        found = link_sets.setdefault(topic["problem"], set())
+                        found.add(item["key"])
+                        found.update(k for k in consultations.topic_items(topic) if area_of.get(k) != "problems")
             elif item.get("problem"):
-                links.setdefault(item["problem"], []).append((area, item["key"]))
+                link_sets.setdefault(item["problem"], set()).add(item["key"])
     for key, doc in doc_of.items():
         if doc.entry.get("problem"):
-            links.setdefault(doc.entry["problem"], []).append(("documents", key))
+            link_sets.setdefault(doc.entry["problem"], set()).add(key)
+    for found in link_sets.values():
+        found.update([recorded_in[k] for k in list(found) if k in recorded_in])
+    links = {problem: [(area_of[k], k) for k in sorted(found, key=lambda k: (rank[area_of[k]], order[k]))]
+             for problem, found in link_sets.items()}
+    # Items problems were raised from (actualProblem): listed with the linked items in secondary Lists.
+    actual_of = {p["key"]: p["actual"] for p in items["problems"] if p.get("actual")}
+    for problem_key, key in actual_of.items():
+        if key not in link_sets.get(problem_key, ()):
+            links.setdefault(problem_key, []).append((area_of[key], key))
 
     # Build the clinical resources of every included item.
     primary_ref: dict = {}          # item key -> reference of its primary resource
     clinical_resources: list = []
     ended_allergies: list = []      # contained in the "Ended allergies" List
+    ended_list_id = ctx.id("List", "ended-allergies")
     for area in AREAS:
         if area == "problems":
             continue                # after the others: a problem links what was actually sent
@@ -117,7 +138,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
             primary, resources = BUILDERS[area](ctx, item)
             if area == "allergies" and "end" in item:
                 ended_allergies += resources
-                primary_ref[item["key"]] = {"reference": f"#{primary['id']}"}
+                primary_ref[item["key"]] = {"reference": f"List/{ended_list_id}#{primary['id']}"}
                 continue
             primary_ref[item["key"]] = {"reference": f"{primary['resourceType']}/{primary['id']}"}
             clinical_resources.append((area, resources))
@@ -132,7 +153,21 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
         primary_ref[key] = {"reference": f"DocumentReference/{ref['id']}"}
         document_resources.append(ref)
     for problem_key in problems_in:
-        ctx.related[problem_key] = [primary_ref[k] for _, k in links.get(problem_key, []) if k in primary_ref]
+        ctx.related[problem_key] = [primary_ref[k] for k in sorted(link_sets.get(problem_key, ()),
+                                                                   key=lambda k: (rank[area_of[k]], order[k]))
+                                    if k in primary_ref]
+        actual = actual_of.get(problem_key)
+        if actual in primary_ref:
+            # a prescription is referenced through its plan (problems guidance, "Clinical item references")
+            ctx.actual[problem_key] = ctx.ref("MedicationRequest", f"{actual}/plan") \
+                if area_of[actual] == "medications" else primary_ref[actual]
+    for item in items["problems"]:
+        for link in item.get("related", []):
+            if item["key"] in problems_in and link["problem"] in problems_in:
+                ctx.problem_links.setdefault(item["key"], []).append(
+                    (link["type"], ctx.ref("Condition", link["problem"])))
+                ctx.problem_links.setdefault(link["problem"], []).append(
+                    (problems.INVERSE[link["type"]], ctx.ref("Condition", item["key"])))
     problem_resources = []
     for item in items["problems"]:
         if included(item):
@@ -140,7 +175,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
             primary_ref[item["key"]] = {"reference": f"Condition/{primary['id']}"}
             problem_resources += resources
 
-    maker = lists.ListMaker(patient_ref, record_date(persona))
+    maker = lists.ListMaker(patient_ref, record_date(persona), lists.record_warnings(record))
 
     # Investigations sent without some of their (confidential) results.
     partial = {i["key"] for i in items["investigations"] if investigations.partial(ctx, i)}
@@ -160,12 +195,29 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
             full = [i["key"] for i in items[name]]
         sent = [k for k in full if k in primary_ref]
         refs, warned = membership(full, sent)
-        contained = ended_allergies if name == "ended_allergies" and ended_allergies else None
-        out_lists.append(maker.make(title, lists.snomed(code, code_display), refs, warned, contained=contained))
+        contained, list_id = None, None
+        if name == "ended_allergies":
+            contained = ended_allergies or None
+            refs = [{"reference": "#" + ref["reference"].rpartition("#")[2]} for ref in refs]
+            if any(area_of.get(k) == "ended_allergies" for k in recorded_in) or any(
+                    area == "ended_allergies" for pairs in links.values() for area, _ in pairs):
+                list_id = ended_list_id     # referenced from outside: List/<id>#<allergy id>
+        area = "allergies" if name == "ended_allergies" else name
+        out_lists.append(maker.record_list(title, lists.snomed(code, code_display), refs, warned, area=area,
+                                           contained=contained, list_id=list_id))
 
     # Secondary Lists: sent only with data or a warning.
     by_key = {item["key"]: item for area in AREAS for item in items[area]}
     for area, title in lists.PROBLEM_SECONDARY.items():
+        if area == "problems":
+            # every problem of a migrate is in the primary List: only a linked problem left out shows
+            full = [link["problem"] for p in items["problems"] if p["key"] in problems_in
+                    for link in p.get("related", []) if link["problem"] not in problems_in]
+            full += [p["key"] for p in items["problems"] if p["key"] not in problems_in and any(
+                link["problem"] in problems_in for link in p.get("related", []))]
+            if full:
+                out_lists.append(maker.record_list(title, lists.secondary_coding(title), [], True))
+            continue
         full, sent = {}, {}          # dicts as ordered sets
         for problem_key, pairs in links.items():
             for linked_area, key in pairs:
@@ -180,14 +232,14 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
             sent = [k for k in sent if k in full]
         refs, warned = membership(full, sent)
         if refs or warned:
-            out_lists.append(maker.make(title, lists.secondary_coding(title), refs, warned))
+            out_lists.append(maker.record_list(title, lists.secondary_coding(title), refs, warned))
     for area, title in lists.CONSULTATION_SECONDARY.items():
         full = [k for k in recorded_in if area_of.get(k) == area]
         full.sort(key=order.__getitem__)
         sent = [k for k in full if k in primary_ref and recorded_in[k] in consultations_in]
         refs, warned = membership(full, sent)
         if refs or warned:
-            out_lists.append(maker.make(title, lists.secondary_coding(title), refs, warned))
+            out_lists.append(maker.record_list(title, lists.secondary_coding(title), refs, warned))
 
     # Consultation structure Lists and narrative Observations.
     def problem_title(key):
@@ -196,7 +248,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     narratives = []
     for cons in items["consultations"]:
         if included(cons):
-            structure, notes = consultations.structure(ctx, cons, maker, primary_ref, problem_title)
+            structure, notes = consultations.structure(ctx, cons, maker, primary_ref, problem_title, problems_in)
             out_lists += structure
             narratives += notes
 

@@ -4,23 +4,30 @@
 Page (1.6.2): pages/accessrecord_structured/accessrecord_structured_development_allergyintolerance.md
 (and accessrecord_structured_development_allergies_guidance.md).
 
-Persona item fields: ``code``, ``category`` (``food``/``medication``/``environment``/``biologic``),
+Persona item fields: ``code``, ``code_text`` (CodeableConcept.text: the source system's text,
+e.g. with the transfer-degraded code ``196461000000101|Transfer-degraded drug allergy``),
+``type`` (``allergy``, default, or ``intolerance``), ``criticality`` (``low``/``high``/
+``unable-to-assess``), ``category`` (``food``/``medication``/``environment``/``biologic``),
 ``reaction`` (code), ``severity`` (``mild``/``moderate``/``severe``), ``end: {"date", "reason"}``,
 ``problem``. An ended allergy is resolved and contained in the "Ended allergies" List (see
-:mod:`.lists`), so nothing outside that List can reference it.
+:mod:`.lists`); a problem or consultation references it as ``List/<that List's id>#<its id>``.
+An allergy recorded in a consultation carries the profile's encounter extension
+(``http://hl7.org/fhir/StructureDefinition/encounter-associatedEncounter``).
 """
 from __future__ import annotations
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import EXT_ENCOUNTER, Ctx, check_date, concept, note, put
+from .common import Ctx, check_date, concept, note, put
 
 FIELD = "allergies"
 REQUIRED = ("code",)
-OPTIONAL = ("category", "reaction", "severity", "end", "problem")
+OPTIONAL = ("category", "reaction", "severity", "end", "problem", "type", "criticality", "code_text")
 CODE_FIELDS = ("code", "reaction")
 
 EXT_ALLERGY_END = spec.SD + "Extension-CareConnect-GPC-AllergyIntoleranceEnd-1"
+# The profile's extension[encounter] slice (CareConnect-GPC-AllergyIntolerance-1).
+EXT_ASSOCIATED_ENCOUNTER = "http://hl7.org/fhir/StructureDefinition/encounter-associatedEncounter"
 
 
 def check(c: Checker, item, p, keys):
@@ -33,10 +40,12 @@ def check(c: Checker, item, p, keys):
         check_date(c, end["date"], f"{p}.end.date")
         if "reason" in end:
             c.string(end["reason"], f"{p}.end.reason")
-        if "problem" in item:
-            # an ended allergy is contained in the "Ended allergies" List: nothing outside
-            # that List can reference it
-            c.fail(f"{p}.problem", "an ended allergy cannot be linked to a problem")
+    if "type" in item:
+        c.string(item["type"], f"{p}.type", choices=("allergy", "intolerance"))
+    if "criticality" in item:
+        c.string(item["criticality"], f"{p}.criticality", choices=("low", "high", "unable-to-assess"))
+    if "code_text" in item:
+        c.string(item["code_text"], f"{p}.code_text")
 
 
 def build(ctx: Ctx, item: dict):
@@ -51,14 +60,16 @@ def build(ctx: Ctx, item: dict):
         ext.append({"url": EXT_ALLERGY_END, "extension": parts})
     encounter = ctx.encounter(key)
     if encounter:
-        ext.append({"url": EXT_ENCOUNTER, "valueReference": encounter})
+        ext.append({"url": EXT_ASSOCIATED_ENCOUNTER, "valueReference": encounter})
     put(r, "extension", ext)
     r["identifier"] = ctx.identifier("AllergyIntolerance", key)
     r["clinicalStatus"] = "resolved" if end else "active"
     r["verificationStatus"] = "unconfirmed"
-    r["type"] = "allergy"
+    r["type"] = item.get("type", "allergy")
     r["category"] = [item.get("category", "medication")]
+    put(r, "criticality", item.get("criticality"))
     r["code"] = concept(item["code"])
+    put(r["code"], "text", item.get("code_text"))
     r["patient"] = ctx.patient_ref
     r["onsetDateTime"] = item["date"]
     r["assertedDate"] = item["date"]

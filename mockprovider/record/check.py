@@ -7,14 +7,17 @@ validates a record the same way). The format is documented in personas/README.md
 """
 from __future__ import annotations
 
-from ..domain.persona_format import SECTION_VALIDATORS, Checker
+from ..domain.persona_admin import validate_usual_gp
+from ..domain.persona_format import DATE_RE, SECTION_VALIDATORS, Checker
 from . import (allergies, consultations, diary, immunisations, investigations, medications, problems,
                referrals, uncategorised)
-from .common import check_date, check_item
+from .common import USUAL_GP, check_date, check_item
 
 # Areas in the order their items are checked (problems first: links are checked once every key is known).
 CHECK_ORDER = (problems, allergies, medications, immunisations, uncategorised, investigations, referrals, diary,
                consultations)
+# Areas with a primary List (awaiting_filing names them).
+PRIMARY_AREAS = tuple(area.FIELD for area in CHECK_ORDER)
 # Areas whose items a consultation topic or heading may list.
 RECORDABLE = tuple(area.FIELD for area in CHECK_ORDER if area is not consultations)
 
@@ -27,9 +30,27 @@ def _check_area(c: Checker, area, items, path, keys):
 
 
 def validate_record(c: Checker, value, path, persona_dir=None):
-    c.obj(value, path, (), ("date",) + tuple(area.FIELD for area in CHECK_ORDER))
+    c.obj(value, path, (), ("date", "in_transit", "awaiting_filing", "clinicians")
+          + tuple(area.FIELD for area in CHECK_ORDER))
+    clinicians = {USUAL_GP}
+    for i, who in enumerate(c.array(value.get("clinicians", []), f"{path}.clinicians")):
+        validate_usual_gp(c, who, f"{path}.clinicians[{i}]")
+        if who["sds_user_id"] in clinicians:
+            c.fail(f"{path}.clinicians[{i}].sds_user_id", f"{who['sds_user_id']!r} is already used")
+        clinicians.add(who["sds_user_id"])
     if "date" in value:
         check_date(c, value["date"], f"{path}.date")
+    if "in_transit" in value:
+        transit = c.obj(value["in_transit"], f"{path}.in_transit", ("date",))
+        c.string(transit["date"], f"{path}.in_transit.date", DATE_RE)
+    if "awaiting_filing" in value:
+        filing = c.obj(value["awaiting_filing"], f"{path}.awaiting_filing", ("date", "areas"))
+        c.string(filing["date"], f"{path}.awaiting_filing.date", DATE_RE)
+        areas = c.array(filing["areas"], f"{path}.awaiting_filing.areas")
+        if not areas:
+            c.fail(f"{path}.awaiting_filing.areas", "must name at least one clinical area")
+        for i, name in enumerate(areas):
+            c.string(name, f"{path}.awaiting_filing.areas[{i}]", choices=PRIMARY_AREAS)
     keys: dict = {}
     area_of: dict = {}
     for area in CHECK_ORDER:
@@ -46,11 +67,22 @@ def validate_record(c: Checker, value, path, persona_dir=None):
                 if target not in problems_seen:
                     c.fail(f"{path}.{area.FIELD}[{i}].problem", f"{target!r} is not the key of a problem")
 
-    def is_ended_allergy(key):
-        return area_of.get(key) == "allergies" and any(
-            a.get("key") == key and "end" in a for a in value.get("allergies", []))
-
-    consultations.check_structure(c, value, path, problems_seen, area_of, RECORDABLE, is_ended_allergy)
+    # Problems: the item a problem was raised from, and links between problems.
+    for i, item in enumerate(value.get("problems", [])):
+        p = f"{path}.problems[{i}]"
+        if "actual" in item and area_of.get(item["actual"]) not in problems.ACTUAL_AREAS:
+            c.fail(f"{p}.actual", f"{item['actual']!r} is not the key of an item a problem can be raised from "
+                                  f"({', '.join(problems.ACTUAL_AREAS)})")
+        for j, link in enumerate(item.get("related", [])):
+            if link["problem"] not in problems_seen or link["problem"] == item["key"]:
+                c.fail(f"{p}.related[{j}].problem", f"{link['problem']!r} is not the key of another problem")
+    # Who took part in consultations.
+    for i, cons in enumerate(value.get("consultations", [])):
+        for j, who in enumerate(cons.get("clinicians", [])):
+            if who["sds_user_id"] not in clinicians:
+                c.fail(f"{path}.consultations[{i}].clinicians[{j}].sds_user_id",
+                       f"{who['sds_user_id']!r} is not in record.clinicians (or \"usual_gp\")")
+    consultations.check_structure(c, value, path, problems_seen, area_of, RECORDABLE, lambda key: False)
 
 
 SECTION_VALIDATORS["record"] = validate_record

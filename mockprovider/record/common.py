@@ -28,6 +28,7 @@ HL7UK_SD = "https://fhir.hl7.org.uk/STU3/StructureDefinition/"
 # (extension:encounter); no StructureDefinition defines an "Extension-CareConnect-GPC-Encounter-1".
 EXT_ENCOUNTER = "http://hl7.org/fhir/StructureDefinition/encounter-associatedEncounter"
 COMMENT_NOTE = ("37331000000100", "Comment note")
+USUAL_GP = "usual_gp"       # how a record item names the persona's usual GP among its clinicians
 
 
 # --- coding and dates ----------------------------------------------------------------------------------
@@ -80,6 +81,10 @@ class Ctx:
     practitioner_ref: dict | None
     encounter_of: dict = field(default_factory=dict)   # item key -> Encounter reference
     related: dict = field(default_factory=dict)        # problem key -> [references of linked items]
+    actual: dict = field(default_factory=dict)         # problem key -> reference of the item it was raised from
+    problem_links: dict = field(default_factory=dict)  # problem key -> [(parent|child|sibling, reference)]
+    clinicians: dict = field(default_factory=dict)     # sds_user_id -> Practitioner reference
+    location_ref: dict | None = None                   # the practice's Location (when sent)
     include: Callable = _everything                    # include(item): is a (confidential) item sent?
 
     def id(self, kind: str, key: str) -> str:
@@ -106,6 +111,12 @@ class Ctx:
 
     def encounter(self, item_key: str) -> dict | None:
         return self.encounter_of.get(item_key)
+
+    def clinician(self, sds_user_id: str | None) -> dict | None:
+        """The Practitioner reference of a ``record.clinicians`` entry; None or "usual_gp": the usual GP."""
+        if sds_user_id in (None, USUAL_GP):
+            return self.practitioner_ref
+        return self.clinicians[sds_user_id]
 
 
 # --- checks common to every record item ----------------------------------------------------------------

@@ -7,29 +7,72 @@ accessrecord_structured_development_list_consutation.md, accessrecord_structured
 accessrecord_structured_development_list_category.md, accessrecord_structured_development_observation_narrative.md
 (and accessrecord_structured_development_consultation_guidance.md).
 
-Persona item fields: ``type`` (code), ``title``, ``topics``. A topic is ``{"title" or "problem",
-"headings": [{"code", "items": [keys], "notes": [text]}]}``, or holds ``items`` and ``notes``
-directly. ``items`` names record items (by key) recorded in that consultation (each item in at most
-one place); ``notes`` become narrative Observations. A topic with a ``problem`` links the
-consultation to it.
+Persona item fields: ``type`` (SNOMED code) or ``type_text`` (the system's free-text consultation
+type, sent as ``Encounter.type.text``), ``title``, ``topics``, and:
+
+- ``status``: ``finished`` (default) or ``draft`` (saved in draft: ``Encounter.status`` ``unknown``,
+  the Encounter page);
+- ``end``: when it ended (date-time): ``period.end`` and ``length`` in minutes;
+- ``location``: ``"practice"``: ``Encounter.location`` is the practice's Location;
+- ``clinicians: [{"sds_user_id", "type": "REC"|"PPRF"|"PART"}]``: the participants (an entry of
+  ``record.clinicians``, or ``"usual_gp"``); the recorder (REC) defaults to the usual GP.
+
+A topic is ``{"title"?, "problem"?, "headings": [{"code", "items": [keys], "notes": [text]}]}``,
+or holds ``items`` and ``notes`` directly (a topic without headings). A topic with neither title
+nor problem is an untitled topic (headings recorded without a topic: the topic List has no title).
+``items`` names record items (by key) recorded in that consultation (each item in at most one
+place); ``notes`` become narrative Observations. A topic with a ``problem`` links the consultation
+and everything recorded under the topic to it, and its List carries relatedProblemHeader.
 """
 from __future__ import annotations
+
+import datetime
+import re
 
 from .. import spec
 from ..domain.persona_format import Checker
 from .common import COMMENT_NOTE, Ctx, check_code, concept, display
 from .lists import snomed
+from .problems import related_header
+
+DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})\Z")
 from .uncategorised import observation_resource
 
 FIELD = "consultations"
-REQUIRED = ("type",)
-OPTIONAL = ("title", "topics")
+REQUIRED = ()
+OPTIONAL = ("type", "type_text", "title", "topics", "status", "end", "location", "clinicians")
 CODE_FIELDS = ("type",)
+PARTICIPATION = {"REC": "recorder", "PPRF": "primary performer", "PART": "Participation"}
+PARTICIPATION_SYSTEM = "http://hl7.org/fhir/v3/ParticipationType"
 
 
 def check(c: Checker, item, p, keys):
     if "title" in item:
         c.string(item["title"], f"{p}.title")
+    if ("type" in item) == ("type_text" in item):
+        c.fail(f"{p}.type", "a consultation has exactly one of type (a code) or type_text")
+    if "type_text" in item:
+        c.string(item["type_text"], f"{p}.type_text")
+    c.string(item.get("status", "finished"), f"{p}.status", choices=("finished", "draft"))
+    if "end" in item:
+        c.string(item["end"], f"{p}.end", DATETIME_RE)
+        if "T" not in item["date"]:
+            c.fail(f"{p}.date", "must be a date-time when end is given (the length is computed)")
+    if "location" in item:
+        c.string(item["location"], f"{p}.location", choices=("practice",))
+    for i, who in enumerate(c.array(item.get("clinicians", []), f"{p}.clinicians")):
+        c.obj(who, f"{p}.clinicians[{i}]", ("sds_user_id", "type"))
+        c.string(who["sds_user_id"], f"{p}.clinicians[{i}].sds_user_id")
+        c.string(who["type"], f"{p}.clinicians[{i}].type", choices=tuple(PARTICIPATION))
+
+
+def topic_items(topic: dict) -> list:
+    """Keys of the items recorded under a topic (directly or under its headings)."""
+    return [key for part in [topic, *topic.get("headings", [])] for key in part.get("items", [])]
+
+
+def minutes(start: str, end: str) -> int:
+    return int((datetime.datetime.fromisoformat(end) - datetime.datetime.fromisoformat(start)).total_seconds() // 60)
 
 
 def check_structure(c: Checker, record, path, problems: dict, area_of: dict, recordable, is_ended_allergy):
@@ -49,8 +92,8 @@ def check_structure(c: Checker, record, path, problems: dict, area_of: dict, rec
                 target = c.string(topic["problem"], f"{tp}.problem")
                 if target not in problems:
                     c.fail(f"{tp}.problem", f"{target!r} is not the key of a problem")
-            elif "title" not in topic:
-                c.fail(f"{tp}.title", "a topic needs a title or a problem")
+            elif "title" not in topic and not topic.get("headings"):
+                c.fail(f"{tp}.title", "a topic without headings needs a title or a problem")
             parts = [(tp, topic)]
             for h, heading in enumerate(c.array(topic.get("headings", []), f"{tp}.headings")):
                 hp = f"{tp}.headings[{h}]"
@@ -92,14 +135,28 @@ def build(ctx: Ctx, item: dict):
     key = item["key"]
     r = ctx.head("Encounter", key, spec.PROFILE_ENCOUNTER, item)
     r["identifier"] = ctx.identifier("Encounter", key)
-    r["status"] = "finished"
-    r["type"] = [concept(item["type"])]
+    r["status"] = "unknown" if item.get("status") == "draft" else "finished"
+    r["type"] = [concept(item["type"]) if "type" in item else {"text": item["type_text"]}]
     r["subject"] = ctx.patient_ref
-    if ctx.practitioner_ref:
-        r["participant"] = [{"type": [{"coding": [{"system": "http://hl7.org/fhir/v3/ParticipationType",
+    if item.get("clinicians"):
+        people = item["clinicians"]
+        if not any(who["type"] == "REC" for who in people) and ctx.practitioner_ref:
+            people = [{"sds_user_id": None, "type": "REC"}, *people]
+        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM, "code": who["type"],
+                                                   "display": PARTICIPATION[who["type"]]}]}],
+                             "individual": ctx.clinician(who["sds_user_id"])}
+                            for who in people if ctx.clinician(who["sds_user_id"])]
+    elif ctx.practitioner_ref:
+        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM,
                                                    "code": "PPRF", "display": "primary performer"}]}],
                              "individual": ctx.practitioner_ref}]
     r["period"] = {"start": item["date"]}
+    if item.get("end"):
+        r["period"]["end"] = item["end"]
+        r["length"] = {"value": minutes(item["date"], item["end"]), "unit": "min",
+                       "system": "http://unitsofmeasure.org", "code": "min"}
+    if item.get("location") == "practice" and ctx.location_ref:
+        r["location"] = [{"location": ctx.location_ref}]
     r["serviceProvider"] = ctx.organization_ref
     return r, [r]
 
@@ -111,7 +168,7 @@ def narrative(ctx: Ctx, key: str, text: str, date: str, encounter: dict) -> dict
     return r
 
 
-def structure(ctx: Ctx, cons: dict, lists, primary_ref: dict, problem_title) -> tuple[list, list]:
+def structure(ctx: Ctx, cons: dict, lists, primary_ref: dict, problem_title, problems_sent=()) -> tuple[list, list]:
     """The consultation's Lists (consultation, topics, headings) and its narrative Observations.
 
     ``lists`` is a :class:`mockprovider.record.lists.ListMaker`; ``primary_ref`` maps item keys to
@@ -141,7 +198,9 @@ def structure(ctx: Ctx, cons: dict, lists, primary_ref: dict, problem_title) -> 
             else:
                 part_lists.append((pkey, part["code"], refs, warned))
         # A topic named after its problem; never after a problem left out as confidential.
-        topic_title = topic.get("title") or problem_title(topic["problem"]) or "Topic"
+        topic_title = topic.get("title") or (problem_title(topic["problem"]) or "Topic" if topic.get("problem") else None)
+        topic_ext = [related_header(None, ctx.ref("Condition", topic["problem"]))] \
+            if topic.get("problem") in problems_sent else []
         if topic.get("headings"):
             heading_refs = []
             for pkey, code, refs, warned in part_lists:
@@ -150,13 +209,13 @@ def structure(ctx: Ctx, cons: dict, lists, primary_ref: dict, problem_title) -> 
                 heading_lists.append(hl)
                 heading_refs.append({"reference": f"List/{hl['id']}"})
             topic_list = lists.make(topic_title, snomed(*spec.TOPIC_LIST_CODE), heading_refs, False,
-                                    list_id=ctx.id("List", tkey), encounter=enc_ref)
+                                    list_id=ctx.id("List", tkey), encounter=enc_ref, extensions=topic_ext)
         else:
             _, _, refs, warned = part_lists[0]
             topic_list = lists.make(topic_title, snomed(*spec.TOPIC_LIST_CODE), refs, warned,
-                                    list_id=ctx.id("List", tkey), encounter=enc_ref)
+                                    list_id=ctx.id("List", tkey), encounter=enc_ref, extensions=topic_ext)
         topic_lists.append(topic_list)
-    title = cons.get("title") or display(cons["type"])
+    title = cons.get("title") or (display(cons["type"]) if "type" in cons else cons["type_text"])
     consultation_list = lists.make(title, snomed(*spec.CONSULTATION_LIST_CODE),
                                    [{"reference": f"List/{tl['id']}"} for tl in topic_lists], False,
                                    list_id=ctx.id("List", ck), encounter=enc_ref)
