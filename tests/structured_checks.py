@@ -65,7 +65,7 @@ def lists_by_title(bundle):
     out = {}
     for r in bundle["entry"]:
         r = r["resource"]
-        if r["resourceType"] == "List" and "id" not in r:
+        if r["resourceType"] == "List" and ("id" not in r or r.get("title") == "Ended allergies"):
             assert r["title"] not in out, f"two lists titled {r['title']}"
             out[r["title"]] = r
     return out
@@ -92,7 +92,11 @@ def check_bundle(bundle, trace_id):
             ident = (resource["resourceType"], resource["id"])
             assert ident not in ids, f"duplicate {ident}"
             ids.add(ident)
-    # Every reference resolves inside the Bundle (#id: inside the same resource's contained).
+    # Every reference resolves inside the Bundle (#id: inside the same resource's contained;
+    # List/<id>#<id>: a resource contained in that List, the allergies guidance's ended allergies).
+    contained_in = {(e["resource"]["resourceType"], e["resource"]["id"]): {c["id"] for c in e["resource"].get("contained", [])}
+                    for e in bundle["entry"] if "id" in e["resource"]}
+    referenced_lists = set()
     for entry in bundle["entry"]:
         resource = entry["resource"]
         local = {c["id"] for c in resource.get("contained", [])}
@@ -101,7 +105,11 @@ def check_bundle(bundle, trace_id):
                 assert ref[1:] in local, ref
             else:
                 kind, _, rid = ref.partition("/")
+                rid, _, inner = rid.partition("#")
                 assert (kind, rid) in ids, f"{ref} from {resource['resourceType']} does not resolve"
+                if inner:
+                    assert inner in contained_in[(kind, rid)], f"{ref}: no such contained resource"
+                    referenced_lists.add(rid)
     # Lists: the spec's titles and codes.
     for resource in all_resources(bundle):
         if resource["resourceType"] != "List":
@@ -120,10 +128,12 @@ def check_bundle(bundle, trace_id):
         else:
             assert coding["system"] == "http://snomed.info/sct"
             assert (coding["display"], resource["title"]) == PRIMARY_LISTS[coding["code"]]
-            assert "id" not in resource
+            # query Lists have no id; the Ended allergies List has one only to be referenced
+            assert "id" not in resource or (resource["title"] == "Ended allergies" and resource["id"] in referenced_lists)
         if not resource.get("entry"):
             assert resource["emptyReason"]["coding"] == [EMPTY_REASON]
-            assert {"text": "Information not available"} in resource["note"]
+            # note 0..1: warning texts and the empty text concatenated (the List page)
+            assert len(resource["note"]) == 1 and resource["note"][0]["text"].endswith("Information not available")
     titles = lists_by_title(bundle)
     for code, (_, title) in PRIMARY_LISTS.items():
         assert title in titles, f"primary list {title} missing"

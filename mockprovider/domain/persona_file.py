@@ -17,7 +17,7 @@ import threading
 
 from . import nhs_number
 from .generate import large_record
-from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, SECTION_VALIDATORS, TAGS,  # noqa: F401
+from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERSONA_CHECKS, SECTION_VALIDATORS, TAGS,  # noqa: F401
                              Checker, PersonaError, _kind, derive_tags)
 
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
@@ -92,6 +92,8 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
                 raise
             except Exception as exc:   # a validator tripped over an unexpected shape: still say where
                 c.fail(f"$.{section}", f"could not be read ({type(exc).__name__}: {exc})")
+    for check in PERSONA_CHECKS:
+        check(c, data)
     tags = derive_tags(data, persona_dir, raw)
     if "tags" in data:
         for i, tag in enumerate(c.array(data["tags"], "$.tags")):

@@ -142,6 +142,8 @@ def _kind(value) -> str:
 
 # Sections validated by other modules register here: name -> function(checker, value, path, persona_dir).
 SECTION_VALIDATORS: dict = {}
+# Checks across sections, run after every section validator: function(checker, data).
+PERSONA_CHECKS: list = []
 # Called with the PersonaStore once every persona is loaded (e.g. to build an index): function(store).
 LOAD_HOOKS: list = []
 

@@ -22,6 +22,7 @@ from ..domain import ids
 from ..record import consultations, documents as record_documents, investigations, lists, problems
 from ..record.common import Ctx, display
 from . import admin, served_record
+from . import documents as documents_fhir
 from .render import TRACE_PLACEHOLDER
 
 # Persona fields of the record areas, in Bundle order.
@@ -84,6 +85,10 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     for clinician in record.get("clinicians", []):
         ctx.clinicians[clinician["sds_user_id"]] = {"reference": f"Practitioner/{ids.practitioner_id(clinician['sds_user_id'])}"}
     ctx.location_ref = next((admin.ref(r) for r in admins if r["resourceType"] == "Location"), None)
+    ctx.items = {item["key"]: item for area in AREAS for item in record.get(area, [])}
+    for item in record.get("observations", []):
+        for member in item.get("members", []):
+            ctx.parents.setdefault(member, []).append(item["key"])
 
     # Where each item was recorded: item key -> consultation key (every consultation).
     recorded_in = consultations.recorded_in(items["consultations"])
@@ -124,8 +129,16 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
         if key not in link_sets.get(problem_key, ()):
             links.setdefault(problem_key, []).append((area_of[key], key))
 
-    # Build the clinical resources of every included item.
+    # Documents sent: what items may point at (a referral's supportingInfo, a test result's value).
     primary_ref: dict = {}          # item key -> reference of its primary resource
+    ctx.link = primary_ref
+    for key, doc in doc_of.items():
+        if included({"confidential": doc.confidential}):
+            primary_ref[key] = {"reference": f"DocumentReference/{record_documents.document_reference_id(doc)}"}
+            if not (migrate_limit_bytes and doc.size > migrate_limit_bytes):
+                ctx.attachments[doc.key] = record_documents.attachment(doc, documents_base)
+
+    # Build the clinical resources of every included item.
     clinical_resources: list = []
     ended_allergies: list = []      # contained in the "Ended allergies" List
     ended_list_id = ctx.id("List", "ended-allergies")
@@ -259,8 +272,13 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     entries += narratives
     entries += document_resources
     entries += admins
-    # Organisations that authored documents, other than the practice (already in admins).
+    # Other organisations clinical items name (labs, referral recipients).
     seen = {ods_code}
+    for ods, name in sorted(ctx.organizations.items()):
+        if ods not in seen:
+            seen.add(ods)
+            entries.append(admin.organization(ods, name or documents_fhir.ORGANISATION_NAMES.get(ods)))
+    # Organisations that authored documents, other than the practice (already in admins).
     for doc in documents:
         author = doc.entry.get("author", {}).get("organization")
         if author and author not in seen and primary_ref.get(f"document:{doc.key}"):

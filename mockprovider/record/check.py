@@ -8,7 +8,7 @@ validates a record the same way). The format is documented in personas/README.md
 from __future__ import annotations
 
 from ..domain.persona_admin import validate_usual_gp
-from ..domain.persona_format import DATE_RE, SECTION_VALIDATORS, Checker
+from ..domain.persona_format import DATE_RE, PERSONA_CHECKS, SECTION_VALIDATORS, Checker
 from . import (allergies, consultations, diary, immunisations, investigations, medications, problems,
                referrals, uncategorised)
 from .common import USUAL_GP, check_date, check_item
@@ -82,7 +82,49 @@ def validate_record(c: Checker, value, path, persona_dir=None):
             if who["sds_user_id"] not in clinicians:
                 c.fail(f"{path}.consultations[{i}].clinicians[{j}].sds_user_id",
                        f"{who['sds_user_id']!r} is not in record.clinicians (or \"usual_gp\")")
+    for i, item in enumerate(value.get("immunisations", [])):
+        if item.get("administered_by") and item["administered_by"] not in clinicians:
+            c.fail(f"{path}.immunisations[{i}].administered_by",
+                   f"{item['administered_by']!r} is not in record.clinicians (or \"usual_gp\")")
+    for i, item in enumerate(value.get("observations", [])):
+        for j, key in enumerate(item.get("members", [])):
+            if area_of.get(key) != "observations" or key == item["key"]:
+                c.fail(f"{path}.observations[{i}].members[{j}]", f"{key!r} is not the key of another observation")
+    # Re-authorisations name an earlier medication.
+    for i, item in enumerate(value.get("medications", [])):
+        if "prior" in item and (area_of.get(item["prior"]) != "medications" or item["prior"] == item["key"]):
+            c.fail(f"{path}.medications[{i}].prior", f"{item['prior']!r} is not the key of another medication")
     consultations.check_structure(c, value, path, problems_seen, area_of, RECORDABLE, lambda key: False)
 
 
+def check_document_links(c: Checker, data: dict):
+    """Record items that name persona documents (a test result's ``document``, a referral's
+    ``supporting`` "document:<key>") name documents the persona has."""
+    record = data.get("record")
+    if not isinstance(record, dict):
+        return
+    docs = {d.get("key") for d in data.get("documents") or [] if isinstance(d, dict)}
+    for i, inv in enumerate(record.get("investigations", [])):
+        for where, results in [("results", inv.get("results", []))] + [
+                (f"groups[{g}].results", group.get("results", [])) for g, group in enumerate(inv.get("groups", []))]:
+            for j, res in enumerate(results):
+                if "document" in res and res["document"] not in docs:
+                    c.fail(f"$.record.investigations[{i}].{where}[{j}].document",
+                           f"{res['document']!r} is not the key of a document of this persona")
+    for i, ref in enumerate(record.get("referrals", [])):
+        for j, key in enumerate(ref.get("supporting", [])):
+            if key.startswith("document:"):
+                if key[len("document:"):] not in docs:
+                    c.fail(f"$.record.referrals[{i}].supporting[{j}]", f"{key!r} is not a document of this persona")
+            elif key not in supporting_keys(record):
+                c.fail(f"$.record.referrals[{i}].supporting[{j}]",
+                       f"{key!r} is not the key of a record item a referral can carry (not a problem)")
+
+
+def supporting_keys(record: dict) -> set:
+    return {item["key"] for area in CHECK_ORDER if area not in (problems, consultations)
+            for item in record.get(area.FIELD, [])}
+
+
 SECTION_VALIDATORS["record"] = validate_record
+PERSONA_CHECKS.append(check_document_links)

@@ -19,7 +19,7 @@ from typing import Callable
 
 from .. import spec
 from ..domain import ids
-from ..domain.persona_format import CODE_RE, DATE_OR_DATETIME_RE, Checker
+from ..domain.persona_format import CODE_RE, DATE_OR_DATETIME_RE, ODS_RE, Checker
 
 CROSS_CARE_ID_SYSTEM = "https://fhir.nhs.uk/Id/cross-care-setting-identifier"
 UCUM = "http://unitsofmeasure.org"
@@ -85,6 +85,11 @@ class Ctx:
     problem_links: dict = field(default_factory=dict)  # problem key -> [(parent|child|sibling, reference)]
     clinicians: dict = field(default_factory=dict)     # sds_user_id -> Practitioner reference
     location_ref: dict | None = None                   # the practice's Location (when sent)
+    attachments: dict = field(default_factory=dict)    # document key -> Attachment (when the document is sent)
+    organizations: dict = field(default_factory=dict)  # ODS code -> name: other organisations items name
+    items: dict = field(default_factory=dict)          # item key -> persona item (every area)
+    link: dict = field(default_factory=dict)           # item key -> reference of what was sent (built so far)
+    parents: dict = field(default_factory=dict)        # observation key -> keys of observations listing it in members
     include: Callable = _everything                    # include(item): is a (confidential) item sent?
 
     def id(self, kind: str, key: str) -> str:
@@ -111,6 +116,12 @@ class Ctx:
 
     def encounter(self, item_key: str) -> dict | None:
         return self.encounter_of.get(item_key)
+
+    def organization(self, org: dict) -> dict:
+        """A reference to another organisation (``{"ods", "name"}``: a lab, a referral recipient); the
+        Bundle gets its Organization resource."""
+        self.organizations.setdefault(org["ods"], org.get("name"))
+        return {"reference": f"Organization/{ids.organization_id(org['ods'])}"}
 
     def clinician(self, sds_user_id: str | None) -> dict | None:
         """The Practitioner reference of a ``record.clinicians`` entry; None or "usual_gp": the usual GP."""
@@ -161,3 +172,12 @@ def check_item(c: Checker, area, item, p, keys: dict):
             check_code(c, item[name], f"{p}.{name}")
     if "end" in item and getattr(area, "END_IS_DATE", False):
         check_date(c, item["end"], f"{p}.end")
+
+
+def check_organization(c: Checker, value, path):
+    """``{"ods": "<ODS code>", "name": "..."}``: another organisation."""
+    org = c.obj(value, path, ("ods",), ("name",))
+    c.string(org["ods"], f"{path}.ods", ODS_RE)
+    if "name" in org:
+        c.string(org["name"], f"{path}.name")
+    return org

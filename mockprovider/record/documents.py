@@ -125,3 +125,9 @@ def in_bundle(doc: Document, *, documents_base: str, custodian_ods: str, migrate
     if doc.entry.get("problem") not in problems_sent:
         context.pop("related", None)
     return ref
+
+
+def attachment(doc: Document, documents_base: str) -> dict:
+    """The document as an Attachment (a test result's value): its Binary's URL, type, size, title."""
+    return {"contentType": doc.content_type, "url": binary_url(documents_base, doc), "size": doc.size,
+            "title": doc.entry["description"]}

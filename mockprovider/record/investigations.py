@@ -10,22 +10,41 @@ accessrecord_structured_development_pathology_guidance.md).
 
 Persona item fields: ``code``, ``request: {"code", "date"}``, ``specimen: {"type", "date"}``,
 ``filing_comment``, ``groups: [{"key", "code", "note", "results": [...]}]``,
-``results: [{"key", "code", "value", "unit", "text", "range", "note", "confidential", "nopat"}]``,
-``problem``. A confidential result is left out on its own (``ctx.include``); the report is then
+``results: [{"key", "code", "value", "unit", "text", "range", "range_text", "interpretation", "note",
+"document", "confidential", "nopat"}]``, ``problem``, and:
+
+- ``lab: {"ods", "name"}``: the laboratory: the report's (and its results') performer, with its
+  Organization in the Bundle; without it the practice;
+- ``category``: HL7 v2 table 0074 code (``LAB``, ``HM``, ``CH``, ``MB``...): DiagnosticReport.category
+  and ``laboratory`` on the results (the DiagnosticReport and test result pages);
+- ``conclusion``: the report comment (DiagnosticReport.conclusion; default the code's display);
+- ``specimen.accession``: the lab's specimen accession number (Specimen.accessionIdentifier);
+- a result's ``document``: the key of a persona document: the result's value is that document
+  (valueAttachment pointing at its Binary).
+
+Results in a test group point to it (related ``derived-from``, the test result page); the group lists
+them (``has-member``). A confidential result is left out on its own (``ctx.include``); the report is then
 sent without it and its Lists carry the confidential-items warning.
 """
 from __future__ import annotations
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import COMMENT_NOTE, Ctx, check_bool, check_code, check_date, check_key, concept, display, instant, put
+from .common import (COMMENT_NOTE, Ctx, check_bool, check_code, check_date, check_key, check_organization, concept,
+                     display, instant, put)
 from .uncategorised import check_values, observation_resource
 
 FIELD = "investigations"
 REQUIRED = ("code",)
-OPTIONAL = ("specimen", "request", "filing_comment", "groups", "results", "problem")
+OPTIONAL = ("specimen", "request", "filing_comment", "groups", "results", "problem", "lab", "category", "conclusion")
 CODE_FIELDS = ("code",)
-RESULT_FIELDS = (("key", "code"), ("value", "unit", "text", "range", "note", "confidential", "nopat"))
+RESULT_FIELDS = (("key", "code"), ("value", "unit", "text", "range", "note", "confidential", "nopat", "range_text",
+                                   "interpretation", "document"))
+CATEGORIES = {"LAB": "Laboratory", "HM": "Hematology", "CH": "Chemistry", "MB": "Microbiology",
+              "PAT": "Pathology (gross & histopath, not surgical)", "RAD": "Radiology"}
+CATEGORY_SYSTEM = "http://hl7.org/fhir/v2/0074"
+RESULT_CATEGORY = {"coding": [{"system": "http://hl7.org/fhir/observation-category", "code": "laboratory",
+                               "display": "Laboratory"}]}
 
 DIAGNOSTIC_STUDIES_REPORT = ("721981007", "Diagnostic studies report")
 
@@ -41,11 +60,21 @@ def _check_results(c: Checker, results, path, keys):
         check_bool(c, result, "nopat", rp)
         if "note" in result:
             c.string(result["note"], f"{rp}.note")
+        if "document" in result:
+            c.string(result["document"], f"{rp}.document")
 
 
 def check(c: Checker, item, p, keys):
+    if "lab" in item:
+        check_organization(c, item["lab"], f"{p}.lab")
+    if "category" in item:
+        c.string(item["category"], f"{p}.category", choices=tuple(CATEGORIES))
+    if "conclusion" in item:
+        c.string(item["conclusion"], f"{p}.conclusion")
     if "specimen" in item:
-        spec_ = c.obj(item["specimen"], f"{p}.specimen", ("type",), ("date",))
+        spec_ = c.obj(item["specimen"], f"{p}.specimen", ("type",), ("date", "accession"))
+        if "accession" in spec_:
+            c.string(spec_["accession"], f"{p}.specimen.accession")
         check_code(c, spec_["type"], f"{p}.specimen.type")
         if "date" in spec_:
             check_date(c, spec_["date"], f"{p}.specimen.date")
@@ -85,6 +114,7 @@ def build(ctx: Ctx, item: dict) -> tuple:
         s = item["specimen"]
         specimen = ctx.head("Specimen", key, spec.PROFILE_SPECIMEN, item)
         specimen["identifier"] = ctx.identifier("Specimen", key)
+        put(specimen, "accessionIdentifier", {"value": s["accession"]} if s.get("accession") else None)
         specimen["status"] = "available"
         specimen["type"] = concept(s["type"])
         specimen["subject"] = ctx.patient_ref
@@ -107,15 +137,25 @@ def build(ctx: Ctx, item: dict) -> tuple:
         resources_after.append(request)
 
     result_refs, observations = [], []
+    lab_ref = ctx.organization(item["lab"]) if item.get("lab") else None
 
-    def result(res):
+    def result(res, group_key=None):
         obs = observation_resource(ctx, res["key"], res, concept(res["code"]), item["date"], encounter)
+        if item.get("lab") or item.get("category"):
+            obs = _after(obs, "status", "category", [RESULT_CATEGORY])
+        if lab_ref:
+            obs["performer"] = [lab_ref]
+        if res.get("document") in ctx.attachments:
+            obs = _after(obs, "performer" if "performer" in obs else "issued", "valueAttachment",
+                         ctx.attachments[res["document"]])
         if specimen_ref:
             obs["specimen"] = specimen_ref
+        if group_key:
+            obs["related"] = [{"type": "derived-from", "target": ctx.ref("Observation", group_key)}]
         return obs
 
     for group in item.get("groups", []):
-        members = [result(res) for res in group["results"] if include(res)]
+        members = [result(res, group["key"]) for res in group["results"] if include(res)]
         g = observation_resource(ctx, group["key"], item if item.get("nopat") else {}, concept(group["code"]),
                                  item["date"], encounter)
         if group.get("note"):
@@ -142,13 +182,26 @@ def build(ctx: Ctx, item: dict) -> tuple:
     if request is not None:
         report["basedOn"] = [{"reference": f"ProcedureRequest/{request['id']}"}]
     report["status"] = "final"
+    if item.get("category"):
+        report["category"] = {"coding": [{"system": CATEGORY_SYSTEM, "code": item["category"],
+                                          "display": CATEGORIES[item["category"]]}]}
     report["code"] = concept("|".join(DIAGNOSTIC_STUDIES_REPORT))
     report["subject"] = ctx.patient_ref
     put(report, "context", encounter)
     report["issued"] = instant(item["date"])
-    report["performer"] = [{"actor": ctx.organization_ref}]
+    report["performer"] = [{"actor": lab_ref or ctx.organization_ref}]
     if specimen_ref:
         report["specimen"] = [specimen_ref]
     put(report, "result", result_refs)
-    report["conclusion"] = display(item["code"])
+    report["conclusion"] = item.get("conclusion") or display(item["code"])
     return report, [report, *resources_after, *observations]
+
+
+def _after(resource: dict, name: str, new: str, value) -> dict:
+    """The resource with ``new`` placed right after ``name`` (keys stay in a fixed, readable order)."""
+    out = {}
+    for key, val in resource.items():
+        out[key] = val
+        if key == name:
+            out[new] = value
+    return out

@@ -6,19 +6,36 @@ accessrecord_structured_development_medicationrequest.md, accessrecord_structure
 (with accessrecord_structured_development_medication_resource_relationships.md and
 accessrecord_structured_development_medication_guidance.md).
 
-Persona item fields: ``drug`` (dm+d code), ``dosage`` (text), ``quantity`` (text), ``type``
-(``acute``/``repeat``/``repeat-dispensed``), ``status`` (``active``/``completed``/``stopped``),
-``end``, ``issues`` (dates; an acute has one, default its ``date``), ``repeats_allowed``, ``problem``.
+Persona item fields: ``drug`` (dm+d code), ``drug_text`` (Medication.code.text: the source text,
+e.g. with ``196421000000109|Transfer-degraded medication entry``), ``dosage`` (text), ``quantity``
+(text), ``type`` (CareConnect-PrescriptionType-1: ``acute``/``delayed-prescribing``/``repeat``/
+``repeat-dispensing``), ``status`` (``active``/``completed``/``stopped``), ``status_reason``
+(why it was stopped or discontinued: the plan's statusReason, dated ``end``), ``end``, ``issues``
+(dates; an acute has one, default its ``date``; ``[]``: a plan with no issues), ``repeats_allowed``,
+``problem``, and:
+
+- ``prescribed_elsewhere``: text (who prescribed it): prescribingAgency
+  ``prescribed-by-another-organisation`` with that text; no issues are recorded;
+- ``prior``: the key of the medication this one re-authorises (the plan's priorPrescription);
+- ``dosage_structured: {"frequency", "period", "period_unit", "dose", "dose_unit", "route"}``:
+  Dosage.timing / doseQuantity / route alongside the text; ``patient_instruction``;
+- ``supply_days``: dispenseRequest.expectedSupplyDuration of each issue;
+- ``eps: [{"item", "prescription"}]`` (one per issue): the EPS order item id as a second identifier of
+  the issue and the EPS prescription id as its groupIdentifier.
+
+No lastIssueDate for repeat dispensing, prescribed elsewhere, or a plan with no issues (the
+MedicationStatement page).
 """
 from __future__ import annotations
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import Ctx, check_date, concept, note, put
+from .common import Ctx, check_code, check_date, coding, concept, note, put
 
 FIELD = "medications"
 REQUIRED = ("drug", "dosage")
-OPTIONAL = ("type", "status", "end", "quantity", "issues", "repeats_allowed", "problem")
+OPTIONAL = ("type", "status", "end", "quantity", "issues", "repeats_allowed", "problem", "drug_text", "status_reason",
+            "prescribed_elsewhere", "prior", "dosage_structured", "patient_instruction", "supply_days", "eps")
 CODE_FIELDS = ("drug",)
 END_IS_DATE = True
 
@@ -27,13 +44,41 @@ EXT_PRESCRIBING_AGENCY = spec.SD + "Extension-CareConnect-GPC-PrescribingAgency-
 EXT_PRESCRIPTION_TYPE = spec.SD + "Extension-CareConnect-GPC-PrescriptionType-1"
 EXT_REPEAT_INFO = spec.SD + "Extension-CareConnect-GPC-MedicationRepeatInformation-1"
 EXT_QUANTITY_TEXT = spec.SD + "Extension-CareConnect-GPC-MedicationQuantityText-1"
-PRESCRIPTION_TYPES = {"acute": "Acute", "repeat": "Repeat", "repeat-dispensed": "Repeat dispensed"}
+EXT_STATUS_REASON = spec.SD + "Extension-CareConnect-GPC-MedicationStatusReason-1"
+PRESCRIPTION_TYPES = {"acute": "Acute", "delayed-prescribing": "Delayed prescribing", "repeat": "Repeat",
+                      "repeat-dispensing": "Repeat dispensing"}
+PRESCRIPTION_TYPE_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescriptionType-1"
+PRESCRIBING_AGENCY_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescribingAgency-1"
+EPS_ITEM_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-item-number"
+EPS_PRESCRIPTION_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-number"
+PERIOD_UNITS = ("h", "d", "wk", "mo")
+UCUM = "http://unitsofmeasure.org"
 
 
 def check(c: Checker, item, p, keys):
     c.string(item["dosage"], f"{p}.dosage")
-    kind = c.string(item.get("type", "acute"), f"{p}.type", choices=("acute", "repeat", "repeat-dispensed"))
-    c.string(item.get("status", "active"), f"{p}.status", choices=("active", "completed", "stopped"))
+    kind = c.string(item.get("type", "acute"), f"{p}.type", choices=tuple(PRESCRIPTION_TYPES))
+    status = c.string(item.get("status", "active"), f"{p}.status", choices=("active", "completed", "stopped"))
+    for name in ("drug_text", "status_reason", "prescribed_elsewhere", "prior", "patient_instruction"):
+        if name in item:
+            c.string(item[name], f"{p}.{name}")
+    if status == "stopped" and ("status_reason" not in item or "end" not in item):
+        c.fail(f"{p}.status_reason", "a stopped medication needs status_reason and end (the plan's statusReason)")
+    if "supply_days" in item:
+        c.integer(item["supply_days"], f"{p}.supply_days", minimum=1)
+    if "dosage_structured" in item:
+        d = c.obj(item["dosage_structured"], f"{p}.dosage_structured", ("frequency", "period", "period_unit"),
+                  ("dose", "dose_unit", "route"))
+        c.integer(d["frequency"], f"{p}.dosage_structured.frequency", minimum=1)
+        c.integer(d["period"], f"{p}.dosage_structured.period", minimum=1)
+        c.string(d["period_unit"], f"{p}.dosage_structured.period_unit", choices=PERIOD_UNITS)
+        if "dose" in d:
+            c.integer(d["dose"], f"{p}.dosage_structured.dose", minimum=1)
+            check_code(c, d.get("dose_unit"), f"{p}.dosage_structured.dose_unit")
+        if "route" in d:
+            check_code(c, d["route"], f"{p}.dosage_structured.route")
+    if "prescribed_elsewhere" in item and item.get("issues"):
+        c.fail(f"{p}.issues", "a medication prescribed elsewhere has no issues recorded at the practice")
     if "quantity" in item:
         c.string(item["quantity"], f"{p}.quantity")
     if "repeats_allowed" in item:
@@ -42,35 +87,47 @@ def check(c: Checker, item, p, keys):
         issues = c.array(item["issues"], f"{p}.issues")
         for j, d in enumerate(issues):
             check_date(c, d, f"{p}.issues[{j}]")
-        if kind == "acute" and len(issues) != 1:
-            c.fail(f"{p}.issues", "an acute medication has exactly one issue")
+        if kind in ("acute", "delayed-prescribing") and len(issues) > 1:
+            c.fail(f"{p}.issues", "an acute medication has at most one issue")
+    if "eps" in item:
+        eps = c.array(item["eps"], f"{p}.eps")
+        if len(eps) != len(item.get("issues") or [item["date"]]):
+            c.fail(f"{p}.eps", "needs one entry per issue")
+        for j, e in enumerate(eps):
+            c.obj(e, f"{p}.eps[{j}]", ("item", "prescription"))
+            c.string(e["item"], f"{p}.eps[{j}].item")
+            c.string(e["prescription"], f"{p}.eps[{j}].prescription")
 
 
 def build(ctx: Ctx, item: dict):
     key = item["key"]
     kind = item.get("type", "acute")
     status = item.get("status", "active")
-    issues = item.get("issues") or [item["date"]]
+    issues = item["issues"] if "issues" in item else ([] if item.get("prescribed_elsewhere") else [item["date"]])
     drug = ctx.head("Medication", key, spec.PROFILE_MEDICATION)
     drug["code"] = concept(item["drug"])
+    put(drug["code"], "text", item.get("drug_text"))
     drug_ref = {"reference": f"Medication/{drug['id']}"}
     plan_key = f"{key}/plan"
     period = {"start": item["date"]}
     if item.get("end"):
         period["end"] = item["end"]
     encounter = ctx.encounter(key)
-    dosage = [{"text": item["dosage"]}]
+    dosage = [_dosage(item)]
     prescription_type = {"url": EXT_PRESCRIPTION_TYPE, "valueCodeableConcept": {"coding": [{
-        "system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescriptionType-1",
-        "code": kind, "display": PRESCRIPTION_TYPES[kind]}]}}
+        "system": PRESCRIPTION_TYPE_SYSTEM, "code": kind, "display": PRESCRIPTION_TYPES[kind]}]}}
+    if item.get("prescribed_elsewhere"):
+        agency = {"coding": [{"system": PRESCRIBING_AGENCY_SYSTEM, "code": "prescribed-by-another-organisation",
+                              "display": "Prescribed by another organisation"}], "text": item["prescribed_elsewhere"]}
+    else:
+        agency = {"coding": [{"system": PRESCRIBING_AGENCY_SYSTEM, "code": "prescribed-at-gp-practice",
+                              "display": "Prescribed at GP practice"}]}
 
     statement = ctx.head("MedicationStatement", key, spec.PROFILE_MEDICATION_STATEMENT, item)
-    statement["extension"] = [
-        {"url": EXT_LAST_ISSUE, "valueDateTime": issues[-1]},
-        {"url": EXT_PRESCRIBING_AGENCY, "valueCodeableConcept": {"coding": [{
-            "system": "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-PrescribingAgency-1",
-            "code": "prescribed-at-gp-practice", "display": "Prescribed at GP practice"}]}},
-    ]
+    statement["extension"] = []
+    if issues and kind != "repeat-dispensing":
+        statement["extension"].append({"url": EXT_LAST_ISSUE, "valueDateTime": issues[-1]})
+    statement["extension"].append({"url": EXT_PRESCRIBING_AGENCY, "valueCodeableConcept": agency})
     statement["identifier"] = ctx.identifier("MedicationStatement", key)
     statement["basedOn"] = [ctx.ref("MedicationRequest", plan_key)]
     put(statement, "context", encounter)
@@ -84,16 +141,24 @@ def build(ctx: Ctx, item: dict):
     put(statement, "note", note(item))
     statement["dosage"] = dosage
 
-    def request(req_key, intent, authored, validity, based_on=None, req_status=None):
+    def request(req_key, intent, authored, validity, based_on=None, req_status=None, eps=None):
         r = ctx.head("MedicationRequest", req_key, spec.PROFILE_MEDICATION_REQUEST, item)
         ext = [prescription_type]
         if intent == "plan" and kind != "acute" and item.get("repeats_allowed"):
             ext.append({"url": EXT_REPEAT_INFO, "extension": [
                 {"url": "numberOfRepeatPrescriptionsAllowed", "valueUnsignedInt": item["repeats_allowed"]},
                 {"url": "numberOfRepeatPrescriptionsIssued", "valueUnsignedInt": len(issues)}]})
+        if intent == "plan" and status == "stopped":
+            ext.append({"url": EXT_STATUS_REASON, "extension": [
+                {"url": "statusChangeDate", "valueDateTime": item["end"]},
+                {"url": "statusReason", "valueCodeableConcept": {"text": item["status_reason"]}}]})
         r["extension"] = ext
         r["identifier"] = ctx.identifier("MedicationRequest", req_key)
+        if eps:
+            r["identifier"].append({"system": EPS_ITEM_SYSTEM, "value": eps["item"]})
         put(r, "basedOn", based_on)
+        if eps:
+            r["groupIdentifier"] = {"system": EPS_PRESCRIPTION_SYSTEM, "value": eps["prescription"]}
         r["status"] = req_status or status
         r["intent"] = intent
         r["medicationReference"] = drug_ref
@@ -107,11 +172,35 @@ def build(ctx: Ctx, item: dict):
         dispense = {"validityPeriod": validity}
         if item.get("quantity"):
             dispense["quantity"] = {"extension": [{"url": EXT_QUANTITY_TEXT, "valueString": item["quantity"]}]}
+        if intent == "order" and item.get("supply_days"):
+            dispense["expectedSupplyDuration"] = {"value": item["supply_days"], "unit": "day", "system": UCUM,
+                                                  "code": "d"}
         r["dispenseRequest"] = dispense
+        if intent == "plan" and item.get("prior"):
+            r["priorPrescription"] = ctx.ref("MedicationRequest", f"{item['prior']}/plan")
         return r
 
     plan = request(plan_key, "plan", item["date"], period)
+    eps = item.get("eps") or [None] * len(issues)
     orders = [request(f"{key}/order/{n}", "order", issued, {"start": issued},
-                      based_on=[{"reference": f"MedicationRequest/{plan['id']}"}], req_status="completed")
+                      based_on=[{"reference": f"MedicationRequest/{plan['id']}"}], req_status="completed",
+                      eps=eps[n - 1])
               for n, issued in enumerate(issues, 1)]
     return statement, [statement, plan, *orders, drug]
+
+
+def _dosage(item: dict) -> dict:
+    """Dosage: the text, the patient instruction, and the structured parts when the item has them."""
+    dosage = {"text": item["dosage"]}
+    put(dosage, "patientInstruction", item.get("patient_instruction"))
+    d = item.get("dosage_structured")
+    if d:
+        dosage["timing"] = {"repeat": {"frequency": d["frequency"], "period": d["period"],
+                                       "periodUnit": d["period_unit"]}}
+        if d.get("route"):
+            dosage["route"] = concept(d["route"])
+        if d.get("dose"):
+            unit = coding(d["dose_unit"])
+            dosage["doseQuantity"] = {"value": d["dose"], "unit": unit["display"], "system": unit["system"],
+                                      "code": unit["code"]}
+    return dosage

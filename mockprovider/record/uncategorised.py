@@ -6,7 +6,9 @@ accessrecord_structured_development_observation_bloodPressure.md (and
 accessrecord_structured_development_uncategorisedData_guidance.md).
 
 Persona item fields: ``code``, ``value`` + ``unit``, or ``text``, or ``bp: [systolic, diastolic]``,
-``range: [low, high]``, ``problem``. :func:`observation_resource` is the one Observation builder the
+``range: [low, high]``, ``range_text`` (referenceRange.text, e.g. with a < or > operator),
+``interpretation`` (``H``/``L``/``A``/``N``, HL7 v2 table 0078), ``members`` (keys of child
+observations: related has-member here, derived-from on each child), ``problem``. :func:`observation_resource` is the one Observation builder the
 other areas use too (test results and groups in :mod:`.investigations`, narrative notes in
 :mod:`.consultations`); :func:`check_values` checks the value fields they share.
 """
@@ -18,9 +20,11 @@ from .common import Ctx, concept, instant, put, quantity
 
 FIELD = "observations"
 REQUIRED = ("code",)
-OPTIONAL = ("value", "unit", "text", "bp", "range", "problem")
+OPTIONAL = ("value", "unit", "text", "bp", "range", "problem", "members", "range_text", "interpretation")
 CODE_FIELDS = ("code",)
 
+INTERPRETATIONS = {"H": "High", "L": "Low", "A": "Abnormal", "N": "Normal"}
+INTERPRETATION_SYSTEM = "http://hl7.org/fhir/v2/0078"
 SYSTOLIC = ("72313002", "Systolic arterial pressure")
 DIASTOLIC = ("1091811000000102", "Diastolic arterial pressure")
 
@@ -47,10 +51,16 @@ def check_values(c: Checker, item, p):
             c.fail(f"{p}.bp", "must be [systolic, diastolic] whole numbers")
         if "value" in item:
             c.fail(f"{p}.bp", "cannot be combined with value")
+    if "range_text" in item:
+        c.string(item["range_text"], f"{p}.range_text")
+    if "interpretation" in item:
+        c.string(item["interpretation"], f"{p}.interpretation", choices=tuple(INTERPRETATIONS))
 
 
 def check(c: Checker, item, p, keys):
     check_values(c, item, p)
+    for i, key in enumerate(c.array(item.get("members", []), f"{p}.members")):
+        c.string(key, f"{p}.members[{i}]")
 
 
 def observation_resource(ctx: Ctx, key: str, item: dict, code: dict, effective: str, encounter=None) -> dict:
@@ -69,12 +79,18 @@ def observation_resource(ctx: Ctx, key: str, item: dict, code: dict, effective: 
         r["valueQuantity"] = quantity(item["value"], item["unit"])
     elif item.get("text"):
         r["valueString"] = item["text"]
+    if item.get("interpretation"):
+        code = item["interpretation"]
+        r["interpretation"] = {"coding": [{"system": INTERPRETATION_SYSTEM, "code": code,
+                                           "display": INTERPRETATIONS[code]}]}
     if item.get("note"):
         r["comment"] = item["note"]
     if item.get("range"):
         low, high = item["range"]
         unit = item.get("unit", "")
         r["referenceRange"] = [{"low": quantity(low, unit), "high": quantity(high, unit)}]
+    elif item.get("range_text"):
+        r["referenceRange"] = [{"text": item["range_text"]}]
     if item.get("bp"):
         systolic, diastolic = item["bp"]
         r["component"] = [
@@ -86,4 +102,9 @@ def observation_resource(ctx: Ctx, key: str, item: dict, code: dict, effective: 
 
 def build(ctx: Ctx, item: dict):
     r = observation_resource(ctx, item["key"], item, concept(item["code"]), item["date"], ctx.encounter(item["key"]))
+    related = [{"type": "has-member", "target": ctx.ref("Observation", key)} for key in item.get("members", [])
+               if ctx.include(ctx.items[key])]
+    related += [{"type": "derived-from", "target": ctx.ref("Observation", key)}
+                for key in ctx.parents.get(item["key"], []) if ctx.include(ctx.items[key])]
+    put(r, "related", related)
     return r, [r]
