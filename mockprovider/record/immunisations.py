@@ -39,7 +39,6 @@ EXT_DATE_RECORDED = HL7UK_SD + "Extension-CareConnect-DateRecorded-1"
 EXT_PARENT_PRESENT = HL7UK_SD + "Extension-CareConnect-ParentPresent-1"
 ROLE_SYSTEM = "http://hl7.org/fhir/v2/0443"
 ROLES = {"AP": "Administering Provider", "EP": "Entering Provider"}
-ROLES = {"AP": "Administering Provider", "EP": "Entering Provider"}
 
 
 def check(c: Checker, item, p, keys):
