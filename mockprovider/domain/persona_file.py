@@ -21,7 +21,7 @@ from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERS
                              Checker, PersonaError, _kind, derive_tags)
 
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
-TOP_OPTIONAL = ("description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
+TOP_OPTIONAL = ("$schema", "description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
                 "telecom", "usual_gp", "registration", "record", "generated_record", "documents",
                 "fhir_record", "supplier_record")
 # A persona's record comes from one of these sections (fhir_record / supplier_record: FHIR as a
@@ -45,6 +45,8 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
         c.fail("$.nhs_number", f"must be a string of 10 digits, not {_kind(number)}")
     if not nhs_number.is_valid(number):
         c.fail("$.nhs_number", f"{number!r} is not a valid NHS number (10 digits, Mod-11 check digit)")
+    if "$schema" in data:
+        c.string(data["$schema"], "$.$schema")
     if "description" in data:
         c.string(data["description"], "$.description")
     name = c.obj(data["name"], "$.name", ("family",), ("given", "prefix", "suffix", "text"))

@@ -19,12 +19,14 @@ from .persona_format import (CLINICAL_AREAS, CODE_RE, DATE_OR_DATETIME_RE, DATE_
                              ODS_RE, SDS_RE, SECTION_VALIDATORS, TAGS, Checker, PersonaError, derive_tags)
 from .persona_pool import load_files
 
+SCHEMA_FILE = "schema.json"     # the persona JSON Schema beside the personas (mockprovider.domain.persona_schema)
+
 def persona_files(directory) -> list[str]:
     """The persona files of a folder: every ``*.json`` regular file at its top level, sorted by name."""
     if not os.path.isdir(directory):
         raise PersonaError(directory, "$", "personas folder does not exist")
     return [e.path for e in sorted(os.scandir(directory), key=lambda e: e.name)
-            if e.name.endswith(".json") and e.is_file()]
+            if e.name.endswith(".json") and e.name != SCHEMA_FILE and e.is_file()]
 
 
 class PersonaStore:
@@ -69,7 +71,7 @@ class PersonaStore:
             try:
                 persona = load_file(path, directory)
             except PersonaError as exc:
-                errors.append(exc)
+                errors += file_mistakes(path, directory, exc)
                 continue
             if persona.nhs_number in seen:
                 errors.append(PersonaError(path, "$.nhs_number", f"{persona.nhs_number} is already "
@@ -93,3 +95,25 @@ class PersonaStore:
 
     def __iter__(self):
         return iter(self.by_nhs_number.values())
+
+
+def file_mistakes(path, directory, first: PersonaError) -> list[PersonaError]:
+    """Every mistake of a file the loader rejected (it stops at ``first``): the JSON Schema's
+    (``personas/schema.json``, each with its JSON path), then those of the rules a schema cannot
+    express (check digits, links between items, document files: the loader's checks run again past
+    each mistake, mockprovider.domain.persona_check) at paths the schema did not already name."""
+    from .persona_check import every_mistake
+    from .persona_schema import schema_errors
+    try:
+        with open(path, "rb") as fh:
+            data = parse(fh.read(), path)
+    except (OSError, PersonaError):
+        return [first]
+    found = schema_errors(data, path)
+    named = [e.path for e in found]
+    for error in every_mistake(data, path, directory) or [first]:
+        if not any(error.path == p or error.path.startswith(p + ".") or error.path.startswith(p + "[")
+                   or p.startswith(error.path + ".") or p.startswith(error.path + "[") for p in named):
+            found.append(error)
+            named.append(error.path)
+    return found

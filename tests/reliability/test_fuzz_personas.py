@@ -12,7 +12,7 @@ from mockprovider.domain.personas import PersonaError, validate
 from tests.reliability import fuzzing as fz
 
 SOURCES = [json.loads(p.read_text()) for p in sorted(Path(BUILT_IN_PERSONAS).glob("*.json"))
-           if p.stat().st_size < 64 * 1024]
+           if p.stat().st_size < 64 * 1024 and p.name != "schema.json"]
 
 
 def places(value, path="$"):

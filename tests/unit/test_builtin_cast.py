@@ -37,7 +37,7 @@ def cast_table() -> dict:
 
 
 def test_every_file_loads_with_a_valid_number(cast):
-    files = sorted(p.stem for p in CAST_DIR.glob("*.json"))
+    files = sorted(p.stem for p in CAST_DIR.glob("*.json") if p.name != "schema.json")
     assert sorted(cast.by_nhs_number) == files       # one file a patient, named by NHS number
     assert all(nhs_number.is_valid(n) for n in files)
 

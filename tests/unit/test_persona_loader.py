@@ -91,7 +91,7 @@ def test_duplicate_key_in_one_object(tmp_path):
      "'969093727' is not a valid NHS number (10 digits, Mod-11 check digit)"),
     (changed(gender=...), "$.gender", "is required"),
     (changed(gender="f"), "$.gender", "'f' must be one of male, female, other, unknown"),
-    (changed(colour="blue"), "$.colour", "is not a known field (known: active, address, birth_date, "
+    (changed(colour="blue"), "$.colour", "is not a known field (known: $schema, active, address, birth_date, "
      "deceased, description, documents, fhir_record, gender, generated_record, name, nhs_number, "
      "nhs_number_status, pds, record, registration, supplier_record, tags, telecom, usual_gp)"),
     (changed(name={"family": "Smith", "given": "Ann"}), "$.name.given", "must be a JSON array, not a string"),
