@@ -208,16 +208,20 @@ def personas_validate(directory, render):
               help="how much record: small, typical (every clinical area; ~1,000 resources for a supplier "
                    "style) or heavy (decades: ~3,000 resources) [default: small for plain, typical otherwise]")
 @click.option("--force", is_flag=True, help="replace the personas already in --out")
-def personas_generate(count, seed, out, tags, style, volume, force):
+@click.option("--variants", multiple=True, metavar="all|NAME[,NAME]",
+              help="also write one persona per group of clinical variants (all: lists, links, medications, "
+                   "child; personas/README.md 'Clinical variants')")
+def personas_generate(count, seed, out, tags, style, volume, force, variants):
     """Generate COUNT Faker (en_GB) personas with test NHS numbers into OUT."""
     from .domain import generate as gen
     wanted = [t.strip() for group in tags for t in group.split(",") if t.strip()]
     started = time.perf_counter()
     try:
         gen.check_style(style, volume, gen.check_tags(wanted))
+        chosen = gen.check_variants(variants)
         gen.recover(Path(out))
         gen.check_target(Path(out), force)
-        files = gen.generate(count, seed, wanted, style=style, volume=volume)
+        files = gen.generate(count, seed, wanted, style=style, volume=volume, variants=chosen)
         gen.write_atomically(out, files, force=force)
     except gen.GenerateError as exc:
         raise click.ClickException(str(exc))

@@ -356,8 +356,75 @@ def check_tags(tags) -> frozenset:
     return wanted
 
 
-def generate(count: int, seed, tags=(), style: str = "plain", volume: str | None = None) -> list[tuple[str, bytes]]:
-    """(file name, bytes) for ``count`` personas: the same arguments always give the same bytes."""
+# --variants all: one persona per group of clinical variants, its record the built-in variant persona's
+# (personas/README.md, "Clinical variants"), on a generated person with a generated NHS number.
+VARIANTS = {
+    "lists": "9690990039",          # data in transit, awaiting filing, empty areas
+    "links": "9690990047",          # problem links, consultations, allergies
+    "medications": "9690990055",
+    "child": "9690990063",          # immunisations, investigations, referrals, uncategorised, documents
+}
+
+
+def check_variants(names) -> tuple:
+    """``all`` or names of :data:`VARIANTS` -> the variant names, in table order."""
+    names = [n.strip() for group in names for n in group.split(",") if n.strip()]
+    if "all" in names:
+        return tuple(VARIANTS)
+    unknown = sorted(set(names) - set(VARIANTS))
+    if unknown:
+        raise GenerateError(f"unknown variant {', '.join(unknown)} (known: all, {', '.join(VARIANTS)})")
+    return tuple(n for n in VARIANTS if n in names)
+
+
+def _variant_template(name: str) -> dict:
+    from ..config import BUILT_IN_PERSONAS
+    path = Path(BUILT_IN_PERSONAS) / f"{VARIANTS[name]}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GenerateError(f"the built-in variant persona {path} cannot be read: {exc}") from None
+
+
+def variant_persona(fake, seed, number: str, name: str) -> dict:
+    """The variant persona ``name`` for a generated person: the template's record, dates, usual GP and
+    registration; a Faker name, address and phone; shipped documents become generated text of the same
+    size (nothing to copy)."""
+    template = _variant_template(name)
+    pseed = persona_seed(seed, number)
+    fake.seed_instance(pseed)
+    female = template["gender"] == "female"
+    persona = {"description": f"Generated variant '{name}' (seed {seed}): {template.get('description', '')}",
+               "nhs_number": number,
+               "name": {"family": fake.last_name(),
+                        "given": [fake.first_name_female() if female else fake.first_name_male()],
+                        "prefix": template["name"].get("prefix", [])},
+               "gender": template["gender"], "birth_date": template["birth_date"]}
+    persona["address"] = {"line": fake.street_address().split("\n"), "city": fake.city(), "postcode": _postcode(fake),
+                          "use": "home"}
+    persona["telecom"] = [{"system": "phone", "value": fake.phone_number(), "use": "home"}]
+    for field in ("usual_gp", "registration", "record"):
+        if field in template:
+            persona[field] = template[field]
+    documents = []
+    for doc in template.get("documents", []):
+        doc = dict(doc)
+        if "file" in doc:
+            size = doc.pop("size", None) or 1000
+            doc.pop("file")
+            doc["contentType"] = GENERATED_CONTENT_TYPE
+            doc["generate"] = {"size": size, "seed": f"{seed}/{number}/{doc['key']}"}
+            doc["sha256"] = generated_sha256(size, doc["generate"]["seed"])
+        documents.append(doc)
+    if documents:
+        persona["documents"] = documents
+    return persona
+
+
+def generate(count: int, seed, tags=(), style: str = "plain", volume: str | None = None,
+             variants=()) -> list[tuple[str, bytes]]:
+    """(file name, bytes) for ``count`` personas, then one per variant (``variants``: names of
+    :data:`VARIANTS`): the same arguments always give the same bytes."""
     from faker import Faker   # imported here: serving never needs Faker
 
     if count < 0:
@@ -372,6 +439,12 @@ def generate(count: int, seed, tags=(), style: str = "plain", volume: str | None
         if missing:       # the generator never hands out a persona whose data does not carry a tag
             raise GenerateError(f"generated {number} does not carry {', '.join(sorted(missing))}")
         files.append((f"{number}.json", (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode()))
+    if variants:
+        regular = {name[:-5] for name, _ in files}
+        spare = [n for n in test_nhs_numbers(count + len(variants), f"{seed}/variants") if n not in regular]
+        for name, number in zip(variants, spare):
+            data = variant_persona(fake, seed, number, name)
+            files.append((f"{number}.json", (json.dumps(data, ensure_ascii=False, indent=1) + "\n").encode()))
     return files
 
 
