@@ -431,3 +431,31 @@ def test_confidential_unlinked_document(migrate):
     standard = migrate(CHILD)
     assert not note_references(standard)
     assert all(r["resourceType"] != "List" or "confidential-items" not in warnings(r) for r in resources(standard))
+
+
+# --- Terminology ------------------------------------------------------------------------------------------
+def _verhoeff_ok(number: str) -> bool:
+    """The Verhoeff check digit every SNOMED CT (and dm+d) identifier carries."""
+    d = [[(j + k) % 5 if j < 5 and k < 5 else 5 + (j + k) % 5 if j < 5 else 5 + (j - k) % 5 if k < 5
+          else (j - k) % 5 for k in range(10)] for j in range(10)]
+    p = [list(range(10))]
+    for _ in range(7):
+        p.append([[1, 5, 7, 6, 2, 8, 3, 0, 9, 4][x] for x in p[-1]])
+    check = 0
+    for i, digit in enumerate(reversed(number)):
+        check = d[check][p[i % 8][int(digit)]]
+    return check == 0
+
+
+def test_the_verhoeff_check_itself():
+    assert _verhoeff_ok("2363") and not _verhoeff_ok("2364")
+    assert _verhoeff_ok("195967001") and _verhoeff_ok("1091811000000102") and not _verhoeff_ok("195967002")
+
+
+@pytest.mark.parametrize("nhs", [TRANSIT, LINKED, MEDICATIONS, CHILD])
+def test_variant_personas_use_identifiers_with_valid_check_digits(nhs):
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[2] / "personas" / f"{nhs}.json").read_text()
+    codes = set(re.findall(r'"(\d{6,18})\|', text))
+    assert codes and [c for c in codes if not _verhoeff_ok(c)] == []
