@@ -174,6 +174,11 @@ class Definitions:
         return frozenset(codes), frozenset(whole)
 
 
+# HL7 core ValueSets a profile binds where the element's own model has no code list (a Duration's
+# code bound to units-of-time in MedicationRequest.dispenseRequest.expectedSupplyDuration).
+CORE_VALUESETS = {"http://hl7.org/fhir/ValueSet/units-of-time": frozenset({"s", "min", "h", "d", "wk", "mo", "a"})}
+
+
 @lru_cache(maxsize=None)
 def core_codes(path: str):
     """HL7 core required-binding codes for a ``code`` element, from fhir.resources' STU3 models."""
@@ -219,6 +224,15 @@ def matches(pattern, value) -> bool:
         except ValueError:
             return False
     return value == pattern
+
+
+def _constrains(el) -> bool:
+    """True when an element narrows its value (a fixed/pattern value, a binding, or one type); a
+    snapshot's copy of the base Extension.value[x] (every type) or a differential listing only the
+    id does not, so a complex extension slice is checked against its own definition."""
+    if any(k.startswith(("fixed", "pattern")) for k in el) or fx.one(el, "binding"):
+        return True
+    return len(fx.many(el, "type")) == 1
 
 
 def _choice_type(stem: str, key: str):
@@ -408,7 +422,8 @@ class Checker:
             # A slice naming an extension definition is checked against that definition; its own
             # children are used only when they constrain the value (differentials list just the url).
             partial = any(fx.many(t, "profile") for t in fx.many(hit, "type")) and not any(
-                fx.one(e, "id").rsplit(".", 1)[1].startswith("value") for e in profile.children.get(sid, []))
+                fx.one(e, "id").rsplit(".", 1)[1].startswith("value") and _constrains(e)
+                for e in profile.children.get(sid, []))
             if profile.children.get(sid) and not partial:
                 self._value_slice(profile, hit, v, self._p(path.rsplit(".", 1)[0], key, i), out, res, index,
                                   types[0] if types else None)
@@ -456,10 +471,12 @@ class Checker:
         expanded = self.defs.expand(vs_url)
         if expanded is None:
             if type_code == "code" and isinstance(v, str):
-                codes = core_codes(el_path)
+                codes = CORE_VALUESETS.get(vs_url.split("|")[0]) or core_codes(el_path)
                 if codes is None:
                     self.unbound.add(vs_url)
-                elif v not in codes:
+                elif v not in codes and "+" not in codes:
+                    # ("+": fhir.resources abbreviated the list, e.g. STU3 encounter-status lists up to
+                    # cancelled but also has entered-in-error and unknown; a value past it is not judged)
                     out.append(Finding("binding", path, f"{v!r} is not in {vs_url}", profile.url))
             else:
                 self.unbound.add(vs_url)
