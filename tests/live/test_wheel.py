@@ -93,6 +93,11 @@ def test_serve_from_anywhere_answers_a_bundle_and_a_document(installed):
         assert len(data) == document["size"]
         files = {hashlib.sha256(p.read_bytes()).hexdigest() for p in (REPO / "personas" / "files").iterdir()}
         assert hashlib.sha256(data).hexdigest() in files
+
+        # the console's static files are package data, and the cast's rules (cast.toml) came along
+        assert b"mockprovider console" in urllib.request.urlopen(base + "/_console", timeout=10).read()
+        assert urllib.request.urlopen(base + "/_console/console.js", timeout=10).status == 200
+        assert "200" in detail["rules"] and detail["exercises"]
     finally:
         os.killpg(server.pid, 2)
         output = server.communicate(timeout=15)[0].decode(errors="replace")
