@@ -68,7 +68,8 @@ OBSERVATIONS = (
     ("50373000|Body height", "cm", 150, 195),
     ("86290005|Respiratory rate", "/min", 12, 20),
     ("364075005|Heart rate", "/min", 55, 95),
-    ("1082641000000106|Alcohol units consumed per week", "U/week", 0, 21),
+    # UCUM: "U" is the enzyme unit, so alcohol units are an annotation
+    ("1082641000000106|Alcohol units consumed per week", "{units}/wk", 0, 21),
 )
 BLOOD_PRESSURE = "163020007|O/E - blood pressure reading"
 SMOKING = ("266919005|Never smoked tobacco", "8517006|Ex-smoker", "77176002|Smoker")
@@ -82,7 +83,8 @@ FBC_RESULTS = (
     ("1022651000000100|Platelet count", "10*9/L", 150, 400),
     ("1022291000000105|Haematocrit", "L/L", 0.36, 0.46),
 )
-HBA1C = ("43396009|Haemoglobin A1c measurement", "mmol/mol", 20, 48)
+# mmol/mol is the IFCC-standardised measure (the DCCT one is a percentage)
+HBA1C = ("1019431000000105|HbA1c level (IFCC standardised)", "mmol/mol", 20, 48)
 VENOUS_BLOOD = "122555007|Venous blood specimen"
 
 # Referrals and diary entries
