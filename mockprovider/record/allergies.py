@@ -66,7 +66,9 @@ def build(ctx: Ctx, item: dict):
     r["clinicalStatus"] = "resolved" if end else "active"
     r["verificationStatus"] = "unconfirmed"
     r["type"] = item.get("type", "allergy")
-    r["category"] = [item.get("category", "medication")]
+    # The page: medication for drug allergies, environment for every other kind (never food or biologic;
+    # the GP2GP adaptor maps no other); the persona keeps the finer kind it was recorded with.
+    r["category"] = ["medication" if item.get("category", "medication") == "medication" else "environment"]
     put(r, "criticality", item.get("criticality"))
     r["code"] = concept(item["code"])
     put(r["code"], "text", item.get("code_text"))

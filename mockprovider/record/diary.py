@@ -33,6 +33,7 @@ def build(ctx: Ctx, item: dict):
     put(r, "context", ctx.encounter(key))
     r["occurrenceDateTime"] = item["date"]
     r["authoredOn"] = item["date"]
-    put(r, "requester", ctx.requester())
+    if ctx.practitioner_ref:        # the diary entry page: requester.onBehalfOf is not in use
+        r["requester"] = {"agent": ctx.practitioner_ref}
     put(r, "note", note(item))
     return r, [r]

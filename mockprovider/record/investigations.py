@@ -131,8 +131,8 @@ def build(ctx: Ctx, item: dict) -> tuple:
         request["intent"] = "order"
         request["code"] = concept(req.get("code", item["code"]))
         request["subject"] = ctx.patient_ref
-        put(request, "context", encounter)
-        request["authoredOn"] = req.get("date", item["date"])
+        # The ProcedureRequest page lists neither context nor authoredOn ("any element not listed MUST
+        # NOT be populated").
         put(request, "requester", ctx.requester())
         resources_after.append(request)
 

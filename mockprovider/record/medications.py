@@ -28,6 +28,8 @@ MedicationStatement page).
 """
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from .. import spec
 from ..domain.persona_format import Checker
 from .common import Ctx, check_code, check_date, coding, concept, note, put
@@ -53,6 +55,10 @@ EPS_ITEM_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-item-number"
 EPS_PRESCRIPTION_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-number"
 PERIOD_UNITS = ("h", "d", "wk", "mo")
 UCUM = "http://unitsofmeasure.org"
+
+
+def _plus_days(day: str, days: int) -> str:
+    return (date.fromisoformat(day[:10]) + timedelta(days=days)).isoformat()
 
 
 def check(c: Checker, item, p, keys):
@@ -182,7 +188,10 @@ def build(ctx: Ctx, item: dict):
 
     plan = request(plan_key, "plan", item["date"], period)
     eps = item.get("eps") or [None] * len(issues)
-    orders = [request(f"{key}/order/{n}", "order", issued, {"start": issued},
+    # An issue is valid for its supply (supply_days, else the usual 28 days the spec examples show): the
+    # medication request page: where there is an end date it MUST be supplied.
+    orders = [request(f"{key}/order/{n}", "order", issued,
+                      {"start": issued, "end": _plus_days(issued, item.get("supply_days") or 28)},
                       based_on=[{"reference": f"MedicationRequest/{plan['id']}"}], req_status="completed",
                       eps=eps[n - 1])
               for n, issued in enumerate(issues, 1)]

@@ -5,7 +5,7 @@ failing the same rule still fails the test, and once the named personas pass, th
 row is deleted (strict). Empty this table; never add to it to make a test pass without saying why.
 """
 
-# Open findings on hub main at 16:35 UTC: the builder fixes for them were written against the record
+# Open findings on hub main at 16:45 UTC: the builder fixes for them were written against the record
 # modules before the clinical-variants rework landed and could not be merged in time (kept on the hub
 # branch conformance-fixes-unmerged, commit 6f76fb5 there: lists.structure(), linked_ref for
 # medications, derived-from results, REC participant, order validity end, stopped-plan status reason,
@@ -16,11 +16,10 @@ PENDING = {
     ("page", 'list_consultation', 'only the extensions the page lists'): ('9690937278', '9690937286', '9690937294', '9690990004', '9690990012', '9690990020', '9690990047', '9990042179', '9990042187'),
     ("page", 'list_consultation', "elements 'not in use' MUST NOT be populated"): ('9690937286',),
     ("page", 'observation_testgroup', 'any element not listed on the page MUST NOT be populated'): ('9690990063',),
-    ("page", 'procedurerequest', 'any element not listed on the page MUST NOT be populated'): ('9690937286', '9690937294', '9990042179', '9990042187'),
-    ("page", 'diaryentry', "elements 'not in use' MUST NOT be populated"): ('9690937286', '9690937294', '9690937405', '9690990004', '9690990012', '9690990047', '9990042179', '9990042187'),
-    ("page", 'allergyintolerance', 'category medication or environment (never food or biologic)'): ('9690937286', '9690937391', '9690938118', '9690938126', '9690990012', '9990042179', '9990042187'),
+    ("page", 'procedurerequest', 'any element not listed on the page MUST NOT be populated'): ('9990042179', '9990042187'),
+    ("page", 'diaryentry', "elements 'not in use' MUST NOT be populated"): ('9990042179', '9990042187'),
+    ("page", 'allergyintolerance', 'category medication or environment (never food or biologic)'): ('9990042179', '9990042187'),
     ("page", 'medicationrequest', 'plan validityPeriod MUST mirror MedicationStatement.effective'): ('9990042179', '9990042187'),
-    ("page", 'medicationrequest', 'an order has its validity end date'): ('9690937286', '9690937294', '9690937383', '9690937391', '9690939114', '9690990004', '9690990012', '9690990020', '9690990039', '9690990047', '9690990055'),
     ("page", 'immunization', 'vaccineCode is a vaccine product, or NullFlavor UNK when unknown'): ('9690937286',),
     ("page", 'encounter', 'participant MUST name the recorder (type REC)'): ('9690937278', '9690937286', '9690937294', '9690990004', '9690990012', '9690990020', '9690990047'),
     ("page", 'list', "no-content-recorded comes with the note 'Information not available'"): ('9690937286', '9690990004', '9690990039', '9690990047'),
@@ -33,7 +32,7 @@ PENDING = {
     ("page", 'observation_testresult', 'a result in a group points to its group header (derived-from)'): ('9690990063', '9990042179', '9990042187'),
     ("page", 'problems', 'medications linked through the plan MedicationRequest'): ('9690937286', '9690937294', '9690937383', '9690937391', '9690939114', '9690990004', '9690990012', '9690990020', '9690990039', '9690990047', '9990042179', '9990042187'),
     ("gp2gp", 'IdMapper', 'every reference resolves to a resource in the Bundle (or a contained one)'): ('9690990047',),
-    ("gp2gp", 'AllergyStructureMapper', 'category medication or environment'): ('9690937286', '9690937391', '9690938118', '9690938126', '9690990012', '9990042179', '9990042187'),
+    ("gp2gp", 'AllergyStructureMapper', 'category medication or environment'): ('9990042179', '9990042187'),
     ("gp2gp", 'ConditionLinkSetMapper', 'relatedClinicalContent targets resolve'): ('9690990047',),
     ("gp2gp", 'EncounterMapper', 'Encounter.type with a coding'): ('9690990047', '9990042179', '9990042187'),
     ("gp2gp", 'EncounterComponentsMapper', 'consultation -> Topic Lists -> Category Lists or supported resources'): ('9690937286', '9690937294', '9690990004', '9690990012', '9690990020', '9690990047', '9990042179', '9990042187'),
