@@ -200,6 +200,7 @@ class Server:
         self.name, self.argv, self.port = name, argv, port
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen | None = None
+        self.stop_group = False
         self.log_path = WORK / f"{name}-{port}.log"
 
     def start(self) -> float:
@@ -254,7 +255,10 @@ class Server:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        self.proc.send_signal(signal.SIGTERM)       # gunicorn: graceful stop of master and workers
+        if self.stop_group:
+            os.killpg(self.proc.pid, signal.SIGTERM)   # our own session: the wrapper and what it started
+        else:
+            self.proc.send_signal(signal.SIGTERM)       # gunicorn: graceful stop of master and workers
         try:
             self.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -280,7 +284,9 @@ def wiremock_server(port: int, root: Path, journal: bool) -> Server:
             "--disable-banner"]
     if not journal:
         argv.append("--no-request-journal")
-    return Server("wiremock" if journal else "wiremock_no_journal", argv, port)
+    server = Server("wiremock" if journal else "wiremock_no_journal", argv, port)
+    server.stop_group = True      # node starts java as its child: stop the whole (own) session
+    return server
 
 
 def write_wiremock_root(answers: list) -> Path:
