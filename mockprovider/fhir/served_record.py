@@ -12,7 +12,9 @@ but for the documented rewrites (personas/README.md, "Imported Bundles"):
   valueReference, e.g. ``basedOn``, ``context``, ``List.encounter``) is left out with it. List
   entries and extensions pointing at a left-out resource are removed; each List that lost an entry
   carries the ``confidential-items`` warning and note (an emptied List also its emptyReason), as
-  the spec asks of a provider (migrate-structured.md "Confidential / sensitive information").
+  the spec asks of a provider (migrate-structured.md "Confidential / sensitive information") —
+  except consultation-structure Lists, which never carry warnings: they only lose the entry, and
+  one left with nothing is left out (and its entry above it).
 """
 from __future__ import annotations
 
@@ -95,6 +97,14 @@ def _drop_extensions(node, withheld: set):
     return node
 
 
+STRUCTURE_LIST_CODES = frozenset((spec.CONSULTATION_LIST_CODE[0], spec.TOPIC_LIST_CODE[0], spec.CATEGORY_LIST_CODE[0]))
+
+
+def _is_structure_list(resource: dict) -> bool:
+    codings = (resource.get("code") or {}).get("coding") or []
+    return any(isinstance(c, dict) and c.get("code") in STRUCTURE_LIST_CODES for c in codings)
+
+
 def _warned_list(resource: dict, withheld: set) -> dict:
     r = dict(resource)
     entries = [e for e in r.get("entry") or []
@@ -155,6 +165,21 @@ def withhold(entries: list, confidential) -> list:
             if ref not in withheld and structural & withheld:
                 withheld.add(ref)
                 changed = True
+    # A consultation-structure List left with nothing goes too (none is ever sent empty), and with it
+    # its entry in the List above it.
+    changed = True
+    while changed:
+        changed = False
+        for e in entries:
+            r = e["resource"]
+            if r["resourceType"] != "List" or not isinstance(r.get("id"), str) or not _is_structure_list(r):
+                continue
+            ref = f"List/{r['id']}"
+            items = [x["item"].get("reference") for x in r.get("entry") or []
+                     if isinstance(x, dict) and isinstance(x.get("item"), dict)]
+            if ref not in withheld and items and all(i in withheld for i in items):
+                withheld.add(ref)
+                changed = True
     out = []
     for e, (structural, removable) in zip(entries, refs):
         r = e["resource"]
@@ -167,7 +192,13 @@ def withhold(entries: list, confidential) -> list:
             if r["resourceType"] == "List":
                 lost = any(isinstance(x, dict) and isinstance(x.get("item"), dict)
                            and x["item"].get("reference") in withheld for x in r.get("entry") or [])
-                r = _warned_list(r, withheld) if lost else r
+                if lost and _is_structure_list(r):
+                    # Consultation-structure Lists never carry warnings (List page): the entry just goes.
+                    r = {**r, "entry": [x for x in r.get("entry") or []
+                                        if not (isinstance(x, dict) and isinstance(x.get("item"), dict)
+                                                and x["item"].get("reference") in withheld)]}
+                elif lost:
+                    r = _warned_list(r, withheld)
             r = _drop_extensions(r, withheld)
             e = {**e, "resource": r}
         out.append(e)

@@ -317,11 +317,14 @@ class Builder:
         best = min(self.consultation_plan, key=lambda c: abs((c["day"] - day).days))
         return best if abs((best["day"] - day).days) < 60 else None
 
-    def record_in(self, cons, heading, ref, area):
+    def record_in(self, cons, heading, ref, area, listed=None):
+        """Record ``ref`` under a consultation heading; ``listed``: what the "Consultations - …
+        contained in consultations" List names instead (a medication's statement; the heading names
+        its plan)."""
         if cons is not None:
             cons["items"].setdefault(heading, []).append(ref)
             if not cons["confidential"]:
-                self.in_consultation.setdefault(area, []).append(ref)
+                self.in_consultation.setdefault(area, []).append(listed or ref)
 
     # Problems --------------------------------------------------------------------------------------------
     def make_problems(self):
@@ -353,7 +356,8 @@ class Builder:
             self.primary["observations"].append(self.ref(obs))
             ext = [{"url": EXT_ACTUAL_PROBLEM, "valueReference": self.ref(obs)}]
             for area, refs in (self.problem_links.get(key) or {}).items():
-                ext += [{"url": EXT_RELATED, "valueReference": r} for r in refs]
+                if area != "medications":       # medications: the plan MedicationRequests (GP2GP reads those)
+                    ext += [{"url": EXT_RELATED, "valueReference": r} for r in refs]
             ext.append({"url": EXT_SIGNIFICANCE, "valueCode": "major" if p["major"] else "minor"})
             c = self.head("Condition", cid, spec.PROFILE_PROBLEM)
             c["extension"] = ext
@@ -417,8 +421,8 @@ class Builder:
             a["clinicalStatus"] = "resolved" if ended else "active"
             a["verificationStatus"] = "unconfirmed"
             a["type"] = "allergy"
-            a["category"] = ["environment" if term.concept == "300916003" else
-                             "food" if term.concept == "91935009" else "medication"]
+            # Allergies page: medication or environment only (food and biologic MUST NOT be used).
+            a["category"] = ["environment" if term.concept in ("300916003", "91935009") else "medication"]
             if n == 1:
                 # Degraded in an earlier GP2GP transfer: the degrade code, the original term as text.
                 a["code"] = {"coding": [self.s.snomed(terms.DEGRADED_DRUG_ALLERGY)],
@@ -537,10 +541,8 @@ class Builder:
         st["basedOn"] = [self.ref(plan)]
         st["status"] = status
         st["medicationReference"] = med_ref
-        period = {"start": _date(start)}
-        if end:
-            period["end"] = _date(end)
-        st["effectivePeriod"] = period
+        # The statement's period is its authorisation's validity period (medications page).
+        st["effectivePeriod"] = dict(plan["dispenseRequest"]["validityPeriod"])
         st["dateAsserted"] = plan["authoredOn"]
         st["informationSource"] = self.clinicians[clinician]
         st["subject"] = self.patient_ref
@@ -548,7 +550,8 @@ class Builder:
         st["dosage"] = [{"text": drug.dosage}]
         self.add(st, confidential=confidential)
         self.primary["medications"].append(self.ref(st))
-        self.link(problem_key, "medications", self.ref(st))
+        self.link(problem_key, "medications", self.ref(st))          # "Problems - medications related …"
+        self.link(problem_key, "medication-plans", self.ref(plan))   # the problem header links the plan
         return st
 
     def make_medications(self):
@@ -587,16 +590,16 @@ class Builder:
                                                                                " by clinician"),
                                     confidential=confidential)
                 issued_days = [day + step * k for k in range(issues if not still else max(1, issues - 3))]
-                self.statement(f"{key}/auth-{a}", plan, drug, med_ref, "active" if still else "completed",
-                               day, None if still else end, issued_days[-1], clinician, confidential,
-                               problem_key)
+                st = self.statement(f"{key}/auth-{a}", plan, drug, med_ref, "active" if still else "completed",
+                                    day, None if still else end, issued_days[-1], clinician, confidential,
+                                    problem_key)
                 for k, issued in enumerate(issued_days):
                     self.request(f"{key}/auth-{a}/issue-{k}", drug, med_ref, "order", "repeat", "completed",
                                  issued, {"start": _date(issued), "end": _date(issued + step)},
                                  self.rnd.choice(("usual-gp", "gp2", "pharmacist")), based_on=self.ref(plan),
                                  confidential=confidential)
                 if cons is not None and not confidential:
-                    self.record_in(cons, "medication", self.ref(plan), "medications")
+                    self.record_in(cons, "medication", self.ref(plan), "medications", listed=self.ref(st))
                 prior = self.ref(plan)
                 day = end
         # Acute courses; the oldest was degraded in an earlier record transfer.
@@ -625,7 +628,7 @@ class Builder:
                          based_on=self.ref(plan), cons_ref=cons_ref)
             st = self.statement(key, plan, drug, med_ref, "completed", day, day + datetime.timedelta(days=14), day,
                                 "usual-gp", False)
-            self.record_in(cons, "medication", self.ref(st), "medications")
+            self.record_in(cons, "medication", self.ref(plan), "medications", listed=self.ref(st))
 
     # Investigations ----------------------------------------------------------------------------------------
     PANELS = (
@@ -660,9 +663,7 @@ class Builder:
             pr["intent"] = "order"
             panels = [self.PANELS[(n + k) % len(self.PANELS)] for k in range(1 + n % 3)]
             pr["code"] = self.plain_concept(terms.LABS[panels[0][0]], day)
-            pr["subject"] = self.patient_ref
-            pr["context"] = cons_ref
-            pr["authoredOn"] = self.s.instant(self.moment(cons["day"]))
+            pr["subject"] = self.patient_ref          # no context / authoredOn: not on the page
             pr["requester"] = {"agent": self.clinicians["usual-gp"], "onBehalfOf": self.practice_ref}
             pr["performer"] = self.lab_ref
             self.add(pr)
@@ -698,6 +699,9 @@ class Builder:
                 group = self.observation(f"{key}/g{g}", terms.LABS[panel], day, "datetime", "usual-gp", None,
                                          performer=self.lab_ref)
                 group["related"] = [{"type": "has-member", "target": m} for m in members]
+                for m in members:          # each result points back at its test group header
+                    result = next(r for r in reversed(self.entries) if r["id"] == m["reference"].split("/")[1])
+                    result["related"] = [{"type": "derived-from", "target": self.ref(group)}]
                 results.append(self.ref(group))
             filing = self.observation(f"{key}/filing", terms.COMMENT_NOTE, day + datetime.timedelta(days=1),
                                       "datetime", "usual-gp", None,
@@ -763,7 +767,7 @@ class Builder:
             pr["subject"] = self.patient_ref
             pr["occurrenceDateTime"] = self.effective(due, "month" if n else "day")
             pr["authoredOn"] = self.s.instant(self.moment(REFERENCE.date() - datetime.timedelta(days=30)))
-            pr["requester"] = {"agent": self.clinicians["usual-gp"], "onBehalfOf": self.practice_ref}
+            pr["requester"] = {"agent": self.clinicians["usual-gp"]}     # onBehalfOf: not in use (diary page)
             pr["note"] = [{"text": "Annual review \u2013 book 20 min with GP."}]
             self.add(pr)
             self.primary["diary"].append(self.ref(pr))
@@ -783,7 +787,7 @@ class Builder:
             e = self.head("Encounter", eid, spec.PROFILE_ENCOUNTER)
             e["identifier"] = self.s.identifier(eid)
             e["status"] = "finished"
-            e["type"] = [{"text": cons["type"]}]
+            e["type"] = [{"coding": [self.encounter_coding(cons["type"])], "text": cons["type"]}]
             e["subject"] = self.patient_ref
             e["participant"] = [
                 {"type": [{"coding": [{"system": "http://hl7.org/fhir/v3/ParticipationType", "code": "PPRF",
@@ -802,7 +806,8 @@ class Builder:
             self.add(e, confidential=conf)
             self.primary["consultations"].append(enc_ref)
             # Headings with items: history note, examination (BP, weight, findings), comment, plan.
-            problem_key = problem_keys[i % len(problem_keys)] if problem_keys else None
+            open_keys = [k for k in problem_keys if not self.problems[k]["confidential"]] or problem_keys
+            problem_key = open_keys[i % len(open_keys)] if open_keys else None
             p = self.problems.get(problem_key)
             if conf:
                 problem_key = next((k for k, v in self.problems.items() if v["confidential"]), problem_key)
@@ -886,10 +891,22 @@ class Builder:
                 if conf:
                     self.confidential.append(f"List/{lst['id']}")
 
+    @staticmethod
+    def encounter_coding(kind: str) -> dict:
+        """The SNOMED CT concept of a consultation type (GP2GP maps Encounter.type by its coding)."""
+        if kind.startswith("Telephone"):
+            code, display = "185317003", "Telephone encounter"
+        elif kind.startswith("Home"):
+            code, display = "439708006", "Home visit"
+        else:
+            code, display = "11429006", "Consultation"
+        return {"system": spec.SNOMED, "code": code, "display": display}
+
     def structure_list(self, key, title, code, refs, enc_ref, day) -> dict:
         lid = self.s.rid("List", key)
+        # Consultation-structure Lists carry no ClinicalSetting extension, notes or warnings (List page).
         lst = {"resourceType": "List", "id": lid, "meta": {"profile": [spec.PROFILE_LIST]},
-               "extension": [self.clinical_setting()], "status": "current", "mode": "snapshot", "title": title,
+               "status": "current", "mode": "snapshot", "title": title,
                "code": {"coding": [{"system": spec.SNOMED, "code": code[0], "display": code[1]}]},
                "subject": self.patient_ref, "encounter": enc_ref, "date": self.s.instant(self.moment(day, 18)),
                "orderedBy": {"coding": [{"system": "http://hl7.org/fhir/list-order", "code": "system",
