@@ -96,9 +96,10 @@ def _no_store(response):
     return response
 
 
-@bp.errorhandler(StoreUnavailable)
+@bp.app_errorhandler(StoreUnavailable)
 def _store_unavailable(error):
-    """Redis (MOCKPROVIDER_STATE_URL) did not answer: the change was not made, say so."""
+    """Redis (MOCKPROVIDER_STATE_URL) did not answer a control call (any blueprint: the console's
+    detail endpoints too): nothing was changed, say so. FHIR paths never raise this."""
     return json_error(503, str(error), store="degraded")
 
 
