@@ -147,10 +147,11 @@ return taken
 """
 
 
+# KEYS: journal only (the one script on every request: the fewer arguments, the cheaper).
 # ARGV: journal_size, score1, member1, score2, member2, ... : add the rows, keep the newest.
 _JOURNAL = """
-for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[8], ARGV[i], ARGV[i + 1]) end
-redis.call('ZREMRANGEBYRANK', KEYS[8], 0, -tonumber(ARGV[1]) - 1)
+for i = 2, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, -tonumber(ARGV[1]) - 1)
 return 1
 """
 
@@ -517,7 +518,7 @@ class RedisControlStore:
             for member, score in rows:
                 args += [repr(score), member]
             try:
-                self._scripts["journal"](keys=self.keys, args=args)
+                self._scripts["journal"](keys=[self.journal_key], args=args)
             except self._redis_errors as exc:
                 self._failed(exc)
                 return
