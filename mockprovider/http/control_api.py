@@ -96,6 +96,7 @@ def _no_store(response):
     return response
 
 
+@bp.errorhandler(StoreUnavailable)          # before this blueprint's catch-all for Exception
 @bp.app_errorhandler(StoreUnavailable)
 def _store_unavailable(error):
     """Redis (MOCKPROVIDER_STATE_URL) did not answer a control call (any blueprint: the console's
