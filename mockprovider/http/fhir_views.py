@@ -236,8 +236,9 @@ def _explain(entry: dict, error: SpineError, runtime) -> None:
     entry["error"] = entry["spine_code"] = error.code
     entry["diagnostics"] = error.diagnostics
     if entry["interaction"] is None:
-        entry["interaction"] = gate.identify(request.environ.get("PATH_INFO", "/"), request.method,
-                                             request.headers.get("Ssp-InteractionID"))
+        env = request.environ
+        entry["interaction"] = gate.identify(env.get("PATH_INFO", "/"), env["REQUEST_METHOD"],
+                                             env.get("HTTP_SSP_INTERACTIONID"))
 
 
 def _error_format(passed) -> str:
@@ -246,8 +247,8 @@ def _error_format(passed) -> str:
     if passed is not None:
         return passed.format
     try:
-        return gate.preferred_format(request.headers.get("Accept"), _query_format(),
-                                     request.headers.get("Content-Type"))
+        env = request.environ             # the headers straight from the environ (as EnvHeaders)
+        return gate.preferred_format(env.get("HTTP_ACCEPT"), _query_format(), env.get("CONTENT_TYPE"))
     except Exception:
         return "json"
 
