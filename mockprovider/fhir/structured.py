@@ -165,10 +165,15 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
                                          consultations_sent=consultations_in, problems_sent=problems_in)
         primary_ref[key] = {"reference": f"DocumentReference/{ref['id']}"}
         document_resources.append(ref)
+    # What problems and consultation headings reference: the primary resource, except a medication,
+    # linked through its plan MedicationRequest (problems guidance "Clinical item references"; the
+    # GP2GP adaptor rejects a MedicationStatement in a consultation List).
+    linked_ref = {k: (ctx.ref("MedicationRequest", f"{k}/plan") if area_of.get(k) == "medications" else ref)
+                  for k, ref in primary_ref.items()}
     for problem_key in problems_in:
-        ctx.related[problem_key] = [primary_ref[k] for k in sorted(link_sets.get(problem_key, ()),
+        ctx.related[problem_key] = [linked_ref[k] for k in sorted(link_sets.get(problem_key, ()),
                                                                    key=lambda k: (rank[area_of[k]], order[k]))
-                                    if k in primary_ref]
+                                    if k in linked_ref]
         actual = actual_of.get(problem_key)
         if actual in primary_ref:
             # a prescription is referenced through its plan (problems guidance, "Clinical item references")
@@ -261,7 +266,9 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     narratives = []
     for cons in items["consultations"]:
         if included(cons):
-            structure, notes = consultations.structure(ctx, cons, maker, primary_ref, problem_title, problems_in)
+            structure, notes = consultations.structure(ctx, cons, maker,
+                                                       {**primary_ref, **{k: v for k, v in linked_ref.items() if k in primary_ref}},
+                                                       problem_title, problems_in)
             out_lists += structure
             narratives += notes
 

@@ -147,9 +147,11 @@ def build(ctx: Ctx, item: dict):
                              "individual": ctx.clinician(who["sds_user_id"])}
                             for who in people if ctx.clinician(who["sds_user_id"])]
     elif ctx.practitioner_ref:
-        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM,
-                                                   "code": "PPRF", "display": "primary performer"}]}],
-                             "individual": ctx.practitioner_ref}]
+        # The page: the person who recorded the consultation (participant.type REC) is mandatory; the
+        # usual GP both recorded and performed it.
+        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM, "code": code,
+                                                   "display": PARTICIPATION[code]}]}],
+                             "individual": ctx.practitioner_ref} for code in ("REC", "PPRF")]
     r["period"] = {"start": item["date"]}
     if item.get("end"):
         r["period"]["end"] = item["end"]
@@ -172,12 +174,17 @@ def structure(ctx: Ctx, cons: dict, lists, primary_ref: dict, problem_title, pro
     """The consultation's Lists (consultation, topics, headings) and its narrative Observations.
 
     ``lists`` is a :class:`mockprovider.record.lists.ListMaker`; ``primary_ref`` maps item keys to
-    the references of what was sent; ``problem_title(key)`` is a problem's display, or None when the
-    problem was not sent.
+    the references of what was sent (a medication by its plan MedicationRequest, as the consultation
+    and medication pages link it); ``problem_title(key)`` is a problem's display, or None when the
+    problem was not sent. Page accessrecord_structured_development_list_consutation.md: a heading or
+    topic whose every item was left out (confidential) is not sent, and nor is a consultation left
+    with no topic; the warning for what was left out is on the secondary "... contained in
+    consultations" Lists, never on the structure.
     """
     narratives = []
     ck = cons["key"]
     enc_ref = ctx.ref("Encounter", ck)
+    date = cons["date"]          # the persona's consultation date stands for its last-edited date
     topic_lists, heading_lists = [], []
     for t, topic in enumerate(cons.get("topics", []), 1):
         tkey = f"{ck}/topic-{t}"
@@ -186,37 +193,36 @@ def structure(ctx: Ctx, cons: dict, lists, primary_ref: dict, problem_title, pro
         part_lists = []
         for pkey, part in parts:
             refs = [primary_ref[k] for k in part.get("items", []) if k in primary_ref]
-            warned = any(k not in primary_ref for k in part.get("items", []))
             for n, text in enumerate(part.get("notes", []), 1):
                 obs = narrative(ctx, f"{pkey}/note-{n}", text, cons["date"], enc_ref)
                 if cons.get("nopat"):
                     obs["meta"]["security"] = [dict(spec.NOPAT_SECURITY)]
                 narratives.append(obs)
                 refs.append({"reference": f"Observation/{obs['id']}"})
-            if pkey == tkey:
-                part_lists.append((pkey, None, refs, warned))
-            else:
-                part_lists.append((pkey, part["code"], refs, warned))
+            part_lists.append((pkey, None if pkey == tkey else part["code"], refs))
         # A topic named after its problem; never after a problem left out as confidential.
         topic_title = topic.get("title") or (problem_title(topic["problem"]) or "Topic" if topic.get("problem") else None)
         topic_ext = [related_header(None, ctx.ref("Condition", topic["problem"]))] \
             if topic.get("problem") in problems_sent else []
         if topic.get("headings"):
-            heading_refs = []
-            for pkey, code, refs, warned in part_lists:
-                hl = lists.make(display(code), snomed(*spec.CATEGORY_LIST_CODE), refs, warned,
-                                list_id=ctx.id("List", pkey), encounter=enc_ref)
+            topic_refs = []
+            for pkey, code, refs in part_lists:
+                if not refs:
+                    continue
+                hl = lists.structure(display(code), snomed(*spec.CATEGORY_LIST_CODE), refs,
+                                     list_id=ctx.id("List", pkey), encounter=enc_ref, date=date)
                 heading_lists.append(hl)
-                heading_refs.append({"reference": f"List/{hl['id']}"})
-            topic_list = lists.make(topic_title, snomed(*spec.TOPIC_LIST_CODE), heading_refs, False,
-                                    list_id=ctx.id("List", tkey), encounter=enc_ref, extensions=topic_ext)
+                topic_refs.append({"reference": f"List/{hl['id']}"})
         else:
-            _, _, refs, warned = part_lists[0]
-            topic_list = lists.make(topic_title, snomed(*spec.TOPIC_LIST_CODE), refs, warned,
-                                    list_id=ctx.id("List", tkey), encounter=enc_ref, extensions=topic_ext)
-        topic_lists.append(topic_list)
+            topic_refs = part_lists[0][2]
+        if topic_refs:
+            topic_lists.append(lists.structure(topic_title, snomed(*spec.TOPIC_LIST_CODE), topic_refs,
+                                               list_id=ctx.id("List", tkey), encounter=enc_ref, date=date,
+                                               extensions=topic_ext))
+    if not topic_lists:
+        return [], narratives
     title = cons.get("title") or (display(cons["type"]) if "type" in cons else cons["type_text"])
-    consultation_list = lists.make(title, snomed(*spec.CONSULTATION_LIST_CODE),
-                                   [{"reference": f"List/{tl['id']}"} for tl in topic_lists], False,
-                                   list_id=ctx.id("List", ck), encounter=enc_ref)
+    consultation_list = lists.structure(title, snomed(*spec.CONSULTATION_LIST_CODE),
+                                        [{"reference": f"List/{tl['id']}"} for tl in topic_lists],
+                                        list_id=ctx.id("List", ck), encounter=enc_ref, date=date)
     return [consultation_list, *topic_lists, *heading_lists], narratives

@@ -53,6 +53,10 @@ def secondary_code(title: str) -> str:
     return title.lower().replace(" - ", "-").replace(" ", "-")
 
 
+# List.orderedBy of consultation-structure Lists: "system" from http://hl7.org/fhir/list-order.
+LIST_ORDER_SYSTEM = {"system": "http://hl7.org/fhir/list-order", "code": "system", "display": "Sorted by System"}
+
+
 def snomed(code: str, display: str) -> dict:
     return {"system": spec.SNOMED, "code": code, "display": display}
 
@@ -114,6 +118,23 @@ class ListMaker:
             if areas is None or (area is not None and area in areas):
                 codes.append(code)
         return self.make(title, coding, refs, codes, contained=contained, list_id=list_id)
+
+    def structure(self, title: str | None, coding: dict, refs: list, *, list_id: str, encounter: dict, date: str,
+                  extensions=()) -> dict:
+        """A consultation, topic or heading List (accessrecord_structured_development_list_consutation.md):
+        an id and the encounter, ``orderedBy`` system, ``date`` = when the consultation was last edited,
+        and only what that page lists: the relatedProblemHeader extension on a topic, no clinical-setting
+        or warning extension, no note, never empty (the caller leaves out a List with nothing in it)."""
+        r = {"resourceType": "List", "id": list_id, "meta": {"profile": [spec.PROFILE_LIST]}}
+        if extensions:
+            r["extension"] = list(extensions)
+        r.update({"status": "current", "mode": "snapshot"})
+        if title:
+            r["title"] = title
+        r.update({"code": {"coding": [coding]}, "subject": self.patient_ref, "encounter": encounter,
+                  "date": date, "orderedBy": {"coding": [dict(LIST_ORDER_SYSTEM)]},
+                  "entry": [{"item": ref} for ref in refs]})
+        return r
 
     def make(self, title: str | None, coding: dict, refs: list, warned, *, list_id=None, encounter=None,
              contained=None, extensions=()) -> dict:

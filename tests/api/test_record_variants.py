@@ -176,7 +176,7 @@ def test_actual_problem_and_problems_linked_to_every_kind_of_item(migrate):
         for e in ext(condition, HL7UK + "Extension-CareConnect-RelatedClinicalContent-1"):
             reference = e["valueReference"]["reference"]
             linked_kinds.add("AllergyIntolerance (ended)" if "#" in reference else index[reference]["resourceType"])
-    assert linked_kinds >= {"AllergyIntolerance", "AllergyIntolerance (ended)", "MedicationStatement", "Immunization",
+    assert linked_kinds >= {"AllergyIntolerance", "AllergyIntolerance (ended)", "MedicationRequest", "Immunization",
                             "Observation", "DiagnosticReport", "ReferralRequest", "ProcedureRequest", "Encounter"}
     statuses = {(c["clinicalStatus"], one(ext(c, HL7UK + "Extension-CareConnect-ProblemSignificance-1"))["valueCode"])
                 for c in resources(bundle, "Condition")}
