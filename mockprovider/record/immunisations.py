@@ -3,7 +3,7 @@
 Page (1.6.2): pages/accessrecord_structured/accessrecord_structured_development_immunization.md
 (and accessrecord_structured_development_immunization_guidance.md).
 
-Persona item fields: ``code`` (the vaccination procedure), ``vaccine``, ``dose``, ``site``,
+Persona item fields: ``code`` (the vaccination procedure), ``vaccine`` (the product), ``disease`` (the target disease), ``dose``, ``site``,
 ``route``, ``problem``, and:
 
 - ``not_given``: the reason code (CareConnect-ReasonImmunizationNotAdministered-1): notGiven true,
@@ -27,9 +27,9 @@ from .uncategorised import observation_resource
 
 FIELD = "immunisations"
 REQUIRED = ("code",)
-OPTIONAL = ("vaccine", "dose", "site", "route", "problem", "not_given", "parent_present", "batch", "expiry",
+OPTIONAL = ("vaccine", "disease", "dose", "site", "route", "problem", "not_given", "parent_present", "batch", "expiry",
             "manufacturer", "administered_by", "observation", "end")
-CODE_FIELDS = ("code", "vaccine", "site", "route", "not_given")
+CODE_FIELDS = ("code", "vaccine", "disease", "site", "route", "not_given")
 END_IS_DATE = True
 
 EXT_VACCINATION_PROCEDURE = HL7UK_SD + "Extension-CareConnect-VaccinationProcedure-1"
@@ -64,7 +64,7 @@ def check(c: Checker, item, p, keys):
         c.fail(f"{p}.end", "only an immunisation observation (consent, dissent) has an end")
 
 
-VACCINATION_ONLY = ("vaccine", "dose", "site", "route", "not_given", "parent_present", "batch", "expiry",
+VACCINATION_ONLY = ("vaccine", "disease", "dose", "site", "route", "not_given", "parent_present", "batch", "expiry",
                     "manufacturer", "administered_by")
 
 
@@ -112,7 +112,9 @@ def build(ctx: Ctx, item: dict):
     if item.get("dose"):
         r["vaccinationProtocol"] = [{
             "doseSequence": item["dose"],
-            "targetDisease": [concept(item.get("vaccine") or item["code"])],
+            # the disease the dose protects against (persona field 'disease'); the vaccine product
+            # is vaccineCode, never a disease (immunization page)
+            "targetDisease": [concept(item.get("disease") or item.get("vaccine") or item["code"])],
             "doseStatus": {"coding": [{"system": "http://hl7.org/fhir/vaccination-protocol-dose-status",
                                        "code": "count", "display": "Counts"}]},
         }]

@@ -47,7 +47,8 @@ CASES = {
         "[cardinality] Immunization.extension:recordedDate: 0 present, min 1"),
     "too many": ("Encounter", lambda r, b: r.__setitem__("period", [r["period"], r["period"]]),
                  "[cardinality] Encounter.period: 2 present, max 1"),
-    "max 0 in a slice": ("Immunization", lambda r, b: r["vaccineCode"]["coding"][0].__setitem__("version", "x"),
+    "max 0 in a slice": ("Immunization", lambda r, b: r.__setitem__("vaccineCode", {"coding": [
+        {"system": "http://snomed.info/sct", "version": "x", "code": "1", "display": "d"}]}),
                          "[cardinality] Immunization.vaccineCode.coding[0].version: must not be present (max 0)"),
     "fixed value": ("ReferralRequest", lambda r, b: r.__setitem__("status", "active"),
                     "[fixed] ReferralRequest.status: \"active\" differs from the fixed value \"unknown\""),
