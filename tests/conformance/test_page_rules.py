@@ -457,7 +457,9 @@ def group_members(r, ctx):
 
 
 def result_points_to_group(r, ctx):
-    if key(r) not in ctx.members:
+    # only a member of a test group header (a BMI's weight and height members are no test results)
+    if not any(rel.get("type") == "has-member" and rel["target"]["reference"] == key(r)
+               for g in ctx.groups for rel in (ctx.resolve(g) or {}).get("related", [])):
         return None
     groups = [x["target"]["reference"] for x in r.get("related", []) if x.get("type") == "derived-from"]
     return None if any(g in ctx.groups for g in groups) else "a result in a group has no related derived-from its group header"
