@@ -24,25 +24,18 @@ import datetime
 import random
 
 from ... import spec
+from ...record.allergies import EXT_ALLERGY_END
+from ...record.immunisations import EXT_DATE_RECORDED, EXT_VACCINATION_PROCEDURE
+from ...record.medications import (EXT_LAST_ISSUE, EXT_PRESCRIBING_AGENCY, EXT_PRESCRIPTION_TYPE, EXT_QUANTITY_TEXT,
+                                   EXT_REPEAT_INFO, EXT_STATUS_REASON)
+from ...record.problems import CONDITION_CATEGORY, EXT_ACTUAL_PROBLEM
+from ...record.problems import EXT_PROBLEM_SIGNIFICANCE as EXT_SIGNIFICANCE
+from ...record.problems import EXT_RELATED_CONTENT as EXT_RELATED
 from . import terms
 from .styles import STYLES
 
 REFERENCE = datetime.datetime(2025, 1, 1, 9, 0, 0)         # "now": when the record is extracted
 UCUM = "http://unitsofmeasure.org"
-HL7UK = "https://fhir.hl7.org.uk/STU3/StructureDefinition/"
-EXT_RELATED = HL7UK + "Extension-CareConnect-RelatedClinicalContent-1"
-EXT_SIGNIFICANCE = HL7UK + "Extension-CareConnect-ProblemSignificance-1"
-EXT_VACCINATION_PROCEDURE = HL7UK + "Extension-CareConnect-VaccinationProcedure-1"
-EXT_ACTUAL_PROBLEM = spec.SD + "Extension-CareConnect-GPC-ActualProblem-1"
-EXT_ALLERGY_END = spec.SD + "Extension-CareConnect-GPC-AllergyIntoleranceEnd-1"
-EXT_LAST_ISSUE = spec.SD + "Extension-CareConnect-GPC-MedicationStatementLastIssueDate-1"
-EXT_PRESCRIBING_AGENCY = spec.SD + "Extension-CareConnect-GPC-PrescribingAgency-1"
-EXT_PRESCRIPTION_TYPE = spec.SD + "Extension-CareConnect-GPC-PrescriptionType-1"
-EXT_REPEAT_INFO = spec.SD + "Extension-CareConnect-GPC-MedicationRepeatInformation-1"
-EXT_QUANTITY_TEXT = spec.SD + "Extension-CareConnect-GPC-MedicationQuantityText-1"
-EXT_STATUS_REASON = spec.SD + "Extension-CareConnect-GPC-MedicationStatusReason-1"
-EXT_DATE_RECORDED = HL7UK + "Extension-CareConnect-DateRecorded-1"      # as CareConnect-GPC-Immunization-1 slices it
-CONDITION_CATEGORY = "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-ConditionCategory-1"
 EXT_REGISTRATION = spec.SD + "Extension-CareConnect-GPC-RegistrationDetails-1"
 EXT_MAIN_LOCATION = spec.SD + "Extension-CareConnect-GPC-MainLocation-1"
 SDS_JOB_ROLE = "https://fhir.hl7.org.uk/STU3/CodeSystem/CareConnect-SDSJobRoleName-1"
