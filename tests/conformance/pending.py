@@ -6,8 +6,6 @@ row is deleted (strict). Empty this table; never add to it to make a test pass w
 """
 
 # Open on hub main at 17:31 UTC (the rest of conformance-fixes-unmerged / 6f76fb5 is ported):
-# - empty Lists' note: ListMaker joins warning texts and 'Information not available' in one note; the
-#   rule wants that exact text (List page note 0..1) - decide the joined form against the List page.
 # - 9690990047 IdMapper / ConditionLinkSetMapper: List/<id>#<allergy id> is the allergies guidance's
 #   form ('the primary resolved allergies list MUST be used to create any references'); check whether
 #   the GP2GP IdMapper resolves it before changing the builder or the rule.
@@ -16,7 +14,6 @@ row is deleted (strict). Empty this table; never add to it to make a test pass w
 # - 9690990063 NarrativeStatement: a test result's valueAttachment (ferritin report); decide from the
 #   investigations / test result page and the adaptor's observation mappers.
 PENDING = {
-    ("page", 'list', "no-content-recorded comes with the note 'Information not available'"): ('9690937286', '9690990004', '9690990039', '9690990047'),
     ("gp2gp", 'IdMapper', 'every reference resolves to a resource in the Bundle (or a contained one)'): ('9690990047',),
     ("gp2gp", 'ConditionLinkSetMapper', 'relatedClinicalContent targets resolve'): ('9690990047',),
     ("gp2gp", 'EncounterMapper', 'Encounter.type with a coding'): ('9690990047',),

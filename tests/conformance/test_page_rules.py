@@ -398,10 +398,76 @@ def encounter_recorder(r, ctx):
     return "no participant of type REC (the recorder) referencing a Practitioner"
 
 
+# The warning codes' associated texts (accessrecord_structured_development_lists_for_message_structure.md,
+# "Warning codes" table); dd-Mmm-yyyy is the date the page says to put there.
+WARNING_TEXTS = {
+    "confidential-items": "Items excluded due to confidentiality and/or patient preferences.",
+    "data-in-transit": "Patient record transfer from previous GP practice not yet complete; information recorded "
+                       "before dd-Mmm-yyyy may be missing.",
+    "data-awaiting-filing": "Patient record contains some items in the GP practice workflow that have not been "
+                            "reviewed for inclusion in this message; information recorded before dd-Mmm-yyyy may be "
+                            "missing.",
+}
+EMPTY_NOTE = "Information not available"
+LIST_NOTE_RULE = ("note 0..1: the warning texts, then 'Information not available' on a no-content-recorded list, "
+                  "concatenated")
+
+
 def list_query_rules(r, ctx):
-    if "emptyReason" in r and not any(n.get("text") == "Information not available" for n in r.get("note", [])):
-        return "empty list without the note 'Information not available'"
+    """The List page: ``note`` 0..1 holds "the text versions of any warning messages ... concatenated"
+    (list.md ~181); a no-content-recorded List's note MUST be 'Information not available' (list.md ~237);
+    each warning code's text MUST be added to the note (lists_for_message_structure.md ~137, ~144).
+    An empty List that also carries warnings has one note for both: the warning texts (in the order of
+    the warningCode extensions) then 'Information not available', joined by single spaces."""
+    notes = r.get("note", [])
+    if len(notes) > 1:
+        return f"{len(notes)} notes (List.note is 0..1: texts are concatenated in one)"
+    warned = [x.get("valueCode") for x in r.get("extension", []) if "ListWarningCode" in x.get("url", "")]
+    parts = [re.escape(WARNING_TEXTS.get(code, f"<unknown warning {code}>")).replace(
+        "dd\\-Mmm\\-yyyy", r"\d{2}-(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)-\d{4}") for code in warned]
+    empty = "emptyReason" in r
+    if empty:
+        parts.append(re.escape(EMPTY_NOTE))
+    text = notes[0].get("text", "") if notes else None
+    if not parts:
+        return f"note {text!r} on a list with entries and no warnings" if notes else None
+    if text is None:
+        return ("empty list without the note 'Information not available'" if empty
+                else f"warnings {warned} without their text in a note")
+    if not re.fullmatch(" ".join(parts), text):
+        expected = " + ".join(warned + ([EMPTY_NOTE] if empty else []))
+        return f"note {text!r} is not {expected}, concatenated"
     return None
+
+
+def test_list_note_rule_catches_wrong_notes():
+    """The reading above, and what it must still reject."""
+    warn = {"url": SD + "Extension-CareConnect-GPC-ListWarningCode-1", "valueCode": "confidential-items"}
+    transit = {"url": SD + "Extension-CareConnect-GPC-ListWarningCode-1", "valueCode": "data-in-transit"}
+    empty = {"emptyReason": {"coding": [{"code": "no-content-recorded"}]}}
+    conf, na = WARNING_TEXTS["confidential-items"], EMPTY_NOTE
+    moved = WARNING_TEXTS["data-in-transit"].replace("dd-Mmm-yyyy", "23-Jun-2010")
+    good = [
+        {**empty, "note": [{"text": na}]},
+        {**empty, "extension": [warn], "note": [{"text": f"{conf} {na}"}]},
+        {**empty, "extension": [warn, transit], "note": [{"text": f"{conf} {moved} {na}"}]},
+        {"entry": [{}], "extension": [warn], "note": [{"text": conf}]},
+        {"entry": [{}]},
+    ]
+    bad = [
+        {**empty},                                                           # no note
+        {**empty, "note": [{"text": "No data"}]},                            # wrong text
+        {**empty, "extension": [warn], "note": [{"text": conf}]},            # empty text missing
+        {**empty, "extension": [warn], "note": [{"text": na}]},              # warning text missing
+        {**empty, "extension": [warn], "note": [{"text": conf}, {"text": na}]},   # two notes
+        {**empty, "extension": [warn], "note": [{"text": f"{na} {conf}"}]},  # out of order
+        {**empty, "extension": [transit], "note": [{"text": WARNING_TEXTS["data-in-transit"] + " " + na}]},  # no date
+        {"entry": [{}], "note": [{"text": na}]},                             # on a list with entries
+        {"entry": [{}], "extension": [warn], "note": [{"text": f"{conf} {na}"}]},
+        {"entry": [{}], "extension": [warn]},                                # warning without its text
+    ]
+    assert [list_query_rules(r, None) for r in good] == [None] * len(good)
+    assert all(list_query_rules(r, None) for r in bad), [list_query_rules(r, None) for r in bad]
 
 
 def consultation_list_code(r, ctx):
@@ -545,7 +611,7 @@ RULES = [row for page in ELEMENTS for row in generic_rows(page)] + [
     ("encounter", "participant MUST name the recorder (type REC)", encounter_recorder),
     ("list", "status current", fixed("status", "current")),
     ("list", "mode snapshot", fixed("mode", "snapshot")),
-    ("list", "no-content-recorded comes with the note 'Information not available'", list_query_rules),
+    ("list", LIST_NOTE_RULE, list_query_rules),
     ("list_consultation", "status current", fixed("status", "current")),
     ("list_consultation", "mode snapshot", fixed("mode", "snapshot")),
     ("list_consultation", "coded Consultation, Topic (EHR) or Category (EHR)", consultation_list_code),
