@@ -9,6 +9,7 @@ is wrong with one resource.
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
@@ -34,6 +35,14 @@ CONSULTATION_TYPES = {"AllergyIntolerance", "Condition", "DocumentReference", "I
                       "Observation", "ProcedureRequest", "ReferralRequest", "DiagnosticReport", "List",
                       "QuestionnaireResponse"}
 CONSULTATION, TOPIC, CATEGORY = "325851000000107", "25851000000105", "24781000000107"
+# A resource contained in a List, referenced as List/<list id>#<contained id>: the form the allergies guidance
+# gives for ended allergies ("the primary resolved allergies list MUST be used to create any references",
+# accessrecord_structured_development_allergies_guidance.md line 89). The adaptor resolves it:
+# ResourceExtractor.hasId / hasIdMatchInListContainedResources (utils/ResourceExtractor.java lines 61-75;
+# ResourceExtractorTest "List/ended-allergies#..."), and maps the contained resource from a topic or
+# category List (EncounterComponentsMapper.java lines 68, 169-178, 211-232, 368-394). Same pattern as
+# EncounterComponentsMapper.CONTAINED_RESOURCE_REFERENCE_PATTERN.
+CONTAINED_IN_LIST = re.compile(r"List/([\da-zA-Z-]+)#([\da-zA-Z-]+)")
 
 
 def ext(r, url):
@@ -52,7 +61,15 @@ class Bundle:
         self.by_ref = {f"{r['resourceType']}/{r['id']}": r for r in self.resources if "id" in r}
 
     def get(self, ref):
-        return self.by_ref.get(ref)
+        """The resource a reference names: a Bundle entry, or a resource contained in a List in the Bundle
+        (``List/<id>#<contained id>``, see CONTAINED_IN_LIST)."""
+        if ref in self.by_ref:
+            return self.by_ref[ref]
+        m = CONTAINED_IN_LIST.fullmatch(ref or "")
+        if m:
+            container = self.by_ref.get(f"List/{m[1]}") or {}
+            return next((c for c in container.get("contained", []) if c.get("id") == m[2]), None)
+        return None
 
 
 def refs(node, out):
@@ -73,7 +90,7 @@ def code_of(cc):
 
 # --- needs ----------------------------------------------------------------------------------------------
 def every_reference_resolves(r, b):
-    missing = [x for x in refs(r, []) if not x.startswith("#") and x not in b.by_ref]
+    missing = [x for x in refs(r, []) if not x.startswith("#") and b.get(x) is None]
     contained = {c.get("id") for c in r.get("contained", [])}
     missing += [x for x in refs(r, []) if x.startswith("#") and x[1:] not in contained]
     return f"unresolved references {missing[:3]}" if missing else None
@@ -189,8 +206,11 @@ def condition_significance(r, b):
 
 
 def condition_related_content_resolves(r, b):
+    # ConditionLinkSetMapper.nonExistentResourceFilter (lines 197-209) needs getResource to find it; a
+    # List/<id>#<allergy> target is found (ResourceExtractor) and then left out of the link set as a List
+    # (SUPPRESSED_LINKAGE_RESOURCES, lines 54, 211-217): no failure, the link is not carried (README).
     bad = [x["valueReference"]["reference"] for x in ext(r, RELATED_CLINICAL_CONTENT)
-           if x.get("valueReference", {}).get("reference") not in b.by_ref]
+           if b.get(x.get("valueReference", {}).get("reference")) is None]
     return f"relatedClinicalContent that does not resolve: {bad}" if bad else None
 
 
@@ -205,9 +225,14 @@ def consultation_list_structure(r, b):
         bad = [x for x in entries if code_of((b.get(x) or {}).get("code")) != TOPIC]
         return f"consultation entries not coded Topic (EHR): {bad}" if bad else None
     if code in (TOPIC, CATEGORY):
-        bad = [x for x in entries if kind(x) not in CONSULTATION_TYPES or x not in b.by_ref]
-        lists = [x for x in entries if kind(x) == "List" and code_of((b.get(x) or {}).get("code")) != CATEGORY]
-        if code == CATEGORY and any(kind(x) == "List" for x in entries):
+        # a List/<id>#<contained> entry is the contained resource (mapResourceContainedInList); a plain List
+        # entry is a Category list in a topic, and in a Category list it would be dropped unmapped
+        targets = {x: b.get(x) for x in entries}
+        bad = [x for x, t in targets.items() if t is None or t["resourceType"] not in CONSULTATION_TYPES
+               or (CONTAINED_IN_LIST.fullmatch(x) and t["resourceType"] == "List")]
+        plain = [x for x in entries if kind(x) == "List" and not CONTAINED_IN_LIST.fullmatch(x)]
+        lists = [x for x in plain if code_of((b.get(x) or {}).get("code")) != CATEGORY]
+        if code == CATEGORY and plain:
             return "a Category list holds a List"
         return (f"entries the mapper does not support: {bad}" if bad else None) or \
             (f"topic entries that are Lists but not Category (EHR): {lists}" if lists else None)
@@ -284,6 +309,28 @@ NEEDS = [
     ("RequestStatementMapper", "ReferralRequest.requester.agent of a supported type", "ReferralRequest",
      referral_requester),
 ]
+
+
+def test_contained_references_resolve_as_the_adaptor_resolves_them():
+    allergy = {"resourceType": "AllergyIntolerance", "id": "a-1"}
+    ended = {"resourceType": "List", "id": "ended-1", "contained": [allergy],
+             "code": {"coding": [{"code": "1103671000000101"}]}}
+    heading = {"resourceType": "List", "id": "h-1", "code": {"coding": [{"code": CATEGORY}]},
+               "entry": [{"item": {"reference": "List/ended-1#a-1"}}]}
+    b = Bundle("x", {"entry": [{"resource": ended}, {"resource": heading}]})
+    assert b.get("List/ended-1#a-1") is allergy
+    assert b.get("List/ended-1#a-2") is None and b.get("List/other#a-1") is None and b.get("List/h-1#a-1") is None
+    assert every_reference_resolves(heading, b) is None
+    assert consultation_list_structure(heading, b) is None
+    wrong = {**heading, "entry": [{"item": {"reference": "List/ended-1#nope"}}]}
+    assert every_reference_resolves(wrong, b) and consultation_list_structure(wrong, b)
+    plain = {**heading, "entry": [{"item": {"reference": "List/ended-1"}}]}
+    assert consultation_list_structure(plain, b) == "a Category list holds a List"
+    condition = {"resourceType": "Condition", "extension": [
+        {"url": RELATED_CLINICAL_CONTENT, "valueReference": {"reference": "List/ended-1#a-1"}}]}
+    assert condition_related_content_resolves(condition, b) is None
+    condition["extension"][0]["valueReference"]["reference"] = "List/ended-1#a-9"
+    assert condition_related_content_resolves(condition, b)
 
 
 @pytest.fixture(scope="module")
