@@ -215,7 +215,14 @@ def condition_related_content_resolves(r, b):
 
 
 def encounter_type(r, b):
-    return None if (r.get("type") or [{}])[0].get("coding") else "no Encounter.type coding"
+    """EncounterMapper.extractType throws only without any type (EncounterMapper.java lines 136-141); a type
+    with no coding from its EHR composition vocabulary, free text only included, maps to 24591000000103
+    'Other report' with type.text as originalText (lines 143-166). The Encounter page allows free text:
+    "This may be a SNOMED CT code or free text" (accessrecord_structured_development_encounter.md, type)."""
+    types = r.get("type") or []
+    if not types:
+        return "no Encounter.type"
+    return None if types[0].get("coding") or types[0].get("text") else "Encounter.type with neither a coding nor text"
 
 
 def consultation_list_structure(r, b):
@@ -296,7 +303,7 @@ NEEDS = [
     ("ConditionLinkSetMapper", "asserter is a Practitioner", "Condition", condition_asserter_practitioner),
     ("ConditionLinkSetMapper", "ProblemSignificance extension", "Condition", condition_significance),
     ("ConditionLinkSetMapper", "relatedClinicalContent targets resolve", "Condition", condition_related_content_resolves),
-    ("EncounterMapper", "Encounter.type with a coding", "Encounter", encounter_type),
+    ("EncounterMapper", "Encounter.type, coded or free text", "Encounter", encounter_type),
     ("EncounterComponentsMapper", "one consultation List per Encounter", "Encounter",
      consultation_list_for_each_encounter),
     ("EncounterComponentsMapper", "consultation -> Topic Lists -> Category Lists or supported resources", "List",
