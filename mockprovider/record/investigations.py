@@ -20,7 +20,10 @@ Persona item fields: ``code``, ``request: {"code", "date"}``, ``specimen: {"type
 - ``conclusion``: the report comment (DiagnosticReport.conclusion; default the code's display);
 - ``specimen.accession``: the lab's specimen accession number (Specimen.accessionIdentifier);
 - a result's ``document``: the key of a persona document: the result's value is that document
-  (valueAttachment pointing at its Binary).
+  (valueAttachment pointing at its Binary). The test result page allows it ("a quantity, string or an
+  attachment"), but the pathology guidance puts "test results that are received as documents" out of
+  scope and the GP2GP adaptor throws on an Attachment value (diagnosticreport/ObservationMapper
+  UNHANDLED_TYPES), so no built-in persona uses it.
 
 Results in a test group point to it (related ``derived-from``, the test result page); the group lists
 them (``has-member``). A confidential result is left out on its own (``ctx.include``); the report is then

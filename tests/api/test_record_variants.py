@@ -381,7 +381,38 @@ def test_lab_report_variants(migrate):
     crp = one(r for r in results if coded(r, "1001371000000100"))
     assert crp["referenceRange"] == [{"text": "<5"}]
     ferritin = one(r for r in results if coded(r, "993381000000106"))
-    attachment = ferritin["valueAttachment"]
+    # a numeric result (the pathology guidance scopes investigations to EDIFACT results; result documents
+    # are out of scope), interpretation A (v2 0078 Abnormal); the lab report stays a DocumentReference
+    assert ferritin["valueQuantity"] == {"value": 9, "unit": "ug/L", "system": "http://unitsofmeasure.org",
+                                         "code": "ug/L"}
+    assert ferritin["interpretation"]["coding"][0]["code"] == "A" and "valueAttachment" not in ferritin
+    assert any(d["description"] == "Laboratory report: serum ferritin" for d in resources(bundle, "DocumentReference"))
+
+
+def test_a_result_carrying_a_document_when_a_persona_asks(tmp_path):
+    """A result's ``document`` (persona format) is its valueAttachment, which the test result page allows
+    ('a quantity, string or an attachment'). No built-in persona uses it: the pathology guidance puts
+    result documents out of scope and the GP2GP adaptor rejects an Attachment value (personas/README.md)."""
+    from pathlib import Path
+    import shutil
+    from mockprovider.app import create_app
+    from mockprovider.config import BUILT_IN_PERSONAS
+    folder = tmp_path / "cast"
+    shutil.copytree(Path(BUILT_IN_PERSONAS) / "files", folder / "files")
+    persona = json.loads((Path(BUILT_IN_PERSONAS) / f"{CHILD}.json").read_text())
+    ferritin = next(r for r in persona["record"]["investigations"][0]["results"] if r["key"] == "ferritin-2026")
+    for name in ("value", "unit", "range"):
+        del ferritin[name]
+    ferritin["document"] = "ferritin-report"
+    (folder / f"{CHILD}.json").write_text(json.dumps(persona))
+    client = create_app({"state_dir": str(tmp_path / "state"), "personas": str(folder)}).test_client()
+    headers = h.migrate_headers(True)
+    r = client.post(URL, data=json.dumps(h.migrate_body(CHILD, True)), headers=headers)
+    assert r.status_code == 200, r.data[:500]
+    bundle = r.get_json()
+    check_bundle(bundle, headers["Ssp-TraceID"])
+    result = one(x for x in resources(bundle, "Observation") if coded(x, "993381000000106"))
+    attachment = result["valueAttachment"]
     assert attachment["contentType"] == "text/plain" and attachment["url"].endswith(
         "/Binary/" + attachment["url"].rsplit("/", 1)[1]) and "/documents/" in attachment["url"]
 

@@ -253,6 +253,9 @@ def consultation_list_for_each_encounter(r, b):
 
 
 def narrative_effective(r, b):
+    """Every Observation: SampledData and Attachment values throw in ObservationToNarrativeStatementMapper
+    (lines 43-48), ObservationStatementMapper (UNHANDLED_TYPES, lines 37, 60-66) and, for test results,
+    diagnosticreport/ObservationMapper (UNHANDLED_TYPES, lines 79, 213-219)."""
     ok = r.get("effectiveDateTime") or r.get("effectivePeriod", {}).get("start") or r.get("issued")
     if not ok:
         return "no effectiveDateTime, effectivePeriod.start or issued"

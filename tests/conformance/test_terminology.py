@@ -179,6 +179,7 @@ UNITS = {
     "1022191000000100": {"mmol/L"}, "1028551000000102": {"{ratio}"},  # LDL cholesterol / cholesterol:HDL ratio
     "1022791000000101": {"mU/L"}, "165581004": {"{INR}"},              # TSH / INR
     "1003141000000105": {"mmol/L"}, "1001371000000100": {"mg/L"},      # plasma glucose / CRP
+    "993381000000106": {"ug/L"},                 # Serum ferritin level (micrograms per litre)
 }
 
 
