@@ -64,15 +64,15 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     app.url_map.merge_slashes = False     # keep the Spine-proxy form /https://host/... intact
     app.url_map.strict_slashes = False
     builtin = os.path.realpath(settings.personas) == os.path.realpath(BUILT_IN_PERSONAS)
-    app.extensions["mockprovider"] = Runtime(settings, personas, control,
-                                             handled=frozenset(fhir_views.HANDLERS),
-                                             cast=LayeredCast(personas, control, builtin))
+    runtime = app.extensions["mockprovider"] = Runtime(settings, personas, control,
+                                                       handled=frozenset(fhir_views.HANDLERS),
+                                                       cast=LayeredCast(personas, control, builtin))
     app.register_blueprint(control_api.bp)
     app.register_blueprint(control_details.bp)
     app.register_blueprint(console.bp)
-    app.register_blueprint(fhir_views.bp)
     security.init_app(app)
     access_log.init_app(app, settings)
+    fhir_views.init_app(app, runtime, settings)     # FHIR paths: plain WSGI before Flask
     warn_if_unprotected(settings)
     return app
 

@@ -4,8 +4,8 @@
 ``MOCKPROVIDER_ACCESS_LOG=false`` turns the per-request lines off (the start-up line stays).
 
 An access line carries: time (UTC), method, path, status, ms, trace id (``Ssp-TraceID``), the
-interaction and the Spine code of an error answer; the FHIR dispatcher leaves them in
-``flask.g.journal_entry`` (the same facts as the request journal), control calls have none.
+interaction and the Spine code of an error answer (the same facts as the request journal; the FHIR
+front writes its own lines with :func:`write_line`), control calls have none.
 A line is written with one ``write`` call, so lines from several workers never interleave, and a
 path is escaped so that it can never break its line.
 """
@@ -36,17 +36,17 @@ def emit(fields: dict, log_format: str, text: str) -> None:
         pass
 
 
-def access_fields(status, ms) -> dict:
-    entry = g.get("journal_entry") or {}
-    return {"time": now_iso(), "method": request.method, "path": request.path, "status": status,
-            "ms": ms, "trace_id": entry.get("trace_id", request.headers.get("Ssp-TraceID")),
-            "interaction": entry.get("interaction"), "spine_code": entry.get("spine_code")}
-
-
-def access_text(f: dict) -> str:
-    return (f"{f['time']} {_text_value(f['method'])} {_text_value(f['path'])} {_text_value(f['status'])} "
-            f"{f['ms']}ms trace={_text_value(f['trace_id'])} interaction={_text_value(f['interaction'])} "
-            f"spine={_text_value(f['spine_code'])}")
+def write_line(log_format: str, method, path, status, ms, trace_id, interaction, spine_code) -> None:
+    """One access line from its fields, only the chosen format built (the FHIR front calls this
+    directly; the Flask hook below for control and console calls)."""
+    if log_format == "json":
+        emit({"time": now_iso(), "method": method, "path": path, "status": status, "ms": ms,
+              "trace_id": trace_id, "interaction": interaction, "spine_code": spine_code}, log_format, "")
+    else:
+        emit(None, log_format,
+             f"{now_iso()} {_text_value(method)} {_text_value(path)} {_text_value(status)} "
+             f"{ms}ms trace={_text_value(trace_id)} interaction={_text_value(interaction)} "
+             f"spine={_text_value(spine_code)}")
 
 
 def init_app(app, settings) -> None:
@@ -60,9 +60,9 @@ def init_app(app, settings) -> None:
 
     @app.after_request
     def _access_line(response):
-        # The same fields as access_fields()/access_text(), read with one proxy lookup each for
-        # the request and g (werkzeug's LocalProxy costs ~1.5 us an attribute), and only the
-        # chosen format built: the line is identical.
+        # One proxy lookup each for the request and g (werkzeug's LocalProxy costs ~1.5 us an
+        # attribute). A FHIR answer sent from a Flask view (an unrouted console path) left its
+        # journal entry in g.
         gobj = g._get_current_object()
         started = getattr(gobj, "access_started", None)
         ms = round((time.perf_counter() - started) * 1000, 1) if started is not None else None
@@ -70,20 +70,12 @@ def init_app(app, settings) -> None:
         req = request._get_current_object()
         if entry is not None:
             # a FHIR request: the journal's status (None when a reset/empty fault sent no HTTP status)
-            status = entry.get("status")
-            trace_id = entry.get("trace_id", req.environ.get("HTTP_SSP_TRACEID"))
-            interaction, spine_code = entry.get("interaction"), entry.get("spine_code")
+            write_line(log_format, req.method, req.path, entry.get("status"), ms,
+                       entry.get("trace_id", req.environ.get("HTTP_SSP_TRACEID")),
+                       entry.get("interaction"), entry.get("spine_code"))
         else:
-            status, trace_id = response.status_code, req.environ.get("HTTP_SSP_TRACEID")
-            interaction = spine_code = None
-        if log_format == "json":
-            emit({"time": now_iso(), "method": req.method, "path": req.path, "status": status, "ms": ms,
-                  "trace_id": trace_id, "interaction": interaction, "spine_code": spine_code}, log_format, "")
-        else:
-            emit(None, log_format,
-                 f"{now_iso()} {_text_value(req.method)} {_text_value(req.path)} {_text_value(status)} "
-                 f"{ms}ms trace={_text_value(trace_id)} interaction={_text_value(interaction)} "
-                 f"spine={_text_value(spine_code)}")
+            write_line(log_format, req.method, req.path, response.status_code, ms,
+                       req.environ.get("HTTP_SSP_TRACEID"), None, None)
         return response
 
 

@@ -26,14 +26,12 @@ import socket
 import struct
 import time
 
-from flask import Response
-
 from ..errors import SpineError
 from ..spec import NHS_NUMBER_SYSTEM
 from ..domain.faults import rule_matches
 from ..fhir.outcome import proxy_outcome
 from ..fhir.render import to_bytes
-from .responses import fhir_response
+from .responses import Answer, fhir_response
 
 # 200 with a FHIR content type and a body that is not JSON: what a misbehaving proxy or captive
 # portal sends.
@@ -102,7 +100,7 @@ class Injected:
         if self.wait_ms:
             time.sleep(self.wait_ms / 1000)
 
-    def answer(self, request_url: str, fmt: str = "json") -> Response | None:
+    def answer(self, request_url: str, fmt: str = "json") -> Answer | None:
         """The answer that replaces the interaction's, or None to run the interaction.
         A coded ``error`` raises its SpineError (rendered where every SpineError is)."""
         rule, kind = self.rule, self.kind
@@ -128,7 +126,7 @@ class Injected:
             return _socket_response(_empty(self._socket()))
         return None
 
-    def deliver(self, response: Response) -> Response:
+    def deliver(self, response: Answer) -> Answer:
         """Reshape how the answer is sent (``truncated``, ``drip``); others pass through."""
         if self.kind == "truncated":
             return _truncated(response, self._socket())
@@ -152,9 +150,9 @@ def take(control, rules: list[dict], facts: Facts, environ) -> Injected | None:
 
 
 # --- socket-level kinds ----------------------------------------------------------------------------------
-def _socket_response(body) -> Response:
+def _socket_response(body) -> Answer:
     # The body runs only when the server starts sending, before any header goes out.
-    return Response(body, status=200, direct_passthrough=True)
+    return Answer(200, [], body)
 
 
 def _reset(sock, close: bool):
@@ -182,23 +180,22 @@ def _shutdown(sock) -> None:
             pass
 
 
-def _length_and_chunks(response: Response):
-    """(total length, iterator of body bytes) without reading a streamed body into memory."""
-    if response.content_length is not None and response.direct_passthrough:
-        return response.content_length, iter(response.response)
-    data = response.get_data()
-    return len(data), iter((data,))
+def _length_and_chunks(response: Answer):
+    """(total length, iterator of body bytes) without reading a streamed body of known length
+    into memory (a stream of unknown length, such as a gzipped one, is read whole)."""
+    total, chunks = response.chunks()
+    if total is None:
+        data = b"".join(chunks)
+        return len(data), iter((data,))
+    return total, chunks
 
 
-def _copy(response: Response, body, length: int) -> Response:
-    copy = Response(body, status=response.status_code, direct_passthrough=True)
-    copy.headers.clear()
-    copy.headers.extend(response.headers.items())
-    copy.headers["Content-Length"] = str(length)
-    return copy
+def _copy(response: Answer, body, length: int) -> Answer:
+    headers = [(k, v) for k, v in response.headers if k.lower() != "content-length"]
+    return Answer(response.status, headers, body, length)
 
 
-def _truncated(response: Response, sock) -> Response:
+def _truncated(response: Answer, sock) -> Answer:
     """Headers promise the full length; half the bytes are sent; then the connection closes."""
     total, chunks = _length_and_chunks(response)
     send = total // 2
@@ -218,7 +215,7 @@ def _truncated(response: Response, sock) -> Response:
     return _copy(response, body(), promised)
 
 
-def _drip(response: Response, duration_ms: int) -> Response:
+def _drip(response: Answer, duration_ms: int) -> Answer:
     """The whole body, in DRIP_PIECES pieces spread evenly over duration_ms (headers at once)."""
     total, chunks = _length_and_chunks(response)
     size = max(1, -(-total // DRIP_PIECES))

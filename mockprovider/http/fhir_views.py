@@ -1,4 +1,8 @@
-"""Every FHIR path goes through :func:`dispatch`: gate -> faults -> interaction -> response.
+"""Every FHIR path goes through :class:`FhirFront`: gate -> faults -> interaction -> answer.
+
+The front is plain WSGI in front of the Flask app: a FHIR request (any path outside ``/_control``
+and ``/_console``) never enters Flask's request context, routing or response machinery, which
+were about 40 % of a small request's CPU. Flask serves the control API and the console only.
 
 Fault rules (mockprovider.http.faults) apply after the gate, so a request that fails the gate
 gets its gate error, never a fault.
@@ -15,19 +19,17 @@ import os
 import re
 import time
 
-from flask import Blueprint, current_app, g, request
-from werkzeug.exceptions import MethodNotAllowed, NotFound
+from werkzeug.wrappers import Request
+from werkzeug.wsgi import get_content_length
 
 from ..domain.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
                             read_patient, retrieve_document, search_documents)
-from . import control_api, faults, gate
-from .responses import accepts_gzip, error_response, reply_response
+from . import access_log, faults, gate
+from .responses import Answer, accepts_gzip, error_response, reply_response
 
 log = logging.getLogger("mockprovider")
-
-bp = Blueprint("fhir", __name__)
 
 # interaction name -> handler(Call) -> Reply. An interaction in the routes table with no handler
 # here answers 501 NOT_IMPLEMENTED and is left out of the CapabilityStatement.
@@ -43,15 +45,45 @@ HANDLERS = {
     "migrate_structured": migrate_structured.handle,
 }
 
-ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+HSTS = "max-age=31536000"   # one year: every answer over HTTPS (mockprovider.http.security)
+_FLASK_PREFIXES = ("/_control/", "/_console/")
+_FLASK_PATHS = frozenset({"/_control", "/_console"})
 
 
-def _read_body(limit: int) -> bytes:
+def is_fhir_path(path_info: str) -> bool:
+    """Whether the front answers this WSGI PATH_INFO itself (everything but control and console)."""
+    return not (path_info in _FLASK_PATHS or path_info.startswith(_FLASK_PREFIXES))
+
+
+class FhirFront:
+    """The WSGI application: FHIR paths answered here, the rest handed to the Flask app."""
+
+    def __init__(self, flask_wsgi, runtime, settings):
+        self.flask_wsgi = flask_wsgi
+        self.runtime = runtime
+        self.log_format = settings.log_format if settings.access_log else None
+
+    def __call__(self, environ, start_response):
+        if not is_fhir_path(environ.get("PATH_INFO", "")):
+            return self.flask_wsgi(environ, start_response)
+        started = time.perf_counter()
+        answer, entry, req = handle(self.runtime, environ)
+        if environ.get("wsgi.url_scheme") == "https":
+            answer.headers.append(("Strict-Transport-Security", HSTS))
+        if self.log_format is not None:
+            access_log.write_line(self.log_format, environ["REQUEST_METHOD"], req.path, entry.get("status"),
+                                  round((time.perf_counter() - started) * 1000, 1),
+                                  entry.get("trace_id", environ.get("HTTP_SSP_TRACEID")),
+                                  entry.get("interaction"), entry.get("spine_code"))
+        return answer(environ, start_response)
+
+
+def _read_body(req: Request, limit: int) -> bytes:
     """The request body, never more than limit + 1 bytes (a chunked body has no length)."""
-    if request.content_length == 0 or request.method in ("GET", "HEAD"):
+    if req.content_length == 0 or req.method in ("GET", "HEAD"):
         return b""
     try:
-        return request.stream.read(limit + 1)
+        return req.stream.read(limit + 1)
     except Exception as exc:
         # The server reports broken framing (a bad chunk size, a body shorter than its
         # Content-Length) while the body is read: the client's malformed request, not a 500.
@@ -64,24 +96,24 @@ def _read_body(limit: int) -> bytes:
 _ORIGINS: dict = {}
 
 
-def _request_origin() -> str:
-    env = request.environ
+def _request_origin(req: Request) -> str:
+    env = req.environ
     key = (env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"),
            env.get("SERVER_PORT"), env.get("SCRIPT_NAME"))
     origin = _ORIGINS.get(key)
     if origin is None:
-        origin = request.host_url.rstrip("/")
+        origin = req.host_url.rstrip("/")
         if len(_ORIGINS) < 256:          # bounded: Host is whatever the client sends
             _ORIGINS[key] = origin
     return origin
 
 
-def _query_format() -> str | None:
+def _query_format(req: Request) -> str | None:
     """The first ``_format`` query value, or None (as ``request.args.get`` gives it, without
     werkzeug raising and catching a BadRequestKeyError on every request that has none)."""
-    if not request.environ.get("QUERY_STRING"):
+    if not req.environ.get("QUERY_STRING"):
         return None
-    values = request.args.getlist("_format")
+    values = req.args.getlist("_format")
     return values[0] if values else None
 
 
@@ -110,7 +142,7 @@ def _trusted(settings, remote: str | None) -> bool:
 _TRUSTED: dict = {}
 
 
-def consumer_origin(settings, target) -> str:
+def consumer_origin(settings, target, req: Request) -> str:
     """The scheme and host the consumer called, for absolute URLs it will follow verbatim:
     1. ``public_base_url`` when set;
     2. the provider host of the Spine-proxy form (``/https://provider.host/{ODS}/...``): the
@@ -123,10 +155,10 @@ def consumer_origin(settings, target) -> str:
         m = _PROXIED_RE.match(target.proxy_prefix)
         if m and _HOST_RE.match(m.group(2)):
             return f"{m.group(1)}://{m.group(2)}"
-    env = request.environ
+    env = req.environ
     if settings.trusted_proxies and (env.get("HTTP_X_FORWARDED_HOST") or env.get("HTTP_X_FORWARDED_PROTO")) \
             and _trusted(settings, env.get("REMOTE_ADDR")):
-        origin = _request_origin()
+        origin = _request_origin(req)
         scheme, _, host = origin.partition("://")
         proto = (env.get("HTTP_X_FORWARDED_PROTO") or "").split(",")[0].strip().lower()
         forwarded_host = (env.get("HTTP_X_FORWARDED_HOST") or "").split(",")[0].strip()
@@ -135,76 +167,73 @@ def consumer_origin(settings, target) -> str:
         if forwarded_host and _HOST_RE.match(forwarded_host):
             host = forwarded_host
         return f"{scheme}://{host}"
-    return _request_origin()
+    return _request_origin(req)
 
 
-def _bases(runtime, target) -> tuple[str, str]:
+def _bases(runtime, target, req: Request) -> tuple[str, str]:
     settings = runtime.settings
-    origin = consumer_origin(settings, target)
+    origin = consumer_origin(settings, target, req)
     practice = f"{origin}/{target.ods}/STU3/1"
     documents_root = target.root if target.kind in ("documents", "all") else "gpconnect/documents/fhir"
     return f"{practice}/{target.root}", f"{practice}/{documents_root}"
 
 
-@bp.route("/", defaults={"path": ""}, methods=ALL_METHODS, provide_automatic_options=False)
-@bp.route("/<path:path>", methods=ALL_METHODS, provide_automatic_options=False)
-def dispatch(path):
-    runtime = current_app.extensions["mockprovider"]
+def handle(runtime, environ) -> tuple[Answer, dict, Request]:
+    """One FHIR request -> (its answer, its journal entry, the request). Never raises."""
     started = time.perf_counter()
     view = runtime.control.current()          # flags and fault rules: one cached read
     if view.personas_version > runtime.personas_version:   # a persona was put, deleted or reloaded
         runtime.sync_personas(view.personas_version)
     flags = view.flags
-    req = request._get_current_object()       # one proxy lookup, not one per attribute
-    env = req.environ
-    headers = EnvHeaders(env)
-    method = env["REQUEST_METHOD"]
+    req = Request(environ)
+    headers = EnvHeaders(environ)
+    method = environ["REQUEST_METHOD"]
     # The journal never records headers (so never a bearer token): only these fields.
     entry = {"time": now_iso(), "method": method, "path": req.path, "interaction": None,
              "trace_id": headers.get("Ssp-TraceID"), "consumer_asid": headers.get("Ssp-From"),
              "status": None, "spine_code": None, "diagnostics": None, "findings": [], "worker": _PID()}
-    g.journal_entry = entry                   # for the access log line
     injected = passed = None
     try:
+        body_length = get_content_length(environ)
         passed = gate.check_request(
-            path=env.get("PATH_INFO", "/"), method=method, headers=headers,
-            query_format=_query_format(), body_length=req.content_length,
+            path=environ.get("PATH_INFO", "/"), method=method, headers=headers,
+            query_format=_query_format(req), body_length=body_length,
             settings=runtime.settings, flags=flags)
         entry["interaction"] = passed.interaction.name
         entry["findings"] = passed.findings
-        body = _read_body(runtime.settings.max_body_bytes)
+        body = _read_body(req, runtime.settings.max_body_bytes)
         if len(body) > runtime.settings.max_body_bytes:
             raise SpineError("BAD_REQUEST", f"Request body is over the limit of {runtime.settings.max_body_bytes} bytes")
-        query = ([(k, v) for k, v in request.args.items(multi=True) if k != "_format"]
-                 if request.environ.get("QUERY_STRING") else [])   # no query: no parsing
+        query = ([(k, v) for k, v in req.args.items(multi=True) if k != "_format"]
+                 if environ.get("QUERY_STRING") else [])   # no query: no parsing
         injected = faults.take(runtime.control, view.rules,
                                faults.Facts(passed.interaction.name, passed.params, passed.from_asid, body, query),
-                               request.environ)
+                               environ)
         response = None
         if injected is not None:
             entry["fault"] = injected.record()
             injected.wait()
-            response = injected.answer(request.url, passed.format)
+            response = injected.answer(req.url, passed.format)
         if response is None:
-            response = _interaction(runtime, passed, body, query, flags, entry)
+            response = _interaction(runtime, passed, body, query, flags, entry, req)
     except SpineError as error:
-        response = error_response(error, flags.get("error_display", "codesystem"), _error_format(passed))
-        _explain(entry, error, runtime)
+        response = error_response(error, flags.get("error_display", "codesystem"), _error_format(passed, req))
+        _explain(entry, error, environ)
     except Exception as exc:  # never a stack trace on a FHIR path
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", method, req.path)
         error = SpineError("INTERNAL_SERVER_ERROR", f"Unexpected {type(exc).__name__} in the mock")
-        response = error_response(error, flags.get("error_display", "codesystem"), _error_format(passed))
-        _explain(entry, error, runtime)
+        response = error_response(error, flags.get("error_display", "codesystem"), _error_format(passed, req))
+        _explain(entry, error, environ)
     if injected is not None:
         response = injected.deliver(response)
     # reset / empty: the client gets no HTTP status at all.
-    entry["status"] = None if injected is not None and injected.kind in ("reset", "empty") else response.status_code
+    entry["status"] = None if injected is not None and injected.kind in ("reset", "empty") else response.status
     entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
     try:
         runtime.control.record(entry)
     except Exception:  # the journal must never break a response
         log.exception("could not record the request in the journal")
-    return response
+    return response, entry, req
 
 
 class EnvHeaders:
@@ -229,35 +258,34 @@ class EnvHeaders:
 _PID = os.getpid
 
 
-def _explain(entry: dict, error: SpineError, runtime) -> None:
+def _explain(entry: dict, error: SpineError, env) -> None:
     """An error answer's journal fields: its Spine code and diagnostics, and the interaction
     whenever the path (with the verb and Ssp-InteractionID) names one, even when the gate refused
     the request before it got that far."""
     entry["error"] = entry["spine_code"] = error.code
     entry["diagnostics"] = error.diagnostics
     if entry["interaction"] is None:
-        env = request.environ
         entry["interaction"] = gate.identify(env.get("PATH_INFO", "/"), env["REQUEST_METHOD"],
                                              env.get("HTTP_SSP_INTERACTIONID"))
 
 
-def _error_format(passed) -> str:
+def _error_format(passed, req: Request) -> str:
     """An OperationOutcome goes out in the negotiated format; before (or when) the gate rejected
     the request, in the format it asked for if that is one the mock serves, else JSON."""
     if passed is not None:
         return passed.format
     try:
-        env = request.environ             # the headers straight from the environ (as EnvHeaders)
-        return gate.preferred_format(env.get("HTTP_ACCEPT"), _query_format(), env.get("CONTENT_TYPE"))
+        env = req.environ                 # the headers straight from the environ (as EnvHeaders)
+        return gate.preferred_format(env.get("HTTP_ACCEPT"), _query_format(req), env.get("CONTENT_TYPE"))
     except Exception:
         return "json"
 
 
-def _interaction(runtime, passed, body, query, flags, entry):
+def _interaction(runtime, passed, body, query, flags, entry, req: Request):
     handler = HANDLERS.get(passed.interaction.name)
     if handler is None:
         raise SpineError("NOT_IMPLEMENTED", f"{passed.interaction.name} is not implemented by this mock yet")
-    service_base, documents_base = _bases(runtime, passed.target)
+    service_base, documents_base = _bases(runtime, passed.target, req)
     call = Call(interaction=passed.interaction.name, params=passed.params, query=query,
                 body=body, claims=passed.claims, trace_id=passed.trace_id, from_asid=passed.from_asid,
                 flags=flags, runtime=runtime, root_kind=passed.target.kind,
@@ -266,18 +294,26 @@ def _interaction(runtime, passed, body, query, flags, entry):
     reply: Reply = handler(call)
     entry.update(reply.facts)
     return reply_response(reply.body, reply.status, reply.headers, reply.content_length, passed.format,
-                          accepts_gzip(request.headers.get("Accept-Encoding")))
+                          accepts_gzip(req.environ.get("HTTP_ACCEPT_ENCODING")))
 
 
-@bp.app_errorhandler(MethodNotAllowed)
-@bp.app_errorhandler(NotFound)
-def unrouted(error):
-    """What Werkzeug's router cannot place must not get its HTML page: a method no route lists
-    (TRACE, PROPFIND, ``A``...) or a path the ``<path:>`` converter does not match (one with a
-    newline, ``%0A``). On a FHIR path it goes through the gate like any request (unknown path ->
-    501, known path -> 400); on the control API it is a JSON 405 / 404."""
-    if request.path == "/_control" or request.path.startswith("/_control/"):
-        if isinstance(error, MethodNotAllowed):
-            return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
-        return control_api.json_error(404, f"no control endpoint {request.path}")
-    return dispatch(request.path)
+def init_app(app, runtime, settings) -> None:
+    """Put the FHIR front before the Flask app, and send what Flask's router cannot place to the
+    same answers as before: a control path gets a JSON 404/405, anything else (an unknown
+    console path) the FHIR gate's OperationOutcome, never Werkzeug's HTML page."""
+    from flask import g, request                          # the Flask side of the HTTP layer
+    from werkzeug.exceptions import MethodNotAllowed, NotFound
+    from . import control_api
+
+    def unrouted(error):
+        if request.path == "/_control" or request.path.startswith("/_control/"):
+            if isinstance(error, MethodNotAllowed):
+                return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
+            return control_api.json_error(404, f"no control endpoint {request.path}")
+        answer, entry, _ = handle(runtime, request.environ)
+        g.journal_entry = entry                           # for the access log line
+        return answer
+
+    app.register_error_handler(MethodNotAllowed, unrouted)
+    app.register_error_handler(NotFound, unrouted)
+    app.wsgi_app = FhirFront(app.wsgi_app, runtime, settings)

@@ -1,7 +1,12 @@
-"""Turning Replies and SpineErrors into Flask responses: FHIR headers on every one."""
+"""FHIR answers: :class:`Answer`, a plain WSGI response, with the FHIR headers on every one.
+
+An Answer is a status, a header list and a body (bytes, or an iterable of bytes with a known or
+unknown length). It is its own WSGI application, so the FHIR front (``fhir_views``) sends it
+without building a framework response object; a Flask view may return one too (Flask calls it).
+"""
 from __future__ import annotations
 
-from flask import Response
+from werkzeug.http import HTTP_STATUS_CODES
 
 from .. import spec
 from ..errors import SpineError
@@ -9,20 +14,82 @@ from ..fhir.outcome import operation_outcome
 from ..fhir import compress
 from ..fhir.render import SplicedBody, to_bytes
 
-FHIR_HEADERS = {"Content-Type": spec.FHIR_JSON_UTF8, "Cache-Control": "no-store"}
+# The status line as werkzeug writes it ("400 BAD REQUEST"), so nothing a client sees changes.
+_STATUS_LINES: dict = {}
+_NO_BODY = frozenset({204, 304})
 
 
-def fhir_response(body, status=200, headers=None, content_length=None, fmt="json") -> Response:
-    # Content type given to the constructor (werkzeug otherwise probes its headers for one, which
-    # raises and catches a KeyError on every response); the same headers, in the same order.
-    response = Response(body, status=status, content_type=spec.CONTENT_TYPES[fmt],
-                        direct_passthrough=not isinstance(body, (bytes, str)))
-    response.headers.add("Cache-Control", "no-store")
+def status_line(status: int) -> str:
+    line = _STATUS_LINES.get(status)
+    if line is None:
+        line = _STATUS_LINES[status] = f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}"
+    return line
+
+
+class Answer:
+    """One FHIR answer. ``body`` is bytes or an iterable of bytes; ``length`` is the exact
+    ``Content-Length`` of an iterable body when known (bytes give their own)."""
+
+    __slots__ = ("status", "headers", "body", "length")
+
+    def __init__(self, status: int, headers: list, body, length: int | None = None):
+        self.status, self.headers, self.body, self.length = status, headers, body, length
+
+    # werkzeug-style names, for the fault injector and tests
+    @property
+    def status_code(self) -> int:
+        return self.status
+
+    @property
+    def content_length(self) -> int | None:
+        return len(self.body) if isinstance(self.body, bytes) else self.length
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lower:
+                return value
+        return None
+
+    def set_header(self, name: str, value: str) -> None:
+        """Replace every header of that name (any case) by one, at the end."""
+        lower = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k.lower() != lower]
+        self.headers.append((name, value))
+
+    def chunks(self):
+        """(total length or None, iterator of the body's bytes), never reading a stream into memory."""
+        if isinstance(self.body, bytes):
+            return len(self.body), iter((self.body,))
+        return self.length, iter(self.body)
+
+    def __call__(self, environ, start_response):
+        body, headers = self.body, self.headers
+        length = len(body) if isinstance(body, bytes) else self.length
+        if length is not None:
+            headers = headers + [("Content-Length", str(length))]
+        start_response(status_line(self.status), headers)
+        if environ.get("REQUEST_METHOD") == "HEAD" or self.status < 200 or self.status in _NO_BODY:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+            return []
+        return (body,) if isinstance(body, bytes) else body
+
+
+def fhir_response(body, status=200, headers=None, content_length=None, fmt="json") -> Answer:
+    """Content-Type (the negotiated FHIR format) and Cache-Control, then the reply's own headers
+    (replacing any of the same name), in that order."""
+    out = [("Content-Type", spec.CONTENT_TYPES[fmt]), ("Cache-Control", "no-store")]
+    answer = Answer(status, out, body, None if isinstance(body, (bytes, str)) else content_length)
+    if isinstance(body, str):
+        answer.body = body.encode("utf-8")
     if headers:
-        response.headers.update(headers)
-    if content_length is not None:
-        response.headers["Content-Length"] = str(content_length)
-    return response
+        for name, value in headers.items():
+            answer.set_header(name, value)
+    if content_length is not None and not isinstance(answer.body, bytes):
+        answer.length = content_length
+    return answer
 
 
 def accepts_gzip(accept_encoding: str | None) -> bool:
@@ -59,8 +126,8 @@ def _gzip_cached(body: bytes) -> bytes:
     return packed
 
 
-def reply_response(body, status=200, headers=None, content_length=None, fmt="json", gzip_ok=False) -> Response:
-    """An interaction's reply as a response: gzip when the request accepts it and the body is over
+def reply_response(body, status=200, headers=None, content_length=None, fmt="json", gzip_ok=False) -> Answer:
+    """An interaction's reply as an answer: gzip when the request accepts it and the body is over
     :data:`~mockprovider.fhir.compress.THRESHOLD` bytes (``Content-Encoding: gzip``), with an exact
     ``Content-Length`` whenever the length is known (a gzipped stream has none: chunked)."""
     encoded = False
@@ -76,12 +143,12 @@ def reply_response(body, status=200, headers=None, content_length=None, fmt="jso
         content_length = None
     elif gzip_ok and (content_length is None or content_length >= compress.THRESHOLD):
         body, content_length, encoded = compress.gzip_stream(body), None, True
-    response = fhir_response(body, status, headers, content_length, fmt)
-    response.headers["Vary"] = "Accept-Encoding"
+    answer = fhir_response(body, status, headers, content_length, fmt)
+    answer.headers.append(("Vary", "Accept-Encoding"))
     if encoded:
-        response.headers["Content-Encoding"] = "gzip"
-    return response
+        answer.headers.append(("Content-Encoding", "gzip"))
+    return answer
 
 
-def error_response(error: SpineError, display_mode: str = "codesystem", fmt: str = "json") -> Response:
+def error_response(error: SpineError, display_mode: str = "codesystem", fmt: str = "json") -> Answer:
     return fhir_response(to_bytes(operation_outcome(error, display_mode), fmt), status=error.status, fmt=fmt)
