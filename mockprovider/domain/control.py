@@ -8,8 +8,9 @@ mockprovider.domain.control_redis.RedisControlStore (``MOCKPROVIDER_STATE_URL=re
 several servers behind a load balancer share one state. ``mockprovider.app.open_store`` picks one.
 
 Reading is cheap: each process caches flags and fault rules and re-reads them only when SQLite's
-``PRAGMA data_version`` says another connection committed a change. The journal lives in a second
-file so that journal writes (one per request) never invalidate that cache.
+``PRAGMA data_version`` says another connection committed a change. The journal is not in SQLite
+at all: it is a JSON-lines file beside it (mockprovider.domain.journal_file), one append per
+request, so journal writes never invalidate that cache and cost a write call, not a transaction.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from typing import NamedTuple, Protocol
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from .faults import choose
+from .journal_file import FileJournal
 
 
 class Flags(dict):
@@ -131,9 +133,7 @@ class SqliteControlStore:
                 INSERT OR IGNORE INTO meta (name, value) VALUES ('folder_generation', 0);
             """
         )
-        self._conn("journal").execute(
-            "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, entry TEXT NOT NULL)"
-        )
+        self._journal = FileJournal(self.state_dir, journal_size)
 
     # --- connections (one per process and thread; opened after fork) ---------------------------------
     def _conn(self, name: str) -> sqlite3.Connection:
@@ -167,9 +167,6 @@ class SqliteControlStore:
 
     def _control(self):
         return self._Txn(self._conn("control"))
-
-    def _journal_db(self):
-        return self._Txn(self._conn("journal"))
 
     def _cached(self):
         """(flags, rules) for this process, re-read only when another connection changed them."""
@@ -267,20 +264,15 @@ class SqliteControlStore:
     # --- journal -----------------------------------------------------------------------------------------
     def record(self, entry: dict) -> None:
         entry.setdefault("replica", self.replica)
-        conn = self._conn("journal")
-        seq = conn.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry),)).lastrowid
-        if seq % 64 == 0:
-            conn.execute("DELETE FROM journal WHERE seq <= ?", (seq - self.journal_size,))
+        self._journal.record(entry)
 
     def journal(self, limit: int | None = None) -> list[dict]:
         """Newest first, at most ``journal_size`` entries."""
         limit = self.journal_size if limit is None else max(0, min(limit, self.journal_size))
-        rows = self._conn("journal").execute(
-            "SELECT entry FROM journal ORDER BY seq DESC LIMIT ?", (limit,))
-        return [json.loads(entry) for (entry,) in rows]
+        return self._journal.entries(limit)
 
     def clear_journal(self) -> None:
-        self._conn("journal").execute("DELETE FROM journal")
+        self._journal.clear()
 
     # --- reset ---------------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -348,8 +340,17 @@ def remove_at_exit(folder: str) -> None:
     atexit.register(remove)
 
 
+_SECOND = (-1, "")       # the last whole second formatted: strftime once a second, not per request
+
+
 def now_iso() -> str:
-    """Wall-clock time for the journal only (never in a FHIR body)."""
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+    """Wall-clock time for the journal only (never in a FHIR body), to the millisecond."""
+    global _SECOND
+    ms = int(time.time() * 1000)
+    second, text = _SECOND
+    if ms // 1000 != second:
+        second = ms // 1000
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        _SECOND = (second, text)         # one tuple: a thread reads an old pair or a new one
+    return f"{text}.{ms % 1000:03d}Z"
 

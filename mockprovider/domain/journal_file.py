@@ -1,0 +1,120 @@
+"""The request journal of the SQLite backend: JSON lines appended to a file in the state folder.
+
+One request, one ``os.write`` of one line to a file opened ``O_APPEND`` (about 2 us). The SQLite
+INSERT it replaces cost about 34 us a request (4 pwrite and 6 fcntl calls), a sixth of the
+gate's whole budget. Every worker of a server appends to the same file; Linux gives each
+``O_APPEND`` write to a regular file its own place at the end, so lines never interleave.
+
+Bounded: when the live file (``journal.jsonl``) passes :data:`ROTATE_BYTES` or four times the
+journal size in lines, whichever is larger, one writer (under an ``flock``) renames it to
+``journal.1.jsonl``, replacing the one before, and starts a new live file. A reader reads the
+previous file then the live one and keeps the newest ``journal_size`` lines, so at least that many
+are always there. A writer that still holds the renamed file notices (the live path's inode
+changed) before its next write and reopens; a line written in between lands in the previous
+file, which is read too.
+
+A reader skips a last line still being written (no newline yet) and a line that is not JSON.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+
+LIVE = "journal.jsonl"
+PREVIOUS = "journal.1.jsonl"
+LOCK = "journal.lock"
+ROTATE_BYTES = 1 << 20          # 1 MiB: a few thousand entries
+
+
+class FileJournal:
+    def __init__(self, folder: str, size: int):
+        self.folder = folder
+        self.size = size
+        self.live = os.path.join(folder, LIVE)
+        self.previous = os.path.join(folder, PREVIOUS)
+        self.lock_path = os.path.join(folder, LOCK)
+        self.rotate_at = max(ROTATE_BYTES, 4 * size * 512)
+        self._fd = None               # (pid, fd, inode) of the live file this process appends to
+        self._open_lock = threading.Lock()
+        self._open()
+
+    # --- writing ---------------------------------------------------------------------------------------
+    def _open(self):
+        fd = os.open(self.live, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        state = (os.getpid(), fd, os.fstat(fd).st_ino)
+        old, self._fd = self._fd, state
+        if old is not None:
+            try:
+                os.close(old[1])      # after a fork, the child's inherited copy: the parent keeps its own
+            except OSError:
+                pass
+        return state
+
+    def _current(self):
+        """This process's fd on the live file, reopened after a fork or another writer's rotation."""
+        state = self._fd
+        try:
+            inode = os.stat(self.live).st_ino
+        except FileNotFoundError:
+            inode = None
+        if state is None or state[0] != os.getpid() or state[2] != inode:
+            with self._open_lock:
+                state = self._fd
+                if state is None or state[0] != os.getpid() or state[2] != inode:
+                    state = self._open()
+        return state
+
+    def record(self, entry: dict) -> None:
+        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+        fd = self._current()[1]
+        os.write(fd, line)
+        if os.fstat(fd).st_size > self.rotate_at:
+            self._rotate(fd)
+
+    def _rotate(self, fd: int) -> None:
+        with open(self.lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                # another writer may have rotated already: only rotate the file we wrote to
+                if os.stat(self.live).st_ino == os.fstat(fd).st_ino:
+                    os.replace(self.live, self.previous)
+                    with self._open_lock:
+                        self._open()
+            except FileNotFoundError:
+                pass
+
+    # --- reading ---------------------------------------------------------------------------------------
+    def entries(self, limit: int) -> list[dict]:
+        """The newest ``limit`` entries, newest first."""
+        if limit <= 0:
+            return []
+        lines: list[bytes] = []
+        for path in (self.previous, self.live):
+            try:
+                with open(path, "rb") as fh:
+                    data = fh.read()
+            except FileNotFoundError:
+                continue
+            if not data.endswith(b"\n"):
+                data = data[:data.rfind(b"\n") + 1]       # a line still being written
+            lines.extend(data.splitlines())
+        out = []
+        for raw in reversed(lines):
+            try:
+                out.append(json.loads(raw))
+            except ValueError:
+                continue
+            if len(out) == limit:
+                break
+        return out
+
+    def clear(self) -> None:
+        with open(self.lock_path, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            for path in (self.previous, self.live):
+                try:
+                    os.truncate(path, 0)
+                except FileNotFoundError:
+                    pass
