@@ -80,3 +80,28 @@ def test_check_uses_the_fast_path_only_for_canonical_segments():
     noncanonical = PAYLOAD[:-1] + ("R" if PAYLOAD[-1] != "R" else "S")
     value, canonical = bearer._segment(noncanonical, "payload")
     assert canonical is bearer._canonical_b64url(noncanonical)
+
+
+def _reencodes_to_itself(part: str) -> bool:
+    """The definition of a canonical segment: it decodes, and its bytes encode back to it."""
+    if len(part) % 4 == 1 or any(c not in B64URL for c in part):
+        return False
+    raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode() == part
+
+
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@given(st.text(alphabet=B64URL + "+/=!", max_size=11))
+def test_canonical_check_is_the_re_encoding_rule(part):
+    # bearer checks the last character's unused bits instead of re-encoding the segment
+    assert bearer._canonical_b64url(part) is _reencodes_to_itself(part)
+
+
+def test_every_last_character_is_judged_like_re_encoding():
+    for stem in ("", "eyJh", "eyJhbGci"):
+        for tail in ("A", "AB", "ABC"):
+            for last in B64URL:
+                part = stem + tail[:-1] + last
+                assert bearer._canonical_b64url(part) is _reencodes_to_itself(part), part
