@@ -10,8 +10,8 @@ journal size in lines, whichever is larger, one writer (under an ``flock``) rena
 ``journal.1.jsonl``, replacing the one before, and starts a new live file. A reader reads the
 previous file then the live one and keeps the newest ``journal_size`` lines, so at least that many
 are always there. A writer that still holds the renamed file notices (the live path's inode
-changed) before its next write and reopens; a line written in between lands in the previous
-file, which is read too.
+changed) within :data:`CHECK_EVERY` writes and reopens; lines written in between land in the
+previous file, which is read too (a second rotation needs a megabyte more first).
 
 A reader skips a last line still being written (no newline yet) and a line that is not JSON.
 """
@@ -26,6 +26,7 @@ LIVE = "journal.jsonl"
 PREVIOUS = "journal.1.jsonl"
 LOCK = "journal.lock"
 ROTATE_BYTES = 1 << 20          # 1 MiB: a few thousand entries
+CHECK_EVERY = 16                # writes between looks at the live file (rotation by anyone, size)
 
 
 class FileJournal:
@@ -37,6 +38,7 @@ class FileJournal:
         self.lock_path = os.path.join(folder, LOCK)
         self.rotate_at = max(ROTATE_BYTES, 4 * size * 512)
         self._fd = None               # (pid, fd, inode) of the live file this process appends to
+        self._writes = 0
         self._open_lock = threading.Lock()
         self._open()
 
@@ -68,10 +70,15 @@ class FileJournal:
 
     def record(self, entry: dict) -> None:
         line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
-        fd = self._current()[1]
-        os.write(fd, line)
-        if os.fstat(fd).st_size > self.rotate_at:
-            self._rotate(fd)
+        self._writes += 1
+        state = self._fd
+        if self._writes % CHECK_EVERY == 0 or state is None or state[0] != os.getpid():
+            state = self._current()
+            os.write(state[1], line)
+            if os.fstat(state[1]).st_size > self.rotate_at:
+                self._rotate(state[1])
+        else:
+            os.write(state[1], line)
 
     def _rotate(self, fd: int) -> None:
         with open(self.lock_path, "a") as lock:

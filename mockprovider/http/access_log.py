@@ -24,7 +24,12 @@ _UNSAFE[ord(" ")] = "%20"
 
 
 def _text_value(value) -> str:
-    return "-" if value is None or value == "" else str(value).translate(_UNSAFE)
+    if value is None or value == "":
+        return "-"
+    text = str(value)
+    if text.isprintable() and " " not in text:     # the usual case: nothing to escape
+        return text
+    return text.translate(_UNSAFE)
 
 
 def emit(fields: dict, log_format: str, text: str) -> None:

@@ -55,6 +55,47 @@ def is_fhir_path(path_info: str) -> bool:
     return not (path_info in _FLASK_PATHS or path_info.startswith(_FLASK_PREFIXES))
 
 
+class LazyRequest:
+    """The request's path at once (as werkzeug decodes it); a werkzeug Request only when a
+    query, a body, the URL or the host is needed (about 10 us a request saved otherwise)."""
+
+    __slots__ = ("environ", "path", "_request")
+
+    def __init__(self, environ):
+        self.environ = environ
+        self.path = "/" + environ.get("PATH_INFO", "").encode("latin1").decode(errors="replace").lstrip("/")
+        self._request = None
+
+    def _full(self) -> Request:
+        if self._request is None:
+            self._request = Request(self.environ)
+        return self._request
+
+    @property
+    def method(self) -> str:
+        return self.environ["REQUEST_METHOD"]
+
+    @property
+    def content_length(self):
+        return get_content_length(self.environ)
+
+    @property
+    def stream(self):
+        return self._full().stream
+
+    @property
+    def args(self):
+        return self._full().args
+
+    @property
+    def url(self) -> str:
+        return self._full().url
+
+    @property
+    def host_url(self) -> str:
+        return self._full().host_url
+
+
 class FhirFront:
     """The WSGI application: FHIR paths answered here, the rest handed to the Flask app."""
 
@@ -78,7 +119,7 @@ class FhirFront:
         return answer(environ, start_response)
 
 
-def _read_body(req: Request, limit: int) -> bytes:
+def _read_body(req: LazyRequest, limit: int) -> bytes:
     """The request body, never more than limit + 1 bytes (a chunked body has no length)."""
     if req.content_length == 0 or req.method in ("GET", "HEAD"):
         return b""
@@ -96,7 +137,7 @@ def _read_body(req: Request, limit: int) -> bytes:
 _ORIGINS: dict = {}
 
 
-def _request_origin(req: Request) -> str:
+def _request_origin(req: LazyRequest) -> str:
     env = req.environ
     key = (env.get("wsgi.url_scheme"), env.get("HTTP_HOST"), env.get("SERVER_NAME"),
            env.get("SERVER_PORT"), env.get("SCRIPT_NAME"))
@@ -108,7 +149,7 @@ def _request_origin(req: Request) -> str:
     return origin
 
 
-def _query_format(req: Request) -> str | None:
+def _query_format(req: LazyRequest) -> str | None:
     """The first ``_format`` query value, or None (as ``request.args.get`` gives it, without
     werkzeug raising and catching a BadRequestKeyError on every request that has none)."""
     if not req.environ.get("QUERY_STRING"):
@@ -142,7 +183,7 @@ def _trusted(settings, remote: str | None) -> bool:
 _TRUSTED: dict = {}
 
 
-def consumer_origin(settings, target, req: Request) -> str:
+def consumer_origin(settings, target, req: LazyRequest) -> str:
     """The scheme and host the consumer called, for absolute URLs it will follow verbatim:
     1. ``public_base_url`` when set;
     2. the provider host of the Spine-proxy form (``/https://provider.host/{ODS}/...``): the
@@ -170,7 +211,7 @@ def consumer_origin(settings, target, req: Request) -> str:
     return _request_origin(req)
 
 
-def _bases(runtime, target, req: Request) -> tuple[str, str]:
+def _bases(runtime, target, req: LazyRequest) -> tuple[str, str]:
     settings = runtime.settings
     origin = consumer_origin(settings, target, req)
     practice = f"{origin}/{target.ods}/STU3/1"
@@ -178,14 +219,14 @@ def _bases(runtime, target, req: Request) -> tuple[str, str]:
     return f"{practice}/{target.root}", f"{practice}/{documents_root}"
 
 
-def handle(runtime, environ) -> tuple[Answer, dict, Request]:
+def handle(runtime, environ) -> tuple[Answer, dict, LazyRequest]:
     """One FHIR request -> (its answer, its journal entry, the request). Never raises."""
     started = time.perf_counter()
     view = runtime.control.current()          # flags and fault rules: one cached read
     if view.personas_version > runtime.personas_version:   # a persona was put, deleted or reloaded
         runtime.sync_personas(view.personas_version)
     flags = view.flags
-    req = Request(environ)
+    req = LazyRequest(environ)
     headers = EnvHeaders(environ)
     method = environ["REQUEST_METHOD"]
     # The journal never records headers (so never a bearer token): only these fields.
@@ -194,7 +235,7 @@ def handle(runtime, environ) -> tuple[Answer, dict, Request]:
              "status": None, "spine_code": None, "diagnostics": None, "findings": [], "worker": _PID()}
     injected = passed = None
     try:
-        body_length = get_content_length(environ)
+        body_length = req.content_length
         passed = gate.check_request(
             path=environ.get("PATH_INFO", "/"), method=method, headers=headers,
             query_format=_query_format(req), body_length=body_length,
@@ -265,11 +306,15 @@ def _explain(entry: dict, error: SpineError, env) -> None:
     entry["error"] = entry["spine_code"] = error.code
     entry["diagnostics"] = error.diagnostics
     if entry["interaction"] is None:
-        entry["interaction"] = gate.identify(env.get("PATH_INFO", "/"), env["REQUEST_METHOD"],
-                                             env.get("HTTP_SSP_INTERACTIONID"))
+        known = getattr(error, "interaction", _UNKNOWN)     # the gate names it when it resolved the path
+        entry["interaction"] = known if known is not _UNKNOWN else gate.identify(
+            env.get("PATH_INFO", "/"), env["REQUEST_METHOD"], env.get("HTTP_SSP_INTERACTIONID"))
 
 
-def _error_format(passed, req: Request) -> str:
+_UNKNOWN = object()
+
+
+def _error_format(passed, req: LazyRequest) -> str:
     """An OperationOutcome goes out in the negotiated format; before (or when) the gate rejected
     the request, in the format it asked for if that is one the mock serves, else JSON."""
     if passed is not None:
@@ -281,7 +326,7 @@ def _error_format(passed, req: Request) -> str:
         return "json"
 
 
-def _interaction(runtime, passed, body, query, flags, entry, req: Request):
+def _interaction(runtime, passed, body, query, flags, entry, req: LazyRequest):
     handler = HANDLERS.get(passed.interaction.name)
     if handler is None:
         raise SpineError("NOT_IMPLEMENTED", f"{passed.interaction.name} is not implemented by this mock yet")

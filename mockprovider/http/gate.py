@@ -186,6 +186,22 @@ def check_request(*, path, method, headers, query_format, body_length, settings,
     strict = flags["validation"] != "lenient"
     findings: list = []
     target, same_verb = resolve_path(path, method, settings.ods_code)
+    try:
+        return _check_resolved(target, same_verb, method, headers, query_format, body_length, settings,
+                               strict, findings)
+    except SpineError as error:
+        # The path is known: name the interaction for the journal from what is already resolved
+        # (what identify() would find again), or None when Ssp-InteractionID leaves it ambiguous.
+        found = [i for i, _ in same_verb]
+        interaction_id = headers.get("Ssp-InteractionID")
+        if len(found) > 1 and interaction_id:
+            found = [i for i in found if interaction_id in i.ids] or found
+        error.interaction = found[0].name if len(found) == 1 else None
+        raise
+
+
+def _check_resolved(target, same_verb, method, headers, query_format, body_length, settings, strict,
+                    findings) -> Passed:
     if body_length is not None and body_length > settings.max_body_bytes:
         raise bad(f"Request body of {body_length} bytes is over the limit of {settings.max_body_bytes}")
     answer_format, body_format = check_media(method, headers.get("Accept"), query_format,

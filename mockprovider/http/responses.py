@@ -6,6 +6,8 @@ without building a framework response object; a Flask view may return one too (F
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .. import spec
@@ -150,5 +152,16 @@ def reply_response(body, status=200, headers=None, content_length=None, fmt="jso
     return answer
 
 
+@lru_cache(maxsize=512)
+def _outcome_bytes(code: str, diagnostics, display_mode: str, fmt: str) -> bytes:
+    """An OperationOutcome's bytes depend on nothing but these (no clock, no ids): the same
+    refusal repeated (a client retrying, a load test) is rendered once."""
+    return to_bytes(operation_outcome(SpineError(code, diagnostics), display_mode), fmt)
+
+
 def error_response(error: SpineError, display_mode: str = "codesystem", fmt: str = "json") -> Answer:
-    return fhir_response(to_bytes(operation_outcome(error, display_mode), fmt), status=error.status, fmt=fmt)
+    try:
+        body = _outcome_bytes(error.code, error.diagnostics, display_mode, fmt)
+    except TypeError:            # an unhashable diagnostics value: render it directly
+        body = to_bytes(operation_outcome(error, display_mode), fmt)
+    return fhir_response(body, status=error.status, fmt=fmt)
