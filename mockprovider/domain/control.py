@@ -7,8 +7,10 @@ workers, so every gunicorn worker of one server sees the same state; and
 mockprovider.domain.control_redis.RedisControlStore (``MOCKPROVIDER_STATE_URL=redis://...``), so
 several servers behind a load balancer share one state. ``mockprovider.app.open_store`` picks one.
 
-Reading is cheap: each process caches flags and fault rules and re-reads them only when SQLite's
-``PRAGMA data_version`` says another connection committed a change. The journal is not in SQLite
+Reading is cheap: each thread caches flags and fault rules and re-reads them only when the change
+counter (mockprovider.domain.change_counter: 8 bytes of shared memory every writer bumps after its
+commit) has moved: a memory read, where SQLite's ``PRAGMA data_version`` cost a read transaction
+and its lock calls on every request. The journal is not in SQLite
 at all: it is a JSON-lines file beside it (mockprovider.domain.journal_file), one append per
 request, so journal writes never invalidate that cache and cost a write call, not a transaction.
 """
@@ -27,6 +29,7 @@ from typing import NamedTuple, Protocol
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from .faults import choose
+from .change_counter import ChangeCounter
 from .journal_file import FileJournal
 
 
@@ -134,6 +137,7 @@ class SqliteControlStore:
             """
         )
         self._journal = FileJournal(self.state_dir, journal_size)
+        self._changes = ChangeCounter(os.path.join(self.state_dir, "control.changes"))
 
     # --- connections (one per process and thread; opened after fork) ---------------------------------
     def _conn(self, name: str) -> sqlite3.Connection:
@@ -155,8 +159,9 @@ class SqliteControlStore:
         return conn
 
     class _Txn:
-        def __init__(self, conn):
+        def __init__(self, conn, committed):
             self.conn = conn
+            self.committed = committed
 
         def __enter__(self):
             self.conn.execute("BEGIN IMMEDIATE")
@@ -164,15 +169,19 @@ class SqliteControlStore:
 
         def __exit__(self, kind, value, tb):
             self.conn.execute("ROLLBACK" if kind else "COMMIT")
+            if not kind:
+                self.committed()
 
     def _control(self):
-        return self._Txn(self._conn("control"))
+        """A write transaction on the control state; every thread of every worker re-reads the
+        state after it commits (the change counter moves after the commit, never before)."""
+        return self._Txn(self._conn("control"), self._changes.bump)
 
     def _cached(self):
         """(flags, rules) for this process, re-read only when another connection changed them."""
         conn = self._conn("control")
         local = self._local
-        version = conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self._changes.value()      # read before the state: a later change moves it again
         if getattr(local, "control_version", None) != version or getattr(local, "cache", None) is None:
             stored = {name: json.loads(value) for name, value in conn.execute("SELECT name, value FROM flags")}
             flags = Flags(self.defaults)
@@ -188,7 +197,7 @@ class SqliteControlStore:
         return local.cache
 
     def current(self) -> ControlView:
-        """One cached read: a PRAGMA data_version query unless another connection changed something."""
+        """One cached read: a shared-memory compare unless a writer committed a change since."""
         return ControlView(*self._cached())
 
     def describe(self) -> str:
