@@ -20,7 +20,7 @@ import re
 import time
 
 from werkzeug.wrappers import Request
-from werkzeug.wsgi import get_content_length
+from werkzeug.wsgi import get_content_length, get_input_stream
 
 from ..domain.control import now_iso
 from ..errors import SpineError
@@ -81,7 +81,7 @@ class LazyRequest:
 
     @property
     def stream(self):
-        return self._full().stream
+        return get_input_stream(self.environ)      # what werkzeug's Request.stream gives
 
     @property
     def args(self):
