@@ -26,6 +26,8 @@ LIVE = "journal.jsonl"
 PREVIOUS = "journal.1.jsonl"
 LOCK = "journal.lock"
 ROTATE_BYTES = 1 << 20          # 1 MiB: a few thousand entries
+# One encoder for every line: json.dumps with separators builds a new JSONEncoder per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
 CHECK_EVERY = 16                # writes between looks at the live file (rotation by anyone, size)
 
 
@@ -69,7 +71,7 @@ class FileJournal:
         return state
 
     def record(self, entry: dict) -> None:
-        line = (json.dumps(entry, separators=(",", ":")) + "\n").encode("utf-8")
+        line = (_ENCODE(entry) + "\n").encode("utf-8")
         self._writes += 1
         state = self._fd
         if self._writes % CHECK_EVERY == 0 or state is None or state[0] != os.getpid():
