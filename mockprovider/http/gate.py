@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
+from types import MappingProxyType
 
 from . import bearer, routes
 from ..errors import SpineError
@@ -46,7 +48,15 @@ def bad(diagnostics: str) -> SpineError:
 
 
 def resolve_path(path: str, method: str, ods_code: str):
-    """Step 1: the path and verb -> (target, [(interaction, params)] for this verb)."""
+    """Step 1: the path and verb -> (target, ((interaction, params), ...) for this verb).
+
+    A pure function of its arguments, so a path resolved once is remembered (bounded: paths are
+    whatever clients send); a refusal raises every time. The params are read-only."""
+    return _resolve_path(path, method, ods_code)
+
+
+@lru_cache(maxsize=1024)
+def _resolve_path(path: str, method: str, ods_code: str):
     target = routes.resolve(path)
     if target is None:
         raise SpineError("NOT_IMPLEMENTED", f"No FHIR service at {path!r}; this mock serves "
@@ -57,7 +67,8 @@ def resolve_path(path: str, method: str, ods_code: str):
     if not found:
         raise SpineError("NOT_IMPLEMENTED", f"{target.rest or '/'!s} is not an operation or resource "
                          f"this provider implements under {target.root}")
-    same_verb = [(i, p) for i, p in found if i.method == method or (method == "HEAD" and i.method == "GET")]
+    same_verb = tuple((i, MappingProxyType(p)) for i, p in found
+                      if i.method == method or (method == "HEAD" and i.method == "GET"))
     if not same_verb:
         allowed = sorted({i.method for i, _ in found})
         raise bad(f"HTTP verb {method} is not valid for {target.rest}; use {' or '.join(allowed)}")
