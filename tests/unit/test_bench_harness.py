@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from werkzeug.datastructures import Headers
 
 from mockprovider.config import Settings
@@ -129,3 +130,33 @@ def test_targets_and_table_report_pass_miss_and_not_measured():
     text = run.table(results)
     assert "WireMock --no-request-journal" in text and "while 64 clients read 100 MB slowly" in text
     assert "migrate structured, largest c16" in text and "MISS" in text and "N/A" in text
+
+
+def test_floor_takes_the_bench_request_and_refuses_others(tmp_path):
+    """bench/floor.py's essential steps run on the very request make bench sends, and refuse it
+    once a header or the JWT is wrong (a floor that accepted anything would measure nothing)."""
+    floor_module = _load("floor")
+    case = run.migrate_case("floor", run.TYPICAL_PERSONA, run.CONSUMER_ODS)
+    log_lines = []
+
+    class Log:
+        write = log_lines.append
+
+        def flush(self):
+            pass
+
+    floor = floor_module.Floor(str(tmp_path / "journal.jsonl"), Log(), body_size=10)
+    body = floor(floor_module.environ(case))
+    assert json.loads(body) == {"resourceType": "Bundle", "id": floor_module.TRACE, "entry": "x" * 10}
+    assert json.loads((tmp_path / "journal.jsonl").read_text())["nhs_number"] == run.TYPICAL_PERSONA
+    assert len(log_lines) == 1 and floor_module.TRACE in log_lines[0]
+    for key, value in (("HTTP_SSP_TO", "200000000359"), ("HTTP_SSP_TRACEID", "not-a-uuid"),
+                       ("HTTP_ACCEPT", "text/html")):
+        env = floor_module.environ(case)
+        env[key] = value
+        with pytest.raises(ValueError):
+            floor(env)
+    wrong = run.migrate_case("floor", run.TYPICAL_PERSONA, run.CONSUMER_ODS)
+    wrong.reason = "directcare"
+    with pytest.raises(ValueError):
+        floor(floor_module.environ(wrong))

@@ -1,0 +1,149 @@
+"""How far the per-request cost of migrate structured can fall: the product's app against a floor.
+
+Run it with the project's environment (``.venv/bin/python bench/floor.py``); it needs no server.
+In one process, on the request ``make bench`` sends (typical persona, fresh JWT, fixed trace id):
+
+``product``
+    The WSGI app as gunicorn calls it: gate, control state, faults, interaction, journal row and
+    access line, the Bundle with the trace id spliced in.
+``floor``
+    Only the steps no provider can skip, written as one flat function with no checks beyond the
+    happy path: the four ``Ssp-*`` headers and ``Accept``, the JWT payload decoded and its claims
+    present, lifetime, reason, scope and embedded resource types, the Parameters body parsed, a
+    101 kB body joined around the trace id, one journal line appended to a file and one access
+    line written. It refuses anything else with ValueError (no diagnostics, no lenient mode, no
+    element checks of the embedded resources, no fault rules, no flags).
+
+The bench's baseline costs about as much as gunicorn's own share of a request. The product
+reaches 0.8x of it only if its app costs at most about a quarter of that share. This script shows
+how close even the floor comes to that.
+"""
+from __future__ import annotations
+
+import binascii
+import io
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+import timeit
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH.parent))
+
+import run as bench  # noqa: E402  (bench/run.py: the requests make bench sends)
+
+TRACE = "5a1c0d8e-1111-4222-8333-444455556666"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")
+_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "reason_for_request", "requested_scope", "requesting_device",
+           "requesting_organization", "requesting_practitioner")
+_EMBEDDED = (("requesting_device", "Device"), ("requesting_organization", "Organization"),
+             ("requesting_practitioner", "Practitioner"))
+_B64URL = {ord("-"): "+", ord("_"): "/"}
+
+
+def environ(case, trace: str = TRACE) -> dict:
+    """The WSGI environ gunicorn would build for the bench's request."""
+    env = {"REQUEST_METHOD": case.method, "PATH_INFO": case.path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+           "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8080", "SERVER_PROTOCOL": "HTTP/1.1",
+           "RAW_URI": case.path, "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000",
+           "wsgi.url_scheme": "http", "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+           "wsgi.multiprocess": True, "wsgi.run_once": False, "wsgi.version": (1, 0),
+           "HTTP_HOST": "127.0.0.1:8080"}
+    for name, value in case.headers(trace).items():
+        key = name.upper().replace("-", "_")
+        env[key if key == "CONTENT_TYPE" else "HTTP_" + key] = value
+    body = case.body or b""
+    env["wsgi.input"] = io.BytesIO(body)
+    if body:
+        env["CONTENT_LENGTH"] = str(len(body))
+    return env
+
+
+class Floor:
+    """The essential steps of one valid migrate request (see the module docstring)."""
+
+    def __init__(self, journal_path: str, log, body_size: int = 101_000):
+        self.fd = os.open(journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        self.log = log
+        self.head, self.tail = b'{"resourceType":"Bundle","id":', b',"entry":"' + b"x" * body_size + b'"}'
+        self.encode = json.JSONEncoder(separators=(",", ":")).encode
+
+    def __call__(self, env: dict) -> bytes:
+        trace = env.get("HTTP_SSP_TRACEID")
+        from_asid = env.get("HTTP_SSP_FROM")
+        if not trace or not _UUID.match(trace) or not from_asid or not _DIGITS.match(from_asid):
+            raise ValueError("Ssp-TraceID / Ssp-From")
+        if env.get("HTTP_SSP_TO") != bench.PROVIDER_ASID or env.get("HTTP_SSP_INTERACTIONID") != bench.MIGRATE_STRUCTURED:
+            raise ValueError("Ssp-To / Ssp-InteractionID")
+        if "fhir+json" not in env.get("HTTP_ACCEPT", ""):
+            raise ValueError("Accept")
+        _, payload_part, signature = env["HTTP_AUTHORIZATION"][len("Bearer "):].split(".")
+        payload = json.loads(binascii.a2b_base64(payload_part.translate(_B64URL) + "=" * (-len(payload_part) % 4)))
+        if signature or any(payload.get(claim) is None for claim in _CLAIMS):
+            raise ValueError("JWT claims")
+        if payload["exp"] - payload["iat"] != 300 or time.time() >= payload["exp"]:
+            raise ValueError("JWT lifetime")
+        if payload["reason_for_request"] != "migration" or "patient/*.read" not in payload["requested_scope"].split():
+            raise ValueError("JWT reason / scope")
+        if any(payload[claim].get("resourceType") != kind for claim, kind in _EMBEDDED):
+            raise ValueError("JWT embedded resources")
+        stream = env["wsgi.input"]
+        parameters = json.loads(stream.read(int(env["CONTENT_LENGTH"])))
+        nhs = parameters["parameter"][0]["valueIdentifier"]["value"]
+        answer = b"".join((self.head, json.dumps(trace).encode(), self.tail))
+        entry = {"time": "2026-12-06T00:00:00.000Z", "method": "POST", "path": env["PATH_INFO"],
+                 "interaction": "migrate_structured", "trace_id": trace, "consumer_asid": from_asid,
+                 "status": 200, "nhs_number": nhs}
+        os.write(self.fd, (self.encode(entry) + "\n").encode())
+        self.log.write(f"2026-12-06T00:00:00.000Z POST {env['PATH_INFO']} 200 0.1ms trace={trace} "
+                       "interaction=migrate_structured spine=-\n")
+        self.log.flush()
+        return answer
+
+
+def measure(count: int = 5000, repeat: int = 3) -> dict:
+    """Microseconds a request (best of ``repeat``), product app and floor, in this process."""
+    state = tempfile.mkdtemp(prefix="floor-")
+    os.environ.setdefault("MOCKPROVIDER_STATE_DIR", state)
+    from mockprovider.app import create_app
+
+    case = bench.migrate_case("floor", bench.TYPICAL_PERSONA, bench.CONSUMER_ODS)
+    devnull = open(os.devnull, "w")
+    real_stdout, sys.stdout = sys.stdout, devnull          # the product's access lines
+    try:
+        app = create_app()
+        statuses = []
+
+        def product():
+            out = app(environ(case), lambda status, headers, exc=None: statuses.append(status))
+            for _ in out:
+                pass
+            getattr(out, "close", lambda: None)()
+
+        floor = Floor(os.path.join(state, "floor.jsonl"), devnull)
+        product()
+        if not statuses[-1].startswith("200"):
+            raise RuntimeError(f"the product answered {statuses[-1]}")
+        floor(environ(case))
+        product_us = min(timeit.repeat(product, number=count, repeat=repeat)) / count * 1e6
+        floor_us = min(timeit.repeat(lambda: floor(environ(case)), number=count, repeat=repeat)) / count * 1e6
+        environ_us = min(timeit.repeat(lambda: environ(case), number=count, repeat=repeat)) / count * 1e6
+    finally:
+        sys.stdout = real_stdout
+        devnull.close()
+    # both figures include building a fresh environ (the body stream is read once): take it off
+    return {"product_us": round(product_us - environ_us, 1), "floor_us": round(floor_us - environ_us, 1),
+            "count": count, "repeat": repeat}
+
+
+if __name__ == "__main__":
+    figures = measure()
+    print(f"migrate structured, typical persona, in process (best of {figures['repeat']} x {figures['count']}):")
+    print(f"  product app    {figures['product_us']:7.1f} us a request")
+    print(f"  essential floor {figures['floor_us']:6.1f} us a request")
