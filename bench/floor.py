@@ -43,6 +43,8 @@ TRACE = "5a1c0d8e-1111-4222-8333-444455556666"
 _EMBEDDED = (("requesting_device", "Device"), ("requesting_organization", "Organization"),
              ("requesting_practitioner", "Practitioner"))
 _B64URL = {ord("-"): "+", ord("_"): "/"}
+# What the product sends with a migrate answer (Content-Length added per body).
+HEADERS = [("Content-Type", spec.CONTENT_TYPES["json"]), ("Cache-Control", "no-store"), ("Vary", "Accept-Encoding")]
 
 
 def environ(case, trace: str = TRACE) -> dict:
@@ -54,11 +56,30 @@ def environ(case, trace: str = TRACE) -> dict:
 class Floor:
     """The essential steps of one valid migrate request (see the module docstring)."""
 
-    def __init__(self, journal_path: str, log, body_size: int):
+    def __init__(self, journal_path: str, log, body_size: int = 0, answer: bytes | None = None,
+                 trace: str | None = None):
+        """``answer``: the product's real body for ``trace``, joined around any other trace id per
+        request (the very bytes the product sends); else a stand-in of ``body_size`` bytes."""
         self.fd = os.open(journal_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.log = log
-        self.head, self.tail = b'{"resourceType":"Bundle","id":', b',"entry":"' + b"x" * body_size + b'"}'
+        if answer is not None:
+            self.head, found, self.tail = answer.partition(json.dumps(trace).encode())
+            if not found:
+                raise ValueError("the answer does not carry the trace id")
+        else:
+            self.head, self.tail = b'{"resourceType":"Bundle","id":', b',"entry":"' + b"x" * body_size + b'"}'
         self.encode = json.JSONEncoder(separators=(",", ":")).encode
+
+    def wsgi(self, env: dict, start_response):
+        """The floor as a WSGI app (``floor.py serve``): the product's headers, or an empty 400 for
+        anything but the one valid request."""
+        try:
+            body = self(env)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            start_response("400 Bad Request", [("Content-Length", "0")])
+            return [b""]
+        start_response("200 OK", HEADERS + [("Content-Length", str(len(body)))])
+        return [body]
 
     def __call__(self, env: dict) -> bytes:
         trace = env.get("HTTP_SSP_TRACEID")
@@ -107,8 +128,7 @@ def measure(count: int = 5000, repeat: int = 3) -> dict:
     try:
         app = create_app()
         status = []
-        first = app(environ(case), lambda line, headers, exc=None: status.append(line))
-        size = sum(len(piece) for piece in first)
+        first = b"".join(app(environ(case), lambda line, headers, exc=None: status.append(line)))
         if not status[0].startswith("200"):
             raise RuntimeError(f"the product answered {status[0]}")
 
@@ -118,7 +138,9 @@ def measure(count: int = 5000, repeat: int = 3) -> dict:
                 pass
             getattr(out, "close", lambda: None)()
 
-        floor = Floor(os.path.join(state, "floor.jsonl"), devnull, body_size=size)   # as large as the real answer
+        floor = Floor(os.path.join(state, "floor.jsonl"), devnull, answer=first, trace=TRACE)   # the real bytes
+        if floor(environ(case)) != first:
+            raise RuntimeError("the floor's answer differs from the product's")
         figures = {}
         for name, call in (("product_us", product), ("floor_us", floor)):
             envs = iter([environ(case) for _ in range(count * repeat)])
@@ -130,7 +152,32 @@ def measure(count: int = 5000, repeat: int = 3) -> dict:
     return {**figures, "count": count, "repeat": repeat}
 
 
+def serve(argv) -> None:
+    """``floor.py serve``: the floor as a server under the product's own gunicorn settings (what
+    ``make bench`` runs beside the product and the baseline), answering ``--case`` from the
+    baseline's manifest with the product's bytes."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="floor.py serve")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--manifest", required=True, help="the baseline's manifest (bench/baseline.py)")
+    parser.add_argument("--case", default="structured_typical")
+    args = parser.parse_args(argv)
+    manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
+    trace, body_file = next(iter(manifest["cases"][args.case]["bodies"].items()))
+    answer = (Path(args.manifest).parent / body_file).read_bytes()
+    journal = os.path.join(tempfile.mkdtemp(prefix="floor-"), "journal.jsonl")
+    floor = Floor(journal, sys.stdout, answer=answer, trace=trace)
+
+    from mockprovider.config import Settings
+    from mockprovider.server import run_gunicorn
+    run_gunicorn(floor.wsgi, Settings(host="127.0.0.1", port=args.port, workers=args.workers))
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["serve"]:
+        serve(sys.argv[2:])
+        sys.exit(0)
     figures = measure()
     print(f"migrate structured, typical persona, in process (best of {figures['repeat']} x {figures['count']}):")
     print(f"  product app    {figures['product_us']:7.1f} us a request")

@@ -318,6 +318,12 @@ def replay_server(port: int, manifest: Path) -> Server:
                                "--workers", str(WORKERS), "--manifest", str(manifest)], port)
 
 
+def floor_server(port: int, manifest: Path) -> Server:
+    """bench/floor.py served: only a valid migrate's essential steps, the product's bytes."""
+    return Server("floor", [sys.executable, str(BENCH / "floor.py"), "serve", "--port", str(port),
+                            "--workers", str(WORKERS), "--manifest", str(manifest)], port)
+
+
 def flask_server(port: int, body: Path) -> Server:
     return Server("flask", [sys.executable, str(BENCH / "baseline.py"), "flask", "--port", str(port),
                             "--workers", str(WORKERS), "--body", str(body)], port)
@@ -708,6 +714,7 @@ def load_and_stream(results: dict) -> None:
     product.wait_answer(metadata_case(), started)
     baseline = None
     wiremocks: list = []
+    extras: list = []         # the served floor
     try:
         manifest = Manifest()
         answers: list = []       # (case, status, headers, bodies): the very bytes WireMock serves
@@ -787,6 +794,16 @@ def load_and_stream(results: dict) -> None:
                 results["load"].append(load_scenario(product, baseline, case, c))
 
         typical = next((case for case, _ in load_cases if case.name == "structured_typical"), None)
+        if typical is not None:
+            # The essential floor (bench/floor.py) served beside them: how near 0.8x of the
+            # baseline any app doing a valid migrate's required steps can come on this stack.
+            floor = floor_server(free_port(), manifest.write())
+            started = floor.start()
+            extras.append(floor)
+            floor.wait_answer(typical, started)
+            trace = trace_ids(typical.name, 1)[0]
+            if request(floor.port, typical, trace)[2] != request(product.port, typical, trace)[2]:
+                raise RuntimeError("floor: bytes differ from the product's")
         if typical is not None and WIREMOCK.exists():
             root = write_wiremock_root(answers)
             for journal in (True, False):
@@ -801,14 +818,17 @@ def load_and_stream(results: dict) -> None:
             results["wiremock"] = []
             for keepalive in (True, False):
                 log(f"wrk: {typical.name} at concurrency 16, keep-alive {'on' if keepalive else 'off'}: product, "
-                    "baseline, WireMock, WireMock --no-request-journal (and back)")
-                results["wiremock"].append(compare_scenario([product, baseline, *wiremocks], typical, 16, keepalive))
+                    "essential floor, baseline, WireMock, WireMock --no-request-journal (and back)")
+                results["wiremock"].append(compare_scenario([product, *extras, baseline, *wiremocks], typical, 16,
+                                                            keepalive))
             for server in wiremocks:
                 results.setdefault("wiremock_memory", {})[server.name] = server.memory()
                 server.stop()
             wiremocks = []
         elif typical is not None:
             results["wiremock_unavailable"] = f"{WIREMOCK} missing: make bench runs npm ci in bench/"
+        for server in extras:
+            server.stop()
 
         results["stream"] = []
         for case, reps, doc in stream_cases:
@@ -828,6 +848,8 @@ def load_and_stream(results: dict) -> None:
         product.stop()
         if baseline is not None:
             baseline.stop()
+        for server in extras + wiremocks:
+            server.stop()
         for server in wiremocks:
             server.stop()
 
@@ -939,6 +961,12 @@ def table(results: dict) -> str:
             name = ""
         rows.append(("", "requests/s vs baseline", fmt(e["product"]["rps"]), fmt(e["baseline"]["rps"]),
                      fmt(e["ratio"]["baseline"]["rps"], "x")))
+        if "floor" in e:
+            # bench/floor.py served: the essential steps only (the Product column is the floor here).
+            rows.append(("", "requests/s vs essential floor", fmt(e["product"]["rps"]), fmt(e["floor"]["rps"]),
+                         fmt(e["ratio"]["floor"]["rps"], "x")))
+            rows.append(("", "essential floor: requests/s vs baseline", fmt(e["floor"]["rps"]),
+                         fmt(e["baseline"]["rps"]), fmt(ratio(e["floor"]["rps"], e["baseline"]["rps"]), "x")))
     sr = results.get("slow_readers")
     if sr:
         for probe in ("health", "structured_typical"):

@@ -116,8 +116,10 @@ def test_targets_and_table_report_pass_miss_and_not_measured():
                             "product": {"rps": 300.0, "p99_us": 9000}, "baseline": {"rps": 330.0, "p99_us": 8000},
                             "wiremock": {"rps": 150.0, "p99_us": 30000},
                             "wiremock_no_journal": {"rps": 250.0, "p99_us": 20000},
+                            "floor": {"rps": 310.0, "p99_us": 8500},
                             "ratio": {"baseline": {"rps": 0.909, "p99": 1.125}, "wiremock": {"rps": 2.0, "p99": 0.3},
-                                      "wiremock_no_journal": {"rps": 1.2, "p99": 0.45}}} for keep in (True, False)]
+                                      "wiremock_no_journal": {"rps": 1.2, "p99": 0.45},
+                                      "floor": {"rps": 0.968, "p99": 1.059}}} for keep in (True, False)]
     results["slow_readers"] = {"health": {"p50_us": 900, "p99_us": 4000},
                                "structured_typical": {"p50_us": 9000, "p99_us": 150000}}
     results["targets"] = run.targets(results)
@@ -130,6 +132,9 @@ def test_targets_and_table_report_pass_miss_and_not_measured():
     text = run.table(results)
     assert "WireMock --no-request-journal" in text and "while 64 clients read 100 MB slowly" in text
     assert "migrate structured, largest c16" in text and "MISS" in text and "N/A" in text
+    floor_rows = [line for line in text.splitlines() if "essential floor" in line]
+    assert len(floor_rows) == 4          # vs the floor, and the floor vs the baseline, per keep-alive mode
+    assert "0.968x" in floor_rows[0] and "0.939x" in floor_rows[1]      # 310 / 330 requests/s
 
 
 def test_floor_takes_the_bench_request_and_refuses_others(tmp_path):
@@ -160,3 +165,30 @@ def test_floor_takes_the_bench_request_and_refuses_others(tmp_path):
     wrong.reason = "directcare"
     with pytest.raises(ValueError):
         floor(floor_module.environ(wrong))
+
+
+def test_served_floor_answers_the_products_bytes_for_any_trace_id(tmp_path):
+    """``floor.py serve`` (beside the product in make bench) joins the product's real answer around
+    each request's trace id, with the product's headers; a request it does not take gets a 400."""
+    floor_module = _load("floor")
+    case = run.migrate_case("floor", run.TYPICAL_PERSONA, run.CONSUMER_ODS)
+    recorded = "0d4f1a8e-1111-4222-8333-444455556666"
+    answer = json.dumps({"resourceType": "Bundle", "id": recorded, "type": "collection"}).encode()
+    floor = floor_module.Floor(str(tmp_path / "journal.jsonl"), type("Log", (), {
+        "write": lambda self, line: None, "flush": lambda self: None})(), answer=answer, trace=recorded)
+    seen = {}
+
+    def start_response(status, headers, exc_info=None):
+        seen["status"], seen["headers"] = status, dict(headers)
+
+    body = b"".join(floor.wsgi(floor_module.environ(case), start_response))
+    assert seen["status"] == "200 OK"
+    assert json.loads(body) == {"resourceType": "Bundle", "id": floor_module.TRACE, "type": "collection"}
+    assert seen["headers"]["Content-Length"] == str(len(body))
+    assert seen["headers"]["Content-Type"] == "application/fhir+json;charset=utf-8"
+    assert seen["headers"]["Vary"] == "Accept-Encoding"
+    env = floor_module.environ(case)
+    env["HTTP_AUTHORIZATION"] = "Bearer not-a-jwt"
+    assert floor.wsgi(env, start_response) == [b""] and seen["status"] == "400 Bad Request"
+    with pytest.raises(ValueError):
+        floor_module.Floor(str(tmp_path / "j2.jsonl"), None, answer=answer, trace=floor_module.TRACE)
