@@ -162,11 +162,12 @@ def serve(argv) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--manifest", required=True, help="the baseline's manifest (bench/baseline.py)")
     parser.add_argument("--case", default="structured_typical")
+    parser.add_argument("--journal", help="the journal file it appends to (default: in a new temporary directory)")
     args = parser.parse_args(argv)
     manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
     trace, body_file = next(iter(manifest["cases"][args.case]["bodies"].items()))
     answer = (Path(args.manifest).parent / body_file).read_bytes()
-    journal = os.path.join(tempfile.mkdtemp(prefix="floor-"), "journal.jsonl")
+    journal = args.journal or os.path.join(tempfile.mkdtemp(prefix="floor-"), "journal.jsonl")
     floor = Floor(journal, sys.stdout, answer=answer, trace=trace)
 
     from mockprovider.config import Settings

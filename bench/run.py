@@ -321,7 +321,8 @@ def replay_server(port: int, manifest: Path) -> Server:
 def floor_server(port: int, manifest: Path) -> Server:
     """bench/floor.py served: only a valid migrate's essential steps, the product's bytes."""
     return Server("floor", [sys.executable, str(BENCH / "floor.py"), "serve", "--port", str(port),
-                            "--workers", str(WORKERS), "--manifest", str(manifest)], port)
+                            "--workers", str(WORKERS), "--manifest", str(manifest),
+                            "--journal", str(WORK / "floor-journal.jsonl")], port)
 
 
 def flask_server(port: int, body: Path) -> Server:
@@ -848,7 +849,7 @@ def load_and_stream(results: dict) -> None:
         product.stop()
         if baseline is not None:
             baseline.stop()
-        for server in extras + wiremocks:
+        for server in extras:
             server.stop()
         for server in wiremocks:
             server.stop()
@@ -1048,7 +1049,8 @@ def main() -> int:
         cold_starts(results)
         personas_at_scale(results)
     finally:
-        for leftover in [*WORK.glob("state-*"), *WORK.glob("binary_*.body"), WORK / f"personas-{PERSONA_COUNT}"]:
+        for leftover in [*WORK.glob("state-*"), *WORK.glob("binary_*.body"), WORK / "floor-journal.jsonl",
+                         WORK / f"personas-{PERSONA_COUNT}"]:
             shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
         results["elapsed_s"] = round(time.perf_counter() - begun, 1)
         results["targets"] = targets(results)
