@@ -164,9 +164,8 @@ def serve(argv) -> None:
     parser.add_argument("--case", default="structured_typical")
     parser.add_argument("--journal", help="the journal file it appends to (default: in a new temporary directory)")
     args = parser.parse_args(argv)
-    manifest = json.loads(Path(args.manifest).read_text(encoding="utf-8"))
-    trace, body_file = next(iter(manifest["cases"][args.case]["bodies"].items()))
-    answer = (Path(args.manifest).parent / body_file).read_bytes()
+    import baseline                     # bench/baseline.py: the manifest as the replay baseline reads it
+    trace, answer = next(iter(baseline.load_manifest(args.manifest)[args.case]["bodies"].items()))
     journal = args.journal or os.path.join(tempfile.mkdtemp(prefix="floor-"), "journal.jsonl")
     floor = Floor(journal, sys.stdout, answer=answer, trace=trace)
 

@@ -715,7 +715,7 @@ def load_and_stream(results: dict) -> None:
     product.wait_answer(metadata_case(), started)
     baseline = None
     wiremocks: list = []
-    extras: list = []         # the served floor
+    floor = None
     try:
         manifest = Manifest()
         answers: list = []       # (case, status, headers, bodies): the very bytes WireMock serves
@@ -776,7 +776,8 @@ def load_and_stream(results: dict) -> None:
             else:
                 results.setdefault("binary_unavailable", []).append(f"{name} (answered {status})")
 
-        baseline = replay_server(free_port(), manifest.write())
+        manifest_path = manifest.write()
+        baseline = replay_server(free_port(), manifest_path)
         started = baseline.start()
         baseline.wait_answer(metadata_case(), started)
 
@@ -795,16 +796,6 @@ def load_and_stream(results: dict) -> None:
                 results["load"].append(load_scenario(product, baseline, case, c))
 
         typical = next((case for case, _ in load_cases if case.name == "structured_typical"), None)
-        if typical is not None:
-            # The essential floor (bench/floor.py) served beside them: how near 0.8x of the
-            # baseline any app doing a valid migrate's required steps can come on this stack.
-            floor = floor_server(free_port(), manifest.write())
-            started = floor.start()
-            extras.append(floor)
-            floor.wait_answer(typical, started)
-            trace = trace_ids(typical.name, 1)[0]
-            if request(floor.port, typical, trace)[2] != request(product.port, typical, trace)[2]:
-                raise RuntimeError("floor: bytes differ from the product's")
         if typical is not None and WIREMOCK.exists():
             root = write_wiremock_root(answers)
             for journal in (True, False):
@@ -812,24 +803,27 @@ def load_and_stream(results: dict) -> None:
                 started = server.start()
                 wiremocks.append(server)
                 server.wait_answer(typical, started, timeout=120)
+            # The essential floor (bench/floor.py) served beside them: how near 0.8x of the
+            # baseline any app doing a valid migrate's required steps can come on this stack.
+            floor = floor_server(free_port(), manifest_path)
+            floor.wait_answer(typical, floor.start())
             trace = trace_ids(typical.name, 1)[0]
-            for server in wiremocks:
+            for server in [floor, *wiremocks]:
                 if request(server.port, typical, trace)[2] != request(product.port, typical, trace)[2]:
                     raise RuntimeError(f"{server.name}: bytes differ from the product's")
             results["wiremock"] = []
             for keepalive in (True, False):
                 log(f"wrk: {typical.name} at concurrency 16, keep-alive {'on' if keepalive else 'off'}: product, "
                     "essential floor, baseline, WireMock, WireMock --no-request-journal (and back)")
-                results["wiremock"].append(compare_scenario([product, *extras, baseline, *wiremocks], typical, 16,
+                results["wiremock"].append(compare_scenario([product, floor, baseline, *wiremocks], typical, 16,
                                                             keepalive))
             for server in wiremocks:
                 results.setdefault("wiremock_memory", {})[server.name] = server.memory()
                 server.stop()
             wiremocks = []
+            floor.stop()
         elif typical is not None:
             results["wiremock_unavailable"] = f"{WIREMOCK} missing: make bench runs npm ci in bench/"
-        for server in extras:
-            server.stop()
 
         results["stream"] = []
         for case, reps, doc in stream_cases:
@@ -849,8 +843,8 @@ def load_and_stream(results: dict) -> None:
         product.stop()
         if baseline is not None:
             baseline.stop()
-        for server in extras:
-            server.stop()
+        if floor is not None:
+            floor.stop()
         for server in wiremocks:
             server.stop()
 
