@@ -32,10 +32,9 @@ from pathlib import Path
 from werkzeug.test import create_environ
 
 BENCH = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH))
 sys.path.insert(0, str(BENCH.parent))
 
-import run as bench  # noqa: E402  (bench/run.py: the requests make bench sends)
+from bench import cases as bench  # noqa: E402  (bench/cases.py: the requests make bench sends)
 from mockprovider import spec  # noqa: E402
 from mockprovider.http.gate import ASID_RE, UUID_RE  # noqa: E402
 

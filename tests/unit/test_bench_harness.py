@@ -26,7 +26,8 @@ def _load(name):
     return module
 
 
-run = _load("run")
+from bench import cases, measure, report  # noqa: E402  (the pieces bench/run.py runs)
+
 baseline = _load("baseline")
 
 
@@ -38,10 +39,10 @@ def _gate(case, trace):
 
 
 def test_bench_requests_pass_the_real_gate():
-    trace = run.trace_ids("metadata", 2)[1]
-    passed = _gate(run.metadata_case(), trace)
+    trace = cases.trace_ids("metadata", 2)[1]
+    passed = _gate(cases.metadata_case(), trace)
     assert passed.interaction.name == "metadata_structured" and passed.trace_id == trace
-    passed = _gate(run.migrate_case("structured_typical", "9690937286", "GPCA0001"), trace)
+    passed = _gate(cases.migrate_case("structured_typical", "9690937286", "GPCA0001"), trace)
     assert passed.interaction.name == "migrate_structured"
     assert passed.claims.reason == "migration" and passed.claims.confidentiality == "N"
 
@@ -50,7 +51,7 @@ def test_gate_case_fails_header_validation():
     import pytest
     from mockprovider.errors import SpineError
     with pytest.raises(SpineError) as err:
-        _gate(run.metadata_case("gate_bad_ssp_to", **{"Ssp-To": "200000000359"}), run.trace_ids("g", 1)[0])
+        _gate(cases.metadata_case("gate_bad_ssp_to", **{"Ssp-To": "200000000359"}), cases.trace_ids("g", 1)[0])
     assert err.value.code == "BAD_REQUEST"
 
 
@@ -58,9 +59,9 @@ def test_wrk_summary_line_parses_and_rounds_combine():
     line = ('BENCHJSON {"requests":100,"duration_us":2000000,"bytes":5000,"errors_connect":0,"errors_read":0,'
             '"errors_write":0,"errors_status":3,"errors_timeout":0,"p50_us":900,"p90_us":1500,"p99_us":3000,'
             '"max_us":4000,"mean_us":1000.5}')
-    parsed = run.parse_wrk("Running 2s test\n" + line + "\n")
+    parsed = measure.parse_wrk("Running 2s test\n" + line + "\n")
     assert parsed["rps"] == 50 and parsed["errors"] == 3
-    combined = run.combine([parsed, dict(parsed, requests=300, p99_us=5000)])
+    combined = measure.combine([parsed, dict(parsed, requests=300, p99_us=5000)])
     assert combined["requests"] == 400 and combined["rps"] == 100 and combined["p99_us"] == 4000
 
 
@@ -104,7 +105,7 @@ def test_targets_and_table_report_pass_miss_and_not_measured():
         "cold_start": {"product_s": 0.4, "baseline_s": 0.3, "ratio": 1.333},
         "personas": {"count": 10000, "unavailable": ["No such command"]},
     }
-    results["targets"] = run.targets(results)
+    results["targets"] = report.targets(results)
     status = {t["target"]: t["status"] for t in results["targets"]}
     assert status["structured largest c16: throughput >= 0.8 x baseline"] == "PASS"
     assert status["structured largest c16: p99 <= 2 x baseline p99"] == "MISS"
@@ -122,14 +123,14 @@ def test_targets_and_table_report_pass_miss_and_not_measured():
                                       "floor": {"rps": 0.968, "p99": 1.059}}} for keep in (True, False)]
     results["slow_readers"] = {"health": {"p50_us": 900, "p99_us": 4000},
                                "structured_typical": {"p50_us": 9000, "p99_us": 150000}}
-    results["targets"] = run.targets(results)
+    results["targets"] = report.targets(results)
     status = {t["target"]: t["status"] for t in results["targets"]}
     assert status["structured typical c16 (no keep-alive): >= 1.5 x wiremock"] == "PASS"
     assert status["structured typical c16 (keep-alive): >= 1.5 x wiremock_no_journal"] == "MISS"
     assert status["structured typical c16 (keep-alive): >= 0.8 x baseline"] == "PASS"
     assert status["64 slow readers of 100 MB: health p99 <= 100 ms"] == "PASS"
     assert status["64 slow readers of 100 MB: structured_typical p99 <= 100 ms"] == "MISS"
-    text = run.table(results)
+    text = report.table(results)
     assert "WireMock --no-request-journal" in text and "while 64 clients read 100 MB slowly" in text
     assert "migrate structured, largest c16" in text and "MISS" in text and "N/A" in text
     floor_rows = [line for line in text.splitlines() if "essential floor" in line]
@@ -141,7 +142,7 @@ def test_floor_takes_the_bench_request_and_refuses_others(tmp_path):
     """bench/floor.py's essential steps run on the very request make bench sends, and refuse it
     once a header or the JWT is wrong (a floor that accepted anything would measure nothing)."""
     floor_module = _load("floor")
-    case = run.migrate_case("floor", run.TYPICAL_PERSONA, run.CONSUMER_ODS)
+    case = cases.migrate_case("floor", cases.TYPICAL_PERSONA, cases.CONSUMER_ODS)
     log_lines = []
 
     class Log:
@@ -153,7 +154,7 @@ def test_floor_takes_the_bench_request_and_refuses_others(tmp_path):
     floor = floor_module.Floor(str(tmp_path / "journal.jsonl"), Log(), body_size=10)
     body = floor(floor_module.environ(case))
     assert json.loads(body) == {"resourceType": "Bundle", "id": floor_module.TRACE, "entry": "x" * 10}
-    assert json.loads((tmp_path / "journal.jsonl").read_text())["nhs_number"] == run.TYPICAL_PERSONA
+    assert json.loads((tmp_path / "journal.jsonl").read_text())["nhs_number"] == cases.TYPICAL_PERSONA
     assert len(log_lines) == 1 and floor_module.TRACE in log_lines[0]
     for key, value in (("HTTP_SSP_TO", "200000000359"), ("HTTP_SSP_TRACEID", "not-a-uuid"),
                        ("HTTP_ACCEPT", "text/html")):
@@ -161,7 +162,7 @@ def test_floor_takes_the_bench_request_and_refuses_others(tmp_path):
         env[key] = value
         with pytest.raises(ValueError):
             floor(env)
-    wrong = run.migrate_case("floor", run.TYPICAL_PERSONA, run.CONSUMER_ODS)
+    wrong = cases.migrate_case("floor", cases.TYPICAL_PERSONA, cases.CONSUMER_ODS)
     wrong.reason = "directcare"
     with pytest.raises(ValueError):
         floor(floor_module.environ(wrong))
@@ -171,7 +172,7 @@ def test_served_floor_answers_the_products_bytes_for_any_trace_id(tmp_path):
     """``floor.py serve`` (beside the product in make bench) joins the product's real answer around
     each request's trace id, with the product's headers; a request it does not take gets a 400."""
     floor_module = _load("floor")
-    case = run.migrate_case("floor", run.TYPICAL_PERSONA, run.CONSUMER_ODS)
+    case = cases.migrate_case("floor", cases.TYPICAL_PERSONA, cases.CONSUMER_ODS)
     recorded = "0d4f1a8e-1111-4222-8333-444455556666"
     answer = json.dumps({"resourceType": "Bundle", "id": recorded, "type": "collection"}).encode()
     floor = floor_module.Floor(str(tmp_path / "journal.jsonl"), type("Log", (), {

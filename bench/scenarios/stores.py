@@ -1,4 +1,4 @@
-"""``make bench``: migrate structured with the control state on Redis beside SQLite, in one run.
+"""Stores: migrate structured with the control state on Redis beside SQLite, in one run.
 
 Two ``mockprovider serve`` (same gunicorn settings, same persona, same request): one on the default
 SQLite store, one with ``MOCKPROVIDER_STATE_URL`` on a redis-server this run starts (loopback,
@@ -6,24 +6,34 @@ append-only file as docker-compose.yml runs it). wrk rounds alternate SQLite, Re
 Also the per-request cost of the store itself, in process: reading the control state
 (``current()``) and writing the journal row (``record()``), the two calls every request makes.
 
-Called from bench/run.py with that module (its wrk, Server and request helpers are reused).
+``run(results)`` (after the served scenarios: it needs the typical persona they found) writes
+``results["stores"]``; ``rows`` gives the table its lines. ``python bench/scenarios/stores.py``
+prints only the in-process figures.
 """
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+if __package__ in (None, ""):      # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from bench.cases import metadata_case, migrate_case, trace_ids  # noqa: E402
+from bench.harness import DURATION, WARMUP, WORK, free_port, log, product_server  # noqa: E402
+from bench.measure import combine, wrk_run  # noqa: E402
 
 ROUNDS = ("sqlite", "redis", "redis", "sqlite")
 MICRO_CALLS = 20000
 
 
-def start_redis(run, folder: Path):
+def start_redis(folder: Path):
     binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = run.free_port()
+    port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
                              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
@@ -71,41 +81,41 @@ def micro(url: str, work: Path) -> dict:
     return out
 
 
-def compare(results: dict, run) -> None:
+def run(results: dict) -> None:
     typical = results.get("structured_personas", {}).get("typical")
     if typical is None:
         results["stores"] = {"unavailable": "migrate structured not measured"}
         return
-    run.log("stores: migrate structured on SQLite vs Redis (MOCKPROVIDER_STATE_URL)")
-    proc, url = start_redis(run, run.WORK / "redis")
+    log("stores: migrate structured on SQLite vs Redis (MOCKPROVIDER_STATE_URL)")
+    proc, url = start_redis(WORK / "redis")
     servers = {}
     try:
-        results["stores"] = {"micro": micro(url, run.WORK), "load": []}
+        results["stores"] = {"micro": micro(url, WORK), "load": []}
         for name in ("sqlite", "redis"):
-            server = run.product_server(run.free_port())
+            server = product_server(free_port())
             server.name = f"product-{name}"
             if name == "redis":
                 server.env["MOCKPROVIDER_STATE_URL"] = url
             servers[name] = server
-            server.wait_answer(run.metadata_case(), server.start())
-        case = run.migrate_case("structured_typical", typical["nhs"], typical["ods"])
+            server.wait_answer(metadata_case(), server.start())
+        case = migrate_case("structured_typical", typical["nhs"], typical["ods"])
         for connections in (1, 16):
-            traces = run.trace_ids(case.name, min(connections, 2))
-            half = max(1, run.DURATION // 2)
+            traces = trace_ids(case.name, min(connections, 2))
+            half = max(1, DURATION // 2)
             for server in servers.values():
-                if run.WARMUP:
-                    run.wrk_run(server, case, connections, run.WARMUP, traces)
+                if WARMUP:
+                    wrk_run(server, case, connections, WARMUP, traces)
             rounds = {"sqlite": [], "redis": []}
             for name in ROUNDS:
-                rounds[name].append(run.wrk_run(servers[name], case, connections, half, traces))
-            figures = {name: run.combine(rs) for name, rs in rounds.items()}
+                rounds[name].append(wrk_run(servers[name], case, connections, half, traces))
+            figures = {name: combine(rs) for name, rs in rounds.items()}
             results["stores"]["load"].append({"case": case.name, "connections": connections, **figures})
     finally:
         for server in servers.values():
             server.stop()
         proc.terminate()
         proc.wait(10)
-        shutil.rmtree(run.WORK / "redis", ignore_errors=True)
+        shutil.rmtree(WORK / "redis", ignore_errors=True)
 
 
 def rows(results: dict, fmt) -> list[tuple]:
@@ -135,15 +145,12 @@ def _ratio(a, b):
     return round(a / b, 3) if b else None
 
 
-if __name__ == "__main__":      # python bench/stores.py: only the in-process figures
-    import sys
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import run as bench_run
-    bench_run.WORK.mkdir(parents=True, exist_ok=True)
-    proc, url = start_redis(bench_run, bench_run.WORK / "redis")
+if __name__ == "__main__":      # python bench/scenarios/stores.py: only the in-process figures
+    WORK.mkdir(parents=True, exist_ok=True)
+    proc, url = start_redis(WORK / "redis")
     try:
-        print(json.dumps(micro(url, bench_run.WORK), indent=1))
+        print(json.dumps(micro(url, WORK), indent=1))
     finally:
         proc.terminate()
         proc.wait(10)
-        shutil.rmtree(bench_run.WORK / "redis", ignore_errors=True)
+        shutil.rmtree(WORK / "redis", ignore_errors=True)
