@@ -1,6 +1,11 @@
 """mockprovider: a mock NHS GP Connect provider (FHIR STU3).
 
 Public surface: :func:`mockprovider.app.create_app` and the ``mockprovider`` click CLI.
+
+Imports point one way (tests/unit/test_layers.py checks it, and that no module imports another
+in a circle): ``http`` -> ``interactions`` -> ``fhir`` -> ``record`` -> ``domain`` -> ``spec``,
+``errors``, ``config``. The top-level modules that start or drive the mock (``app``, ``cli``,
+``server``, ``preflight``, ``example``, ``control_client``, ``pytest_plugin``) sit above them.
 """
 
 __version__ = "0.1.0"

@@ -1,4 +1,8 @@
-"""Domain state with no HTTP in it: personas, ids, control state (flags, faults, journal)."""
+"""Domain state with no HTTP in it: personas, ids, control state (flags, faults, journal).
+
+Imports: ``spec``, ``errors``, ``config``; never ``record``, ``fhir``,
+``interactions``, ``http``, ``app``, ``cli`` or ``server``, and never Flask.
+"""
 
 # Persona section validators register themselves in persona_format.SECTION_VALIDATORS on import
 # (the record section's: mockprovider.record, wired in by mockprovider/__init__.py).

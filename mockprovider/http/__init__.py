@@ -1,1 +1,5 @@
-"""The HTTP layer: the only package (with app.py) that imports Flask."""
+"""The HTTP layer: the only package (with app.py) that imports Flask.
+
+Imports: ``interactions``, ``fhir``, ``record``, ``domain``, ``spec``, ``errors``, ``config`` and
+Flask; never ``cli`` or ``server``.
+"""

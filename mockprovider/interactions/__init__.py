@@ -2,6 +2,9 @@
 
 Each module exposes ``handle(call: Call) -> Reply``. The HTTP layer builds the Call after the gate
 passed, and turns the Reply into a response.
+
+Imports: ``fhir``, ``record``, ``domain``, ``spec``, ``errors``, ``config``; never ``http``, ``app``,
+``cli`` or ``server``, and never Flask.
 """
 from __future__ import annotations
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "mockprovider"
+REPO = Path(__file__).resolve().parents[2]
+PACKAGE = REPO / "mockprovider"
+BENCH = REPO / "bench"
 
 # layer -> packages of mockprovider it must never import
 FORBIDDEN = {
@@ -37,10 +39,10 @@ def imported_modules(path: Path):
 
 
 def resolve(path: Path, module: str, level: int) -> str:
-    """Absolute dotted name inside mockprovider (or the external module name)."""
+    """Absolute dotted name inside the repository's packages (or the external module name)."""
     if level == 0:
         return module
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)[:-level]
+    parts = list(path.relative_to(REPO).with_suffix("").parts)[:-level]
     return ".".join(parts + ([module] if module else []))
 
 
@@ -68,13 +70,14 @@ def test_layering(path):
 
 
 def module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def import_graph() -> dict:
-    """module -> the mockprovider modules it imports (``from . import x`` counts as importing x)."""
-    modules = {module_name(p): p for p in SOURCES}
+def import_graph(sources=SOURCES) -> dict:
+    """module -> the modules of ``sources`` it imports (``from . import x`` counts as importing x),
+    wherever the import statement is (inside a function too)."""
+    modules = {module_name(p): p for p in sources}
     graph = {}
     for name, path in modules.items():
         edges = set()
@@ -110,25 +113,61 @@ def test_record_is_a_package_of_clinical_areas():
         assert doc and "pages/accessrecord_structured/" in doc, f"record/{area}.py must name its page"
 
 
-@pytest.mark.parametrize("package", ["domain", "record", "fhir", "interactions", "http"])
-def test_no_import_cycles(package):
-    graph = import_graph()
-    inside = {m for m in graph if m.startswith(f"mockprovider.{package}")}
-
+def find_cycle(graph: dict, inside: set) -> list | None:
+    """One import cycle among the modules ``inside`` (a list that starts and ends with the same
+    module), or None."""
     def cycle_from(start):
         stack = [(start, [start])]
+        seen = set()
         while stack:
             node, trail = stack.pop()
             for nxt in graph[node] & inside:
                 if nxt == start:
                     return trail + [start]
-                if nxt not in trail:
+                if nxt not in trail and nxt not in seen:
+                    seen.add(nxt)
                     stack.append((nxt, trail + [nxt]))
         return None
 
     for module in sorted(inside):
         cycle = cycle_from(module)
-        assert cycle is None, "import cycle: " + " -> ".join(cycle)
+        if cycle:
+            return cycle
+    return None
+
+
+@pytest.mark.parametrize("package", ["domain", "record", "fhir", "interactions", "http", ""])
+def test_no_import_cycles(package):
+    """No circle inside each package, nor across mockprovider as a whole ("")."""
+    graph = import_graph()
+    prefix = f"mockprovider.{package}" if package else "mockprovider"
+    inside = {m for m in graph if m.startswith(prefix)}
+    cycle = find_cycle(graph, inside)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_no_import_cycles_in_bench():
+    """bench/ (make bench): the runner over its scenario modules, with no circle among them."""
+    graph = import_graph(sorted(BENCH.rglob("*.py")))
+    assert "bench.run" in graph and "bench.scenarios.stores" in graph
+    cycle = find_cycle(graph, set(graph))
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+    assert not any("bench.run" in edges for edges in graph.values()), "nothing imports the runner"
+
+
+def test_the_circle_check_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert find_cycle(graph, set(graph)) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}, {"a", "b"}) is None
+
+
+def test_every_package_says_what_lives_there_and_what_it_may_import():
+    for init in [*PACKAGE.rglob("__init__.py"), *BENCH.rglob("__init__.py")]:
+        if "builtin_personas" in init.parts:
+            continue
+        doc = ast.get_docstring(ast.parse(init.read_text())) or ""
+        assert doc and "import" in doc.lower(), \
+            f"{init.relative_to(REPO)} needs a docstring: what lives here, and what it may import"
 
 
 def test_serving_path_does_not_import_heavy_validators():

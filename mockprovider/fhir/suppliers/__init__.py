@@ -5,6 +5,8 @@ of a persona's ``supplier_record`` section (``{"style": "emis"|"tpp", "seed", "v
 on first use and kept (a heavy record is ~2,000+ resources). Served like an imported Bundle
 (:mod:`mockprovider.fhir.served_record`). Styles: :mod:`.styles`; content: :mod:`.builder`;
 terminology: :mod:`.terms`.
+
+Imports: as the rest of ``fhir`` (``record``, ``domain``, ``spec``, ``errors``, ``config``).
 """
 from __future__ import annotations
 
