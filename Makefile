@@ -37,11 +37,13 @@ test: $(STAMP) $(NPM_STAMP) test-debs
 	$(BIN)/python -m pytest
 
 ## Debian packages the tests run for real, installed when missing: redis-server (the shared
-## state of replicas) and nginx (the load balancer in front of them).
+## state of replicas), nginx (the load balancer in front of them) and curl (the docs' and
+## `mockprovider example`'s requests are run as printed).
 test-debs:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || missing="$$missing nginx"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl"; \
 	if [ -n "$$missing" ]; then echo "installing$$missing"; apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; fi
 

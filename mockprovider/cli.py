@@ -299,6 +299,86 @@ def render(nhs_number, directory, sensitive, trace_id):
     click.echo(body.decode("utf-8"))
 
 
+# --- example: mockprovider.example ---------------------------------------------------------------------------
+class _InteractionName(click.ParamType):
+    """An interaction of mockprovider.example (dashes or underscores, or an alias such as ``migrate``)."""
+    name = "interaction"
+
+    def convert(self, value, param, ctx):
+        from . import example
+        try:
+            return example.find(value)
+        except example.ExampleError as exc:
+            self.fail(str(exc), param, ctx)
+
+    def get_metavar(self, param, *args, **kwargs):
+        return "INTERACTION"
+
+
+@cli.command("example", epilog="Interactions: migrate-structured (or migrate), migrate-document, retrieve-document, "
+                               "find-patient, read-patient, search-documents, metadata-structured, "
+                               "metadata-documents, metadata (--list says what each is).")
+@click.argument("interaction", type=_InteractionName(), required=False)
+@click.argument("subject", required=False, metavar="[NHS_NUMBER|BINARY_ID]")
+@click.option("--list", "list_interactions", is_flag=True, help="list the interactions and what each takes")
+@click.option("--url", envvar="MOCKPROVIDER_URL", default="http://127.0.0.1:8080", show_default=True,
+              help="the mock (env MOCKPROVIDER_URL)")
+@click.option("--sensitive/--no-sensitive", default=None,
+              help="migrate: includeSensitiveInformation with conf/R (default: false, conf/N); migrate a "
+                   "document: conf/R (the default) or no confidentiality scope")
+@click.option("--document", "document_key", default=None, metavar="KEY",
+              help="the persona's document to fetch (its key or Binary id) [default: the first the "
+                   "interaction serves]")
+@click.option("--single-root", is_flag=True, help="address the single root /{ODS}/STU3/1/gpconnect/fhir")
+@click.option("--xml", is_flag=True, help="ask for FHIR XML (Accept: application/fhir+xml)")
+@_personas_option
+@click.option("--run", "run_it", is_flag=True,
+              help="make the request: the status line and headers on stderr, the body on stdout; exit 1 "
+                   "unless 2xx")
+def example_command(interaction, subject, list_interactions, url, sensitive, document_key, single_root, xml,
+                    directory, run_it):
+    """Print a ready request (a curl command) for INTERACTION, with fresh Ssp-* headers and an
+    unsigned JWT; or make it with --run.
+
+    NHS_NUMBER defaults to 9690937286 (a full record with documents); migrate-document and
+    retrieve-document take a Binary id, or an NHS number whose first document they serve. ODS code
+    and provider ASID come from MOCKPROVIDER_ODS_CODE / MOCKPROVIDER_PROVIDER_ASID (the defaults
+    otherwise), as the server reads them."""
+    from . import example
+    if list_interactions or interaction is None:
+        from .http.routes import BY_NAME
+        for entry in example.EXAMPLES:
+            takes = {"nhs": "NHS_NUMBER", "document": "NHS_NUMBER|BINARY_ID", None: ""}[entry.argument]
+            also = f" (or {', '.join(entry.aliases)})" if entry.aliases else ""
+            click.echo(f"{example.command_name(entry.interaction) + also:<32} {takes:<22} {entry.summary}; "
+                       f"{BY_NAME[entry.interaction].method} {BY_NAME[entry.interaction].ids[0]}")
+        if interaction is None and not list_interactions:
+            raise click.UsageError("name an interaction, e.g. `mockprovider example migrate 9690937286`")
+        return
+    try:
+        settings = Settings.from_env()
+        store = _load_store(directory) if interaction.argument is not None else None
+        request = example.build(interaction, example.subject_for(interaction, subject, store, settings,
+                                                                 document_key),
+                                settings=settings, url=url, sensitive=sensitive, xml=xml, single_root=single_root)
+    except (SettingsError, example.ExampleError) as exc:
+        raise click.ClickException(str(exc))
+    if not run_it:
+        click.echo(request.curl())
+        return
+    try:
+        status, reason, headers, body = example.send(request)
+    except OSError as exc:
+        raise click.ClickException(f"cannot reach the mock at {url}: {exc}")
+    click.echo(f"HTTP {status} {reason}", err=True)
+    for name, value in headers:
+        click.echo(f"{name}: {value}", err=True)
+    sys.stdout.buffer.write(body)
+    sys.stdout.flush()
+    if not 200 <= status < 300:
+        sys.exit(1)
+
+
 # --- control: mockprovider.control_client ------------------------------------------------------------------
 cli.add_command(control)
 
