@@ -3,7 +3,9 @@
 One structured source for two readers: the cast table of ``personas/README.md`` (generated from it
 between markers; ``python -m mockprovider.domain.cast --write`` rewrites the table, and
 tests/unit/test_builtin_cast.py fails when they disagree) and ``GET /_control/personas/{nhs}``,
-whose ``exercises`` and ``rules`` the console shows. A personas folder without ``cast.toml`` (a
+whose ``exercises`` and ``rules`` the console shows. ``cast.toml``'s ``[[variant]]`` entries (every
+clinical variant, the personas that show it, what the Bundle holds) feed the README's "Clinical
+variants" table the same way (the docs site shows both tables from the README). A personas folder without ``cast.toml`` (a
 generated one, a team's own) simply has no entries. The file is TOML, not JSON, so the persona
 loader (every ``*.json`` of the folder) never takes it for a patient.
 
@@ -20,6 +22,10 @@ START = "<!-- cast table: generated from cast.toml by `python -m mockprovider.do
 END = "<!-- end of cast table -->"
 HEADER = ("| NHS number | Name | Tags | What it exercises | Error row / rule it reaches |\n"
           "|---|---|---|---|---|")
+VARIANTS_START = ("<!-- variants table: generated from cast.toml ([[variant]]) by "
+                  "`python -m mockprovider.domain.cast --write`; edit cast.toml -->")
+VARIANTS_END = "<!-- end of variants table -->"
+VARIANTS_HEADER = "| Variant | Persona | What the Bundle shows |\n|---|---|---|"
 
 
 class CastError(ValueError):
@@ -59,6 +65,53 @@ def load(directory) -> dict[str, CastEntry]:
     return entries
 
 
+@dataclass(frozen=True)
+class Variant:
+    variant: str
+    personas: tuple[str, ...]     # "<NHS number>" or "<NHS number> (what to ask for)"
+    shows: str
+
+
+def load_variants(directory) -> list[Variant]:
+    """The ``[[variant]]`` entries of ``<directory>/cast.toml``, in file order ([] when none)."""
+    path = os.path.join(os.fspath(directory), FILE)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        return []
+    except tomllib.TOMLDecodeError as exc:
+        raise CastError(f"{path}: {exc}") from None
+    variants = []
+    for i, raw in enumerate(data.get("variant", [])):
+        where = f"{path}: variant[{i}]"
+        unknown = sorted(set(raw) - {"variant", "personas", "shows"})
+        if unknown:
+            raise CastError(f"{where} has unknown field(s) {', '.join(unknown)}")
+        name, personas, shows = raw.get("variant"), raw.get("personas"), raw.get("shows")
+        if not isinstance(name, str) or not name.strip():
+            raise CastError(f"{where}.variant must be non-empty text")
+        if not isinstance(shows, str) or not shows.strip():
+            raise CastError(f"{where}.shows must be non-empty text")
+        if not isinstance(personas, list) or not personas or not all(
+                isinstance(p, str) and p[:10].isdigit() and len(p.split(" ", 1)[0]) == 10 for p in personas):
+            raise CastError(f"{where}.personas must be a non-empty list of NHS numbers "
+                            "(each optionally followed by what to ask for, e.g. \"9690990039 (conf/N)\")")
+        variants.append(Variant(name, tuple(personas), shows))
+    return variants
+
+
+def variants_table(store, variants: list[Variant]) -> str:
+    """The README's clinical variants table; every persona it names must be in ``store``."""
+    rows = [VARIANTS_HEADER]
+    for variant in variants:
+        for persona in variant.personas:
+            if store.get(persona[:10]) is None:
+                raise CastError(f"{FILE}: variant {variant.variant!r} names {persona[:10]}, which is no persona")
+        rows.append(f"| {variant.variant} | {', '.join(variant.personas)} | {variant.shows} |")
+    return "\n".join(rows)
+
+
 def readme_table(store, entries: dict[str, CastEntry]) -> str:
     """The README's cast table: one row per persona of ``store`` that has an entry, by NHS number."""
     rows = [HEADER]
@@ -72,19 +125,45 @@ def readme_table(store, entries: dict[str, CastEntry]) -> str:
     return "\n".join(rows)
 
 
-def replace_table(readme: str, table: str) -> str:
+def replace_table(readme: str, table: str, start: str = START, end: str = END) -> str:
     """``readme`` with the text between the markers replaced by ``table``."""
-    head, found, rest = readme.partition(START)
-    if not found or END not in rest:
-        raise CastError(f"the README has no cast table markers ({START} ... {END})")
-    return f"{head}{START}\n{table}\n{END}{rest.partition(END)[2]}"
+    head, found, rest = readme.partition(start)
+    if not found or end not in rest:
+        raise CastError(f"the README has no table markers ({start} ... {end})")
+    return f"{head}{start}\n{table}\n{end}{rest.partition(end)[2]}"
 
 
-def current_table(readme: str) -> str:
+def current_table(readme: str, start: str = START, end: str = END) -> str:
     """The table as the README has it now (between the markers)."""
-    if START not in readme or END not in readme:
-        raise CastError("the README has no cast table markers")
-    return readme.partition(START)[2].partition(END)[0].strip("\n")
+    if start not in readme or end not in readme:
+        raise CastError(f"the README has no table markers ({start} ... {end})")
+    return readme.partition(start)[2].partition(end)[0].strip("\n")
+
+
+def readme_tables(directory, store=None) -> str:
+    """``<directory>/README.md`` as it should be: both tables generated from ``cast.toml``."""
+    if store is None:
+        from .personas import PersonaStore
+        store = PersonaStore.load(directory)
+    with open(os.path.join(os.fspath(directory), "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    readme = replace_table(readme, readme_table(store, load(directory)))
+    return replace_table(readme, variants_table(store, load_variants(directory)), VARIANTS_START, VARIANTS_END)
+
+
+def write_readme(directory, store=None) -> bool:
+    """Rewrite ``<directory>/README.md``'s generated tables (atomically); whether it changed."""
+    readme_path = os.path.join(os.fspath(directory), "README.md")
+    with open(readme_path, encoding="utf-8") as handle:
+        readme = handle.read()
+    updated = readme_tables(directory, store)
+    if updated == readme:
+        return False
+    tmp = readme_path + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(updated)
+    os.replace(tmp, readme_path)     # atomic
+    return True
 
 
 def main(argv=None) -> int:
@@ -94,23 +173,22 @@ def main(argv=None) -> int:
     from .personas import PersonaStore
 
     parser = argparse.ArgumentParser(prog="python -m mockprovider.domain.cast",
-                                     description="Print (or --write) the personas README cast table from cast.toml")
+                                     description="Print (or --write) the personas README's cast and clinical "
+                                                 "variants tables from cast.toml")
     parser.add_argument("directory", nargs="?", default=Settings().personas)
-    parser.add_argument("--write", action="store_true", help="rewrite README.md in the folder")
+    parser.add_argument("--write", action="store_true", help="rewrite the tables in README.md in the folder")
     args = parser.parse_args(argv)
-    table = readme_table(PersonaStore.load(args.directory), load(args.directory))
-    if not args.write:
-        print(table)
-        return 0
-    readme_path = os.path.join(args.directory, "README.md")
-    with open(readme_path, encoding="utf-8") as handle:
-        readme = handle.read()
-    updated = replace_table(readme, table)
-    if updated != readme:
-        tmp = readme_path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as handle:
-            handle.write(updated)
-        os.replace(tmp, readme_path)     # atomic
+    store = PersonaStore.load(args.directory)
+    try:
+        if not args.write:
+            print(readme_table(store, load(args.directory)))
+            print()
+            print(variants_table(store, load_variants(args.directory)))
+            return 0
+        write_readme(args.directory, store)
+    except CastError as exc:
+        print(f"error: {exc}")
+        return 1
     return 0
 
 

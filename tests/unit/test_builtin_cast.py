@@ -137,3 +137,32 @@ def test_a_bad_cast_file_is_one_clear_error(tmp_path):
     (tmp_path / "cast.toml").write_text('[[persona]]\nnhs_number = "9690937278"\nexercises = ""\nrules = ["200"]\n')
     with pytest.raises(cast_source.CastError, match=r"persona\[0\]\.exercises"):
         cast_source.load(tmp_path)
+
+
+def test_the_readme_variants_table_is_generated_from_cast_toml(cast):
+    """personas/README.md's "Clinical variants" table comes from cast.toml's [[variant]] entries, and
+    every persona a variant names is a built-in persona."""
+    from mockprovider.domain import cast as cast_source
+
+    variants = cast_source.load_variants(CAST_DIR)
+    assert len(variants) >= 30
+    readme = (CAST_DIR / "README.md").read_text(encoding="utf-8")
+    current = cast_source.current_table(readme, cast_source.VARIANTS_START, cast_source.VARIANTS_END)
+    assert current == cast_source.variants_table(cast, variants), \
+        "personas/README.md's variants table differs from personas/cast.toml: edit cast.toml, then run " \
+        "`python -m mockprovider.domain.cast --write`"
+    assert cast_source.readme_tables(CAST_DIR, cast) == readme
+
+
+def test_a_variant_naming_no_persona_or_malformed_is_refused(tmp_path, cast):
+    from mockprovider.domain import cast as cast_source
+
+    (tmp_path / "cast.toml").write_text('[[variant]]\nvariant = "x"\npersonas = ["9690937278 (conf/N)"]\nshows = "y"\n')
+    assert cast_source.variants_table(cast, cast_source.load_variants(tmp_path)).endswith(
+        "| x | 9690937278 (conf/N) | y |")
+    (tmp_path / "cast.toml").write_text('[[variant]]\nvariant = "x"\npersonas = ["9000000009"]\nshows = "y"\n')
+    with pytest.raises(cast_source.CastError, match="names 9000000009, which is no persona"):
+        cast_source.variants_table(cast, cast_source.load_variants(tmp_path))
+    (tmp_path / "cast.toml").write_text('[[variant]]\nvariant = "x"\npersonas = ["conf/N"]\nshows = "y"\n')
+    with pytest.raises(cast_source.CastError, match=r"variant\[0\]\.personas"):
+        cast_source.load_variants(tmp_path)
