@@ -148,7 +148,8 @@ def personas():
 @click.option("--json", "as_json", is_flag=True, help="an array of objects: nhs_number, name, "
               "registered_practice_ods, tags, file")
 def personas_list(directory, as_json):
-    """Every persona of the folder, with its tags (derived from its data)."""
+    """Every persona of the folder, one a line: NHS number, name and tags (derived from its data);
+    --json adds the registered practice and the file."""
     store = _load_store(directory)
     rows = [p.summary() for p in store]
     if as_json:
@@ -240,7 +241,7 @@ def personas_generate(count, seed, out, tags, style, volume, force, variants):
                    "the built-in cast]")
 @click.option("--force", is_flag=True, help="replace a persona file of the same NHS number")
 def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force):
-    """Turn a GP Connect structured Bundle into a persona served as it came (see personas/README.md)."""
+    """Turn a GP Connect structured Bundle into a persona served as it came (docs/personas/import.md)."""
     from .domain.bundle_import import BundleImportError, import_bundle, write_imported
     from .domain.personas import PersonaError, validate
     try:

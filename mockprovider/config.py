@@ -84,7 +84,7 @@ class Settings:
                                                "(migrate structured ignores enablement)")
     documents_enabled: bool = _flag(True, doc="Access Document capability enabled")
     validation: str = _flag("strict", ("strict", "lenient"),
-                            "lenient accepts missing Ssp-From/Ssp-To and relaxes aud (see README)")
+                            "lenient accepts missing Ssp-From/Ssp-To and relaxes aud (docs: Requests, validation modes)")
     dissent_blocks_migrate: bool = _flag(True, doc="dissented patient -> 403 NO_PATIENT_CONSENT on migrate "
                                                    "(seed table); false as the later draft (ARS-793)")
     migrate_document_codes: str = _flag("seed", ("seed", "current"),

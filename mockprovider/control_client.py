@@ -30,6 +30,7 @@ class ControlClient:
 
     def call(self, method: str, path: str, payload=None, *, data: bytes | None = None,
              content_type: str = "application/json"):
+        """Any control call: ``call("GET", "/catalogue")``; the answer's JSON, or ControlError."""
         if data is None and payload is not None:
             data = json.dumps(payload).encode()
         request = urllib.request.Request(self.url + "/_control" + path, data=data, method=method)
@@ -55,52 +56,66 @@ class ControlClient:
 
     # one method a call of the API
     def health(self):
+        """Whether the mock answers: status, store, persona count, ODS code (never needs the token)."""
         return self.call("GET", "/health")
 
     def state(self):
+        """Everything in one document: flags, start-up defaults, fault rules, journal, personas."""
         return self.call("GET", "/state")
 
     def flags(self, changes: dict | None = None):
+        """The live run-time flags; with ``changes`` (``{"validation": "lenient"}``), change those first."""
         return self.call("PATCH", "/flags", changes) if changes else self.call("GET", "/flags")
 
     def add_fault(self, rule: dict):
+        """Add a fault rule (``{"kind": "error", "status": 503, "times": 1}``); the rule with its ``id``."""
         return self.call("POST", "/faults", rule)
 
     def faults(self):
+        """The fault rules, oldest first, with their ``remaining`` uses."""
         return self.call("GET", "/faults")
 
     def delete_fault(self, rule_id: str):
+        """Delete one fault rule by id."""
         return self.call("DELETE", f"/faults/{rule_id}")
 
     def clear_faults(self):
+        """Delete every fault rule."""
         return self.call("DELETE", "/faults")
 
     def reset(self):
+        """Back to start-up: flags as configured, no fault rules, the start-up cast, an empty journal."""
         return self.call("POST", "/reset")
 
     def requests(self, limit: int | None = None):
+        """The request journal, newest first (at most ``limit`` rows)."""
         return self.call("GET", "/requests" + (f"?limit={limit}" if limit is not None else ""))
 
     def clear_requests(self):
+        """Empty the request journal."""
         return self.call("DELETE", "/requests")
 
     # run-time personas
     def personas(self):
+        """Every persona served now: NHS number, name, tags, description, source, file."""
         return self.call("GET", "/personas")
 
     def persona(self, nhs_number: str):
+        """One persona in full: what it exercises, the rules it reaches, PDS facts, its documents."""
         return self.call("GET", f"/personas/{nhs_number}")
 
     def put_persona(self, nhs_number: str, persona=None, *, data: bytes | None = None,
                     content_type: str = "application/json"):
-        """A persona dict (or its bytes); ``content_type="application/fhir+json"`` with a
-        structured Bundle's bytes imports the Bundle as the persona."""
+        """Create or replace a persona for every worker: a persona dict (or its bytes); with
+        ``content_type="application/fhir+json"`` a structured Bundle's bytes, imported as the persona."""
         return self.call("PUT", f"/personas/{nhs_number}", persona, data=data, content_type=content_type)
 
     def delete_persona(self, nhs_number: str):
+        """Take a persona out (a built-in or folder one too, until reset)."""
         return self.call("DELETE", f"/personas/{nhs_number}")
 
     def reload_personas(self):
+        """Read the personas folder again; run-time personas stay on top."""
         return self.call("POST", "/personas/reload")
 
 

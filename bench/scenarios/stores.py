@@ -124,7 +124,7 @@ def rows(results: dict, fmt) -> list[tuple]:
     out = []
     for e in stores.get("load", []):
         r, s = e["redis"], e["sqlite"]
-        name = f"migrate structured c{e['connections']}: Redis store | SQLite store"
+        name = f"migrate structured c{e['connections']}: Redis store vs SQLite store"
         out.append((name, "requests/s", fmt(r["rps"]), fmt(s["rps"]), fmt(_ratio(r["rps"], s["rps"]), "x")))
         out.append(("", "p50 ms", fmt(r["p50_us"] / 1000), fmt(s["p50_us"] / 1000),
                     fmt(_ratio(r["p50_us"], s["p50_us"]), "x")))
@@ -135,7 +135,7 @@ def rows(results: dict, fmt) -> list[tuple]:
     micro_ = stores.get("micro")
     if micro_:
         for call, label in (("current_us", "read control state us/call"), ("record_us", "journal row us/call")):
-            out.append(("store per request (in process): Redis | SQLite" if call == "current_us" else "", label,
+            out.append(("store per request (in process): Redis vs SQLite" if call == "current_us" else "", label,
                         fmt(micro_["redis"][call]), fmt(micro_["sqlite"][call]),
                         fmt(_ratio(micro_["redis"][call], micro_["sqlite"][call]), "x")))
     return out

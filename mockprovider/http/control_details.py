@@ -57,25 +57,25 @@ def _kind(default) -> str:
     return {bool: "boolean", int: "integer"}.get(type(default), "text")
 
 
-@bp.get("/catalogue")
-def catalogue():
-    runtime = _runtime()
-    live = runtime.control.flags()
-    defaults = runtime.settings.runtime_defaults()
+def describe(settings: Settings, live: dict) -> dict:
+    """The catalogue document: every run-time flag (``live``: their values now), the start-up
+    settings, the fault kinds with their fields, the match fields, the Spine codes and the proxy
+    statuses. The docs' reference pages are generated from it too (tools/docs_generate.py)."""
+    defaults = settings.runtime_defaults()
     flags = [{"name": name, "type": "choice" if f.metadata.get("choices") else _kind(f.default),
               "choices": list(f.metadata.get("choices") or []) or None,
               "group": FLAG_GROUPS.get(name, "Other"), "doc": f.metadata.get("doc", ""),
               "default": defaults.get(name), "value": live.get(name)}
              for name, f in RUNTIME_FLAGS.items()]
     startup = [{"name": f.name, "env": "MOCKPROVIDER_" + f.name.upper(), "doc": f.metadata.get("doc", ""),
-                "value": "(set)" if f.name == "control_token" and getattr(runtime.settings, f.name)
-                else getattr(runtime.settings, f.name)}
+                "value": "(set)" if f.name == "control_token" and getattr(settings, f.name)
+                else getattr(settings, f.name)}
                for f in fields(Settings) if not f.metadata.get("runtime")]
 
     def described(items):
         return [{"name": name, "required": required, "doc": doc} for name, required, doc in items]
 
-    return jsonify({
+    return {
         "flags": flags,
         "settings": startup,
         "faults": {
@@ -91,7 +91,13 @@ def catalogue():
             "max_ms": fault_kinds.MAX_MS,
         },
         "interactions": list(fault_kinds.INTERACTIONS),
-    })
+    }
+
+
+@bp.get("/catalogue")
+def catalogue():
+    runtime = _runtime()
+    return jsonify(describe(runtime.settings, runtime.control.flags()))
 
 
 def _persona_or_error(nhs_number: str):
