@@ -8,7 +8,8 @@ STAMP  := $(VENV)/.installed-stamp
 HOST ?= $(or $(MOCKPROVIDER_HOST),127.0.0.1)
 PORT ?= $(or $(MOCKPROVIDER_PORT),8080)
 
-.PHONY: run test test-debs install clean bench console-screenshots lint-docker docker-check docker-clean fuzz soak
+.PHONY: run test test-debs install clean bench console-screenshots lint-docker docker-check docker-clean fuzz soak \
+	docs docs-generate docs-serve
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -79,9 +80,24 @@ SOAK_ARGS ?= --clients 64 --duration 60
 soak: $(STAMP)
 	$(BIN)/python -m tests.soak.soak $(SOAK_ARGS)
 
-## Regenerate the console screenshots in tests/console/screenshots/ (the README shows them).
+## The documentation site (MkDocs + Material, mkdocs.yml) into site/, strictly: a broken link, a
+## missing page or snippet fails. make test builds it too (tests/docs/test_site.py).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+## Rewrite every docs table that mirrors code (tools/docs_generate.py: settings, flags, fault kinds,
+## Spine errors, interactions, examples, control client, CLI, cast and variants, benchmark figures);
+## tests/docs/test_generated.py fails while one differs from the code.
+docs-generate: $(STAMP)
+	$(BIN)/python tools/docs_generate.py
+
+## The site on http://127.0.0.1:8000, rebuilt as you edit.
+docs-serve: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+## Regenerate the console screenshots in docs/images/console/ (the docs' console page shows them).
 console-screenshots: $(STAMP)
 	MOCKPROVIDER_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/console
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis bench/.work
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis bench/.work site

@@ -1,6 +1,6 @@
 """Running the app under gunicorn, in-process (the app is built once, before the workers fork).
 
-Transport rules the mock keeps here (README "Reliability"):
+Transport rules the mock keeps here (docs/reliability.md):
 - TLS: TLS 1.2 at least (the spec's SSP link is mutual TLS 1.2); a client certificate signed by
   ``ca_certs`` is required when that bundle is given, otherwise the handshake fails.
 - Concurrency: gunicorn's threaded worker (``gthread``), ``threads`` request threads per worker

@@ -9,7 +9,7 @@ Public surface (``mockprovider personas import`` and ``PUT /_control/personas/{n
 The persona returned is plain JSON data that the persona loader accepts: the patient's
 demographics at the top level (so the business rules see them) and a ``fhir_record`` section that
 holds the Bundle's entries **as they came**. The mock serves those entries back with only the
-documented rewrites (personas/README.md, "Imported Bundles"):
+documented rewrites (docs/personas/import.md):
 
 1. ``Bundle.id`` is the request's Ssp-TraceID (every migrate response);
 2. each ``DocumentReference.content[].attachment.url`` points at this mock's ``…/Binary/{id}``;
@@ -352,7 +352,7 @@ def import_bundle(bundle: dict, *, nhs_number: str | None = None, documents_dir:
                     continue
                 doc["size"] = actual
                 if att.get("size") != actual:
-                    att["size"] = actual       # a rewrite (README): the size of the bytes served
+                    att["size"] = actual       # a rewrite (docs/personas/import.md): the size of the bytes served
             else:
                 seed = f"imported/{number}/{key}"
                 doc["generate"] = {"size": size, "seed": seed}

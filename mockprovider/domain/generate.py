@@ -8,7 +8,7 @@ There is no wall clock and no global randomness: every value comes from the seed
   reseeded per persona (``seed_instance``), which is much faster than making one per persona.
 - Dates are counted back from :data:`REFERENCE_DATE`, a fixed day.
 - Clinical codes come from :mod:`mockprovider.domain.clinical_codes`; the record follows the
-  structured record format (personas/README.md).
+  structured record format (docs/personas/format.md).
 
 ``tags`` shapes every generated persona: e.g. ``sensitive`` sets the PDS flag, ``confidential-items``
 marks some items confidential, ``full-record`` fills every clinical area, ``large-record`` gives a

@@ -1,7 +1,7 @@
 """Validators for the administrative persona sections: ``address``, ``telecom``, ``usual_gp``,
 ``registration``.
 
-The format is documented in personas/README.md, "## Persona format". Each validator is registered
+The format is documented in docs/personas/format.md. Each validator is registered
 in :data:`mockprovider.domain.persona_format.SECTION_VALIDATORS` and fails through the
 :class:`~mockprovider.domain.persona_format.Checker`, so an error names the file, the JSON path and
 the reason. The ``record`` section's checks live beside its builders, one clinical area a module,

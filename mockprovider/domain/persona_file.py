@@ -1,6 +1,6 @@
 """One persona file: parse, validate, and the :class:`Persona` it becomes.
 
-The format is documented in personas/README.md. :func:`validate` checks the top-level fields and
+The format is documented in docs/personas/format.md. :func:`validate` checks the top-level fields and
 runs every registered section validator (:data:`.persona_format.SECTION_VALIDATORS`); the first
 mistake raises :class:`PersonaError` naming the file, the JSON path and the reason.
 

@@ -1,6 +1,6 @@
 """Personas: one JSON file a patient, loaded and validated at start-up, indexed by NHS number.
 
-The format is documented in personas/README.md. Loading checks every file and fails loudly:
+The format is documented in docs/personas/format.md. Loading checks every file and fails loudly:
 :class:`PersonaError` names the file, the JSON path and the reason; no partial cast is ever served
 (the first bad file stops the load; ``mockprovider personas validate`` lists every bad file).
 

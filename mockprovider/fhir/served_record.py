@@ -3,7 +3,7 @@
 ``bundle(persona, sensitive, documents_base, documents)`` gives the migrate Bundle (its id is the
 trace placeholder, spliced per request) of a persona with a ``fhir_record`` or ``supplier_record``
 section (:mod:`mockprovider.domain.fhir_record`). Nothing is "fixed": every entry is sent as stored,
-but for the documented rewrites (personas/README.md, "Imported Bundles"):
+but for the documented rewrites (docs/personas/import.md):
 
 - each attachment listed in ``attachments`` gets ``url`` = the documents root + ``/Binary/{id}`` of
   its persona document (so a consumer following it verbatim reaches this mock's Binary route);

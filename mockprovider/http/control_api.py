@@ -212,7 +212,7 @@ def _bad_persona(errors: list, nhs: str):
 @bp.put("/personas/<nhs>")
 def put_persona(nhs):
     """Create (201) or replace (200) one persona, for every worker at once. application/json: a
-    persona (personas/README.md); application/fhir+json: a GP Connect structured Bundle, imported."""
+    persona (docs/personas/format.md); application/fhir+json: a GP Connect structured Bundle, imported."""
     runtime = _runtime()
     label = runtime_label(nhs)
     if not nhs_numbers.is_valid(nhs):

@@ -8,7 +8,7 @@ Order (what the assurance suite's expectations imply, errors.md §3):
   4. Ssp-* headers -> 400 BAD_REQUEST (Ssp-InteractionID picks the interaction among those on the path)
   5. bearer JWT  -> 400 BAD_REQUEST / 422 INVALID_RESOURCE (mockprovider.http.bearer)
 
-Lenient validation (flag ``validation = lenient``) relaxes exactly what the README lists; every
+Lenient validation (flag ``validation = lenient``) relaxes exactly what docs/interactions/index.md lists; every
 relaxation used is returned as a finding for the request journal.
 """
 from __future__ import annotations

@@ -3,7 +3,7 @@ links across areas (``problem`` keys, consultation structure).
 
 Registered in :data:`mockprovider.domain.persona_format.SECTION_VALIDATORS` when
 :mod:`mockprovider.record` is imported (``mockprovider/__init__.py`` does, so every entry point
-validates a record the same way). The format is documented in personas/README.md.
+validates a record the same way). The format is documented in docs/personas/format.md.
 """
 from __future__ import annotations
 

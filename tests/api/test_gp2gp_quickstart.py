@@ -1,4 +1,4 @@
-"""The README's GP2GP adaptor quick start, checked: requests shaped as the NHS GP2GP adaptor sends
+"""The GP2GP adaptor quick start (docs/gp2gp.md), checked: requests shaped as the NHS GP2GP adaptor sends
 them (integration-adaptor-gp2gp: GpcRequestBuilder, GpcTokenBuilder and its jwt templates; facts
 only) get a Bundle and every document from the mock in lenient mode, and strict mode says why not."""
 import base64

@@ -7,8 +7,9 @@
   console with the token as the Basic password, at 1280x800;
 - ``page``: a new tab on ``/_console``.
 
-Screenshots (``shoot(page, name)``) are written to ``tests/console/screenshots/`` only when
-``MOCKPROVIDER_SCREENSHOTS=1``, so a normal run leaves the tree clean.
+Screenshots (``shoot(page, name)``) are written to ``docs/images/console/`` (where the docs site's
+console page shows them; the only copy) only when ``MOCKPROVIDER_SCREENSHOTS=1`` (``make
+console-screenshots``), so a normal run leaves the tree clean.
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ CHROMIUM = os.environ.get("MOCKPROVIDER_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "console-test-token"
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "images" / "console"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
@@ -78,7 +79,7 @@ def page(browser_context):
 
 
 def shoot(page, name: str, top: bool = True) -> None:
-    """Save a screenshot for the README when MOCKPROVIDER_SCREENSHOTS=1 (otherwise nothing);
+    """Save a screenshot for the docs when MOCKPROVIDER_SCREENSHOTS=1 (otherwise nothing);
     scrolled to the top of the page unless ``top`` is false."""
     if os.environ.get("MOCKPROVIDER_SCREENSHOTS") != "1":
         return
