@@ -103,9 +103,14 @@ def _persona_or_error(nhs_number: str):
     return persona, None
 
 
-def _documents_base(runtime) -> str:
+def _documents_base(runtime, persona=None) -> str:
+    """The documents root a migrate request for ``persona`` would put in attachment URLs: its home
+    practice's (mockprovider.domain.practices), on this server's host."""
     origin = runtime.settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
-    return f"{origin}/{runtime.settings.ods_code}/STU3/1/gpconnect/documents/fhir"
+    practice = runtime.practices.home_of(persona) if persona is not None and runtime.practices else None
+    if practice is None:
+        return f"{origin}/{runtime.settings.ods_code}/STU3/1/gpconnect/documents/fhir"
+    return f"{origin}/{practice.ods}/STU3/1/{practice.documents_root()}"
 
 
 @bp.get("/personas/<nhs_number>")
@@ -117,7 +122,7 @@ def persona_detail(nhs_number):
     flags = runtime.control.flags()
     data = persona.data
     entry = cast.load(runtime.personas.directory).get(persona.nhs_number)
-    base = _documents_base(runtime)
+    base = _documents_base(runtime, persona)
     retrieve_limit = flags.get("retrieve_document_limit_bytes", 0)
     migrate_limit = flags.get("migrate_document_limit_bytes", 0)
     documents = [{
@@ -157,6 +162,6 @@ def persona_record(nhs_number):
     if not _UUID.match(trace_id):
         return control_api.json_error(400, "'trace_id' must be a UUID", field="trace_id")
     runtime = _runtime()
-    shape = SimpleNamespace(runtime=runtime, flags=runtime.control.flags(), documents_base=_documents_base(runtime))
+    shape = SimpleNamespace(runtime=runtime, flags=runtime.control.flags(), documents_base=_documents_base(runtime, persona))
     body = migrate_structured.cached_body(shape, persona, raw == "true").render(trace_id)
     return Response(body, content_type=spec.FHIR_JSON_UTF8)
