@@ -24,6 +24,7 @@ from ..config import RUNTIME_FLAGS, Settings
 from ..domain import cast
 from ..domain import faults as fault_kinds
 from ..domain.documents import index as documents_index
+from ..domain.practices import SDS_QUIRKS
 from ..errors import PROXY_STATUSES, TABLE
 from ..fhir.documents import binary_url
 from ..fhir.preview import FIXED_TRACE_ID
@@ -46,6 +47,7 @@ FLAG_GROUPS = {
     "migrate_document_enablement": "Compatibility", "error_display": "Compatibility",
     "nhs_number_status_system": "Compatibility", "patient_general_practitioner": "Compatibility", "patient_general_practitioner": "Compatibility",
     "migrate_document_limit_bytes": "Limits", "retrieve_document_limit_bytes": "Limits",
+    "ssp_checks": "Lookups", "jwt_aud": "Lookups", "sds_apikey": "Lookups", "pds_auth": "Lookups",
 }
 
 
@@ -73,7 +75,8 @@ def catalogue():
                for f in fields(Settings) if not f.metadata.get("runtime")]
 
     def described(items):
-        return [{"name": name, "required": required, "doc": doc} for name, required, doc in items]
+        return [{"name": name, "required": required, "doc": doc,
+                 **({"choices": list(SDS_QUIRKS)} if name == "quirk" else {})} for name, required, doc in items]
 
     return jsonify({
         "flags": flags,
@@ -83,7 +86,8 @@ def catalogue():
                        "fields": described(fault_kinds.KIND_FIELDS[kind])} for kind in fault_kinds.KINDS],
             "common_fields": described(fault_kinds.COMMON_FIELDS),
             "match_fields": [{"name": name, "doc": fault_kinds.MATCH_DOCS[name],
-                              "choices": list(fault_kinds.INTERACTIONS) if name == "interaction" else None}
+                              "choices": list(fault_kinds.INTERACTIONS + fault_kinds.LOOKUP_INTERACTIONS)
+                              if name == "interaction" else None}
                              for name in fault_kinds.MATCH_FIELDS],
             "spine_codes": [{"code": c.code, "status": c.status, "display": c.display} for c in TABLE.values()],
             "proxy_statuses": [{"status": status, "display": display}
@@ -91,6 +95,7 @@ def catalogue():
             "max_ms": fault_kinds.MAX_MS,
         },
         "interactions": list(fault_kinds.INTERACTIONS),
+        "lookup_interactions": list(fault_kinds.LOOKUP_INTERACTIONS),
     })
 
 
