@@ -109,4 +109,6 @@
   }
 
   document.addEventListener("console:view", (event) => { if (event.detail === "practices") load(); });
+  // console.js (loaded first) may have shown this view before this script was listening
+  if (!$("#view-practices").hidden) load();
 }());
