@@ -73,9 +73,6 @@ PDS = {
     "INVALIDATED_RESOURCE": Row("INVALIDATED_RESOURCE", 404, "processing",
                                 "Resource that has been marked as invalid was requested - invalid resources "
                                 "cannot be retrieved", PLATFORM_SYSTEM),
-    "UNABLE_TO_CALL_SERVICE": Row("UNABLE_TO_CALL_SERVICE", 408, "timeout",
-                                  "The downstream domain processing has not completed within the configured "
-                                  "timeout period", PLATFORM_SYSTEM),
     # 200 with this OperationOutcome as the body: the search matched more patients than asked for.
     "TOO_MANY_MATCHES": Row("TOO_MANY_MATCHES", 200, "multiple-matches", "Too Many Matches", PLATFORM_SYSTEM,
                             severity="information"),
@@ -85,7 +82,7 @@ PDS = {
 }
 
 # The token endpoint (OAuth 2.0): error -> HTTP status.
-OAUTH = {"invalid_request": 400, "unsupported_grant_type": 400, "invalid_client": 401}
+OAUTH = {"invalid_request": 400, "unsupported_grant_type": 400}
 
 
 class LookupFailure(Exception):
