@@ -19,8 +19,9 @@ from __future__ import annotations
 PRESENT, ABSENT, INVALIDATED, SUPERSEDED = "present", "absent", "invalidated", "superseded"
 
 
-def record_state(persona) -> str:
-    pds = persona.demographics.get("pds") or {}
+def record_state(persona, data: dict | None = None) -> str:
+    """``data``: the persona's demographics when the caller has them already (saves a parse)."""
+    pds = (data if data is not None else persona.demographics).get("pds") or {}
     if pds.get("on_pds") is False:
         return ABSENT
     if pds.get("invalidated"):
@@ -36,8 +37,8 @@ def expected_requesting_ods(persona, settings) -> str | None:
     return persona.registered_practice_ods or settings.consumer_ods or None
 
 
-def general_practitioner(persona, registry, settings) -> str | None:
+def general_practitioner(persona, registry, settings, data: dict | None = None) -> str | None:
     """The ODS code PDS shows in ``generalPractitioner`` (None: no current GP)."""
-    if (persona.demographics.get("pds") or {}).get("no_current_gp"):
+    if ((data if data is not None else persona.demographics).get("pds") or {}).get("no_current_gp"):
         return None
     return expected_requesting_ods(persona, settings) or registry.home_of(persona).ods

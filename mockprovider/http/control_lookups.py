@@ -47,7 +47,7 @@ def _personas_of(runtime, practice) -> list:
     return sorted((p for p in runtime.personas if registry.home_of(p) is practice), key=lambda p: p.nhs_number)
 
 
-def pds_view(runtime, number: str, origin: str) -> dict:
+def pds_view(runtime, number: str) -> dict:
     try:
         resource, facts = pds.read(number, runtime.personas, runtime.practices, runtime.settings)
     except LookupFailure as failure:
@@ -97,7 +97,7 @@ def practice_detail(ods):
         answers.append({"interaction": name, "interaction_id": interaction_id, **found})
     row = registry_module.practice_row(practice, practice is registry.default)
     return jsonify({**row, "sds": answers,
-                    "personas": [{"nhs_number": p.nhs_number, "name": p.name, "pds": pds_view(runtime, p.nhs_number, origin)}
+                    "personas": [{"nhs_number": p.nhs_number, "name": p.name, "pds": pds_view(runtime, p.nhs_number)}
                                  for p in _personas_of(runtime, practice)]})
 
 
@@ -108,4 +108,4 @@ def persona_pds(nhs_number):
     runtime = _runtime()
     if runtime.personas.get(nhs_number) is None:
         return control_api.json_error(404, f"no persona with NHS number {nhs_number}", field="nhs_number")
-    return jsonify(pds_view(runtime, nhs_number, _origin(runtime)))
+    return jsonify(pds_view(runtime, nhs_number))

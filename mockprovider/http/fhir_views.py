@@ -244,7 +244,9 @@ def handle(runtime, environ) -> tuple[Answer, dict, LazyRequest]:
     injected = passed = None
     try:
         body_length = req.content_length
-        if flags.get("ssp_checks") or runtime.practices.unreachable:    # the Spine Secure Proxy's refusals
+        # the Spine Secure Proxy's refusals: only for the proxy form (/http…), so a direct request pays nothing
+        if environ.get("PATH_INFO", "").startswith("/http") and (flags.get("ssp_checks")
+                                                                 or runtime.practices.unreachable):
             refused = ssp.check(runtime, environ, headers, flags)
             if refused is not None:
                 return ssp.refusal(refused, entry, runtime, started, environ), entry, req

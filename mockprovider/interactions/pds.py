@@ -154,10 +154,10 @@ def search(query: list, personas, registry, settings, origin: str) -> tuple[dict
     hides_restricted = bool(postcode or one.get("general-practitioner"))
     found: dict[str, dict] = {}
     for persona in personas:
-        state = pds_facts.record_state(persona)
+        data = persona.demographics              # parsed once a persona (never a generated record)
+        state = pds_facts.record_state(persona, data)
         if state in (pds_facts.ABSENT, pds_facts.INVALIDATED):
             continue
-        data = persona.demographics
         if family_re and not family_re.match(data["name"]["family"].lower()):
             continue
         names_given = [g.lower() for g in data["name"].get("given", [])]
@@ -171,8 +171,8 @@ def search(query: list, personas, registry, settings, origin: str) -> tuple[dict
             continue
         if postcode and not _postcode_matches(postcode, data.get("address")):
             continue
-        gp = pds_facts.general_practitioner(persona, registry, settings)
-        if one.get("general-practitioner") and one["general-practitioner"] != gp:
+        if one.get("general-practitioner") and \
+                one["general-practitioner"] != pds_facts.general_practitioner(persona, registry, settings, data):
             continue
         if one.get("email") and not _telecom(data, "email", one["email"].lower()):
             continue
