@@ -33,7 +33,6 @@ from urllib.parse import parse_qsl, unquote
 
 from werkzeug.wrappers import Request
 
-from ..domain import faults as fault_rules
 from ..domain.control import now_iso
 from ..domain.ids import NAMESPACE
 from ..fhir.lookups_outcome import outcome
