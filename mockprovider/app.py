@@ -16,6 +16,7 @@ from .config import BUILT_IN_PERSONAS, Settings
 from .domain.persona_layer import LayeredCast
 from .domain.control import ControlStore, SqliteControlStore
 from .domain.personas import PersonaStore
+from .domain import practices as practice_registry
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Runtime:
     handled: frozenset = frozenset()
     caches: dict = field(default_factory=dict)   # build once, serve many: name -> cache object
     cast: LayeredCast | None = None     # folder + run-time layer; ``personas`` is its current store
+    practices: practice_registry.Registry | None = None   # the practices registry (domain.practices)
     # The layer version ``personas`` reflects: published only after ``personas`` and ``caches`` are
     # swapped, so a thread that sees it current never reads the old cast (gthread workers).
     personas_version: int = 0
@@ -55,10 +57,18 @@ class Runtime:
 
 def create_app(overrides: dict | None = None, environ=None) -> Flask:
     settings = Settings.from_env(environ, **(overrides or {}))
+    registry = practice_registry.load(settings)           # RegistryError: one line naming file and key
+    # The settings read the default practice (a changed MOCKPROVIDER_ODS_CODE / _PROVIDER_ASID renamed it).
+    settings = settings.with_changes(ods_code=registry.default.ods, provider_asid=registry.default.asid)
     personas = PersonaStore.load(settings.personas)
+    mistakes = practice_registry.check_store(registry, personas)
+    if mistakes:
+        raise mistakes[0]                                  # a PersonaError: file, JSON path, reason
     control = open_store(settings)
 
-    from .http import access_log, console, control_api, control_details, fhir_views, security   # Flask: HTTP layer only
+    from .http import access_log, console, control_api, control_details, control_lookups, fhir_views, routes, \
+        security   # Flask: HTTP layer only
+    routes.check_registry(registry)
 
     app = Flask("mockprovider")
     app.url_map.merge_slashes = False     # keep the Spine-proxy form /https://host/... intact
@@ -66,9 +76,11 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     builtin = os.path.realpath(settings.personas) == os.path.realpath(BUILT_IN_PERSONAS)
     runtime = app.extensions["mockprovider"] = Runtime(settings, personas, control,
                                                        handled=frozenset(fhir_views.HANDLERS),
-                                                       cast=LayeredCast(personas, control, builtin))
+                                                       cast=LayeredCast(personas, control, builtin),
+                                                       practices=registry)
     app.register_blueprint(control_api.bp)
     app.register_blueprint(control_details.bp)
+    app.register_blueprint(control_lookups.bp)
     app.register_blueprint(console.bp)
     security.init_app(app)
     access_log.init_app(app, settings)

@@ -60,9 +60,12 @@ def cli():
 @click.option("--state-url", envvar="MOCKPROVIDER_STATE_URL", default=None, metavar="URL",
               help="redis://host:port/db: share flags, fault rules, journal and run-time personas with "
                    "other replicas [default: SQLite in a private folder]")
+@click.option("--practices", envvar="MOCKPROVIDER_PRACTICES", default=None, metavar="FILE",
+              help="practices registry (TOML, docs/lookups.md) [default: practices.toml in the personas "
+                   "folder, else the built-in one]")
 @click.option("--dev", is_flag=True, help="Flask's development server instead of gunicorn")
 def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile, ca_certs, log_format, access_log, state_url,
-          dev):
+          practices, dev):
     """Run the mock under gunicorn (or Flask's dev server with --dev).
 
     Refused with one line and exit status 1: no personas (unless --allow-empty), --workers below 1,
@@ -70,7 +73,7 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
     overrides = dict(host=host, port=port, workers=workers, threads=threads, personas=personas,
                      allow_empty=allow_empty,
                      tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs,
-                     log_format=log_format, access_log=access_log, state_url=state_url)
+                     log_format=log_format, access_log=access_log, state_url=state_url, practices=practices)
     log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
     from . import preflight
     try:
@@ -180,6 +183,12 @@ def personas_validate(directory, render):
     directory = _personas_dir(directory)
     store, errors = PersonaStore.check(directory)
     problems = [str(e) for e in errors]
+    from .domain import practices
+    try:        # the personas against the practices registry this folder would be served with
+        registry = practices.load(Settings.from_env(personas=directory))
+        problems += [str(e) for e in practices.check_store(registry, store)]
+    except SettingsError as exc:
+        problems.append(str(exc))
     checked = "loaded"
     if render:
         from .fhir import preview

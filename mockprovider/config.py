@@ -76,6 +76,9 @@ class Settings:
     access_log: bool = _setting(True, "one line a request on stdout (time, method, path, status, ms, trace id, "
                                       "interaction, Spine code)")
     allow_empty: bool = _setting(False, "serve with no personas at all (otherwise an empty folder is refused)")
+    practices: str = _setting("", "practices registry (TOML; docs/lookups.md): the practices the mock serves and "
+                                  "SDS publishes, and the consumer systems; empty = practices.toml in the "
+                                  "personas folder, else the built-in one")
 
     # --- run-time flags (changeable through /_control/flags) --------------------------------------
     gpconnect_enabled: bool = _flag(True, doc="GP Connect enabled at the practice")
@@ -104,6 +107,19 @@ class Settings:
                                               "Patient.generalPractitioner: seed = usual GP and practice "
                                               "Organization (the seed page); profile = one reference, as "
                                               "CareConnect-GPC-Patient-1 allows (usual GP, else the practice)")
+    # --- strict modes of the look-up journey (docs/lookups.md) ---
+    ssp_checks: bool = _flag(False, doc="requests in the Spine-proxy form get the proxy's own refusals: "
+                                        "the embedded root is not an address SDS publishes (400), Ssp-From "
+                                        "not a registered consumer for the interaction (403), Ssp-To not the "
+                                        "practice's ASID (403)")
+    jwt_aud: str = _flag("url", ("url", "practice-root"),
+                         "url: the JWT aud is a non-empty http(s) URL (strict validation); practice-root: it "
+                         "must equal the service root SDS publishes for the practice and interaction")
+    sds_apikey: str = _flag("lenient", ("lenient", "required"),
+                            "SDS FHIR API: required = a request without an apikey header answers 401")
+    pds_auth: str = _flag("lenient", ("lenient", "required"),
+                          "PDS FHIR API: required = every request needs a bearer token from POST /oauth2/token "
+                          "(401 ACCESS_DENIED) and the token request's client assertion claims are checked")
 
     # ------------------------------------------------------------------------------------------------
     @classmethod

@@ -91,3 +91,12 @@ PROXY_STATUSES = {
     503: ("transient", "Service Unavailable"),
     504: ("timeout", "Gateway Timeout"),
 }
+
+# The Spine Secure Proxy's own refusals (the error-handling guidance's "Spine Secure Proxy (SSP)
+# errors" table; errors.md §2), answered in ``ssp_checks`` mode (mockprovider.http.ssp): HTTP status
+# -> (issue type, what the row says). Not provider errors either: the same SSP shape as above.
+SSP_REFUSALS = {
+    400: ("invalid", "Target URL varies from endpoint registered in SDS"),
+    403: ("forbidden", "Sender or receiver ASID is not authorised for this interaction"),
+    502: ("transient", "Error communicating to target URL"),
+}

@@ -60,8 +60,14 @@ class GPConnectProvider:
         self.url = f"http://127.0.0.1:{self.port}"
         environ = {**os.environ, **(env or {})}
         settings = Settings.from_env(environ)
-        self.ods_code = settings.ods_code
-        self.provider_asid = settings.provider_asid
+        if personas:
+            settings = settings.with_changes(personas=personas)
+        from .domain import practices
+        try:        # the default practice of the registry the server will read (docs/lookups.md)
+            default = practices.load(settings).default
+            self.ods_code, self.provider_asid = default.ods, default.asid
+        except practices.RegistryError:       # the server refuses to start and says why
+            self.ods_code, self.provider_asid = settings.ods_code, settings.provider_asid
         practice = f"{self.url}/{self.ods_code}/STU3/1"
         self.structured_root = f"{practice}/gpconnect/structured/fhir"
         self.documents_root = f"{practice}/gpconnect/documents/fhir"

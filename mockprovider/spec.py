@@ -137,3 +137,31 @@ FHIR_JSON_UTF8 = "application/fhir+json;charset=utf-8"
 FHIR_XML = "application/fhir+xml"
 FHIR_XML_UTF8 = "application/fhir+xml;charset=utf-8"
 CONTENT_TYPES = {"json": FHIR_JSON_UTF8, "xml": FHIR_XML_UTF8}
+
+# --- Look-up services around the provider (issue #26) ------------------------------------------------
+# Retrieve a structured record's interaction id: SDS publishes it (the GPC Consumer Adaptor asks for it,
+# SdsRequestBuilder); #25 serves it.
+GET_STRUCTURED_RECORD = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
+
+# SDS FHIR API (NHSDigital/spine-directory-service-api: specification/spine-directory-service.yaml and
+# its request handlers): query identifier systems and the systems of what it answers.
+SDS_INTERACTION_SYSTEM = "https://fhir.nhs.uk/Id/nhsServiceInteractionId"
+SDS_PARTY_KEY_SYSTEM = "https://fhir.nhs.uk/Id/nhsMhsPartyKey"
+SDS_ASID_SYSTEM = "https://fhir.nhs.uk/Id/nhsSpineASID"
+SDS_MHS_ID_SYSTEM = "https://fhir.nhs.uk/Id/nhsMHSId"
+SDS_CPA_ID_SYSTEM = "https://fhir.nhs.uk/Id/nhsMhsCPAId"
+SDS_FQDN_SYSTEM = "https://fhir.nhs.uk/Id/nhsMhsFQDN"
+SDS_MANUFACTURER_EXTENSION = "https://fhir.nhs.uk/StructureDefinition/Extension-SDS-ManufacturingOrganisation"
+SDS_INTERACTION_EXTENSION = "https://fhir.nhs.uk/StructureDefinition/Extension-SDS-NhsServiceInteractionId"
+SDS_RELIABILITY_EXTENSION = "https://fhir.nhs.uk/StructureDefinition/Extension-SDS-ReliabilityConfiguration"
+ENDPOINT_CONNECTION_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-connection-type"
+ENDPOINT_PAYLOAD_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/endpoint-payload-type"
+
+# PDS FHIR API (NHSDigital/personal-demographics-service-api: specification/, sandbox/mocks/).
+PDS_CONFIDENTIALITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
+PDS_NHS_NUMBER_STATUS_EXTENSION = \
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+PDS_NHS_NUMBER_STATUS_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-NHSNumberVerificationStatus"
+PDS_DEATH_NOTIFICATION_EXTENSION = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus"
+PDS_DEATH_NOTIFICATION_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-DeathNotificationStatus"
+R4_ERROR_SYSTEM = "https://fhir.nhs.uk/R4/CodeSystem/Spine-ErrorOrWarningCode"

@@ -107,3 +107,13 @@ def migrate_headers(sensitive=False, **claim_changes):
     scope = "patient/*.read conf/R" if sensitive else "patient/*.read conf/N"
     merged = {"reason": "migration", "scope": scope, **claim_changes}
     return headers(MIGRATE_STRUCTURED, claims(**merged), **{"Content-Type": "application/fhir+json;charset=utf-8"})
+
+
+def home_migrate(app, persona) -> tuple[str, str] | None:
+    """(the migrate URL on the persona's home practice's published root, that practice's ASID), from the
+    app's practices registry; None when the provider does not serve the practice (not on GP Connect)."""
+    practice = app.extensions["mockprovider"].practices.home_of(persona)
+    if not practice.served or "migrate_structured" not in practice.roots:
+        return None
+    return f"/{practice.ods}/STU3/1/{practice.roots['migrate_structured']}/Patient/$gpc.migratestructuredrecord", \
+        practice.asid

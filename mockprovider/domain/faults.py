@@ -18,7 +18,13 @@ Kinds:
 - ``reset``: TCP reset, no response; ``empty``: connection closed with no response;
 - ``malformed``: 200 with a body that is not JSON;
 - ``truncated``: Content-Length promises more bytes than are sent, then the connection closes;
-- ``drip``: the real body trickles out over ``duration_ms``.
+- ``drip``: the real body trickles out over ``duration_ms``;
+- ``quirk``: an SDS answer published with a registry quirk (``quirk``: an empty address, no
+  nhsMHSId, …; mockprovider.domain.practices.SDS_QUIRKS) while the rule lasts.
+
+Rules apply to SDS and PDS requests too (match them by ``interaction``, ``ods`` or ``path``): an
+``error`` with a ``status`` answers in that API's own error format; an ``error`` with a Spine ``code``
+is a GP Connect answer, so it applies to provider requests only; a ``quirk`` to SDS requests only.
 
 Which rules a request gets: rules are tried oldest first; every matching ``delay`` rule applies,
 and so does the FIRST matching rule of any other kind (later ones wait their turn), so rules added
@@ -31,15 +37,20 @@ import re
 import uuid
 
 from ..errors import PROXY_STATUSES, TABLE
+from .practices import SDS_QUIRKS
 
-KINDS = ("error", "delay", "reset", "empty", "malformed", "truncated", "drip")
+KINDS = ("error", "delay", "reset", "empty", "malformed", "truncated", "drip", "quirk")
 SOCKET_KINDS = ("reset", "empty", "truncated", "drip")
 
 # The interaction names as the routes table (mockprovider/http/routes.py) and the journal write
 # them. tests/unit/test_faults.py checks this list against the routes table.
 INTERACTIONS = ("migrate_structured", "migrate_document", "retrieve_document", "find_patient",
                 "read_patient", "search_documents", "metadata", "metadata_structured", "metadata_documents")
-MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid")
+# The look-up calls (mockprovider.http.lookups), journaled and matched under these names.
+LOOKUP_INTERACTIONS = ("sds_device", "sds_endpoint", "pds_read_patient", "pds_search_patient", "pds_token")
+MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid", "ods", "path")
+# Which requests a rule can apply to: "provider" (GP Connect), "sds", "pds" (and its token endpoint).
+APIS = ("provider", "sds", "pds")
 
 # What each kind takes, for people and forms (GET /_control/catalogue, the console): one line per
 # kind, and the fields check_rule accepts for it besides the common ``match``, ``times`` and ``ms``
@@ -52,6 +63,7 @@ KIND_DOCS = {
     "malformed": "200 with a body that is not JSON",
     "truncated": "Content-Length promises more bytes than are sent, then the connection closes",
     "drip": "the real body trickles out over duration_ms",
+    "quirk": "SDS answers as if the practice had this registry quirk (SDS requests only)",
 }
 KIND_FIELDS = {      # kind -> ((field, required, meaning), ...); error needs exactly one of code / status
     "error": (("code", "one of code/status", "a Spine error code (HTTP status from the error table)"),
@@ -60,11 +72,14 @@ KIND_FIELDS = {      # kind -> ((field, required, meaning), ...); error needs ex
     "delay": (("ms", True, "milliseconds to wait"),),
     "reset": (), "empty": (), "malformed": (), "truncated": (),
     "drip": (("duration_ms", True, "milliseconds over which the body trickles out"),),
+    "quirk": (("quirk", True, "one of " + ", ".join(SDS_QUIRKS)),),
 }
 COMMON_FIELDS = (("times", False, "expires after this many uses (none: until deleted)"),
                  ("ms", False, "milliseconds to wait first (any kind)"))
 MATCH_DOCS = {"interaction": "the interaction's short name", "nhs_number": "the patient's NHS number",
-              "document_id": "the Binary id", "from_asid": "the consumer's Ssp-From ASID"}
+              "document_id": "the Binary id", "from_asid": "the consumer's Ssp-From ASID",
+              "ods": "the practice's ODS code (the path's; SDS: the organization searched)",
+              "path": "the request path, exactly (no query)"}
 
 # A request's total injected time must stay under the gunicorn worker timeout (120 s), or the
 # worker is killed mid-request; each wait is capped here.
@@ -72,7 +87,8 @@ MAX_MS = 60_000
 
 _DIGITS = re.compile(r"^[0-9]{1,20}\Z")
 _FHIR_ID = re.compile(r"^[A-Za-z0-9\-\.]{1,64}\Z")
-_FIELDS = {"id", "kind", "match", "times", "ms", "code", "status", "diagnostics", "duration_ms"}
+_FIELDS = {"id", "kind", "match", "times", "ms", "code", "status", "diagnostics", "duration_ms", "quirk"}
+_ODS = re.compile(r"^[A-Z0-9]{3,10}\Z")
 
 
 class FaultRuleError(ValueError):
@@ -109,8 +125,13 @@ def _match(raw) -> dict:
             continue
         if not isinstance(value, str) or not value:
             raise FaultRuleError(where, f"{where!r} must be a non-empty string")
-        if key == "interaction" and value not in INTERACTIONS:
-            raise FaultRuleError(where, f"unknown interaction {value!r}; use {', '.join(INTERACTIONS)}")
+        if key == "interaction" and value not in INTERACTIONS + LOOKUP_INTERACTIONS:
+            raise FaultRuleError(where, f"unknown interaction {value!r}; use "
+                                        f"{', '.join(INTERACTIONS + LOOKUP_INTERACTIONS)}")
+        if key == "ods" and not _ODS.match(value):
+            raise FaultRuleError(where, f"{where!r} must be an ODS code (3-10 capital letters and digits)")
+        if key == "path" and (not value.startswith("/") or len(value) > 2048):
+            raise FaultRuleError(where, f"{where!r} must be a request path starting with /")
         if key in ("nhs_number", "from_asid") and not _DIGITS.match(value):
             raise FaultRuleError(where, f"{where!r} must be digits")
         if key == "document_id" and not _FHIR_ID.match(value):
@@ -167,7 +188,30 @@ def check_rule(raw) -> dict:
         rule["duration_ms"] = _whole(raw, "duration_ms", 1, MAX_MS, required=True)
     elif raw.get("duration_ms") is not None:
         raise FaultRuleError("duration_ms", "'duration_ms' only applies to kind 'drip'")
+    if kind == "quirk":
+        quirk = raw.get("quirk")
+        if not isinstance(quirk, str) or quirk not in SDS_QUIRKS:
+            raise FaultRuleError("quirk", f"'quirk' must be one of {', '.join(SDS_QUIRKS)}")
+        rule["quirk"] = quirk
+        if match.get("interaction") not in (None, "sds_device", "sds_endpoint"):
+            raise FaultRuleError("match.interaction", "a quirk rule applies to SDS requests: match "
+                                                      "sds_device or sds_endpoint (or leave it out)")
+    elif raw.get("quirk") is not None:
+        raise FaultRuleError("quirk", "'quirk' only applies to kind 'quirk'")
+    if kind == "error" and "code" in rule and match.get("interaction") in LOOKUP_INTERACTIONS:
+        raise FaultRuleError("code", "SDS and PDS answer in their own error formats: give an error rule "
+                                     "for them a 'status' (502, 503 or 504), not a GP Connect Spine code")
     return rule
+
+
+def applies(rule: dict, api: str) -> bool:
+    """Whether the rule can apply to a request of ``api`` (provider, sds or pds): a GP Connect
+    ``code`` answers provider requests only, a ``quirk`` SDS requests only."""
+    if rule["kind"] == "quirk":
+        return api == "sds"
+    if rule["kind"] == "error" and "code" in rule:
+        return api == "provider"
+    return True
 
 
 def rule_matches(rule: dict, facts) -> bool:

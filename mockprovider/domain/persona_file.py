@@ -23,7 +23,10 @@ from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERS
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
 TOP_OPTIONAL = ("$schema", "description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
                 "telecom", "usual_gp", "registration", "record", "generated_record", "documents",
-                "fhir_record", "supplier_record")
+                "fhir_record", "supplier_record", "practice")
+# PDS-only facts a persona may carry (docs/lookups.md "PDS"): what PDS answers, not the provider.
+PDS_FIELDS = ("sensitive", "dissent", "registered_practice_ods", "on_pds", "invalidated", "superseded_by",
+              "no_current_gp")
 # A persona's record comes from one of these sections (fhir_record / supplier_record: FHIR as a
 # supplier sends it, mockprovider.domain.fhir_record).
 RECORD_SECTIONS = ("record", "generated_record", "fhir_record", "supplier_record")
@@ -66,13 +69,26 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
         c.boolean(data["active"], "$.active")
     if "nhs_number_status" in data:
         c.string(data["nhs_number_status"], "$.nhs_number_status", choices=NHS_NUMBER_STATUSES)
+    if "practice" in data:
+        c.string(data["practice"], "$.practice", ODS_RE)
     if "pds" in data:
-        pds = c.obj(data["pds"], "$.pds", (), ("sensitive", "dissent", "registered_practice_ods"))
-        for flag in ("sensitive", "dissent"):
+        pds = c.obj(data["pds"], "$.pds", (), PDS_FIELDS)
+        for flag in ("sensitive", "dissent", "on_pds", "invalidated", "no_current_gp"):
             if flag in pds:
                 c.boolean(pds[flag], f"$.pds.{flag}")
         if "registered_practice_ods" in pds:
             c.string(pds["registered_practice_ods"], "$.pds.registered_practice_ods", ODS_RE, nullable=True)
+        if "superseded_by" in pds:
+            other = c.string(pds["superseded_by"], "$.pds.superseded_by")
+            if not nhs_number.is_valid(other):
+                c.fail("$.pds.superseded_by", f"{other!r} is not a valid NHS number (10 digits, Mod-11 check digit)")
+            if other == number:
+                c.fail("$.pds.superseded_by", "a record cannot be superseded by itself")
+        states = [name for name in ("invalidated", "superseded_by") if pds.get(name)]
+        if pds.get("on_pds") is False and states:
+            c.fail(f"$.pds.{states[0]}", "a patient who is not on PDS has no PDS record to invalidate or supersede")
+        if len(states) > 1:
+            c.fail("$.pds.superseded_by", "an invalidated record is not superseded: give one of the two")
     if "generated_record" in data:
         spec = c.obj(data["generated_record"], "$.generated_record", ("seed", "visits"))
         seed = spec["seed"]
@@ -166,7 +182,8 @@ class Persona:
         self.documents = data.get("documents") or []
         pds = data.get("pds") or {}
         self._summary = (name_text(data.get("name") or {}), pds.get("registered_practice_ods"),
-                         bool(pds.get("sensitive")), bool(pds.get("dissent")))
+                         bool(pds.get("sensitive")), bool(pds.get("dissent")), data.get("practice"),
+                         pds.get("superseded_by"))
 
     def forget(self, raw: bytes):
         """Keep only the raw bytes; ``data`` parses them again on first use (saves memory at scale)."""
@@ -190,6 +207,14 @@ class Persona:
         return data
 
     @property
+    def demographics(self) -> dict:
+        """The file's data without making a generated record (``data`` makes it on first use): what
+        PDS reads (name, gender, dates, address, telecom, pds), cheap for any persona."""
+        with _DATA_LOCK:
+            data, raw = self._data, self._raw
+        return data if data is not None else json.loads(raw)
+
+    @property
     def name(self) -> str:
         return self._summary[0]
 
@@ -204,6 +229,17 @@ class Persona:
     @property
     def dissent(self) -> bool:
         return self._summary[3]
+
+    @property
+    def practice(self):
+        """The home practice's ODS code as the file gives it (None: the registry's default practice;
+        mockprovider.domain.practices.Registry.home_of)."""
+        return self._summary[4]
+
+    @property
+    def superseded_by(self):
+        """The NHS number of the record PDS retained instead of this one (``pds.superseded_by``)."""
+        return self._summary[5]
 
     @property
     def pds(self) -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import spec
-from ..errors import PROXY_STATUSES, SpineError
+from ..errors import PROXY_STATUSES, SSP_REFUSALS, SpineError
 
 
 def operation_outcome(error: SpineError, display_mode: str = "codesystem") -> dict:
@@ -30,8 +30,8 @@ SSP_RESPONSE_CODE_SYSTEM = "http://fhir.nhs.net/ValueSet/gpconnect-schedule-resp
 
 def proxy_outcome(status: int, diagnostics: str, display: str | None = None) -> dict:
     """No meta.profile; the HTTP status as the code (the SSP's 502 example puts the unreachable
-    URL in both display and diagnostics)."""
-    issue_type, default_display = PROXY_STATUSES[status]
+    URL in both display and diagnostics; so do its 400 and 403 refusals, each its own coded text)."""
+    issue_type, default_display = PROXY_STATUSES[status] if status in PROXY_STATUSES else SSP_REFUSALS[status]
     display = display or default_display
     return {
         "resourceType": "OperationOutcome",

@@ -41,9 +41,15 @@ def migrate_bundle_bytes(store, persona, sensitive: bool, trace_id: str = FIXED_
     structured = _builder()
     settings = settings or Settings.from_env()
     origin = settings.public_base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
-    documents_base = f"{origin}/{settings.ods_code}/STU3/1/gpconnect/documents/fhir"
+    from ..domain import practices
+    try:
+        practice = practices.for_settings(settings).home_of(persona)
+        ods, documents_root = practice.ods, practice.documents_root()
+    except practices.RegistryError:      # rendering needs no registry: the default practice's own roots
+        ods, documents_root = persona.practice or settings.ods_code, "gpconnect/documents/fhir"
+    documents_base = f"{origin}/{ods}/STU3/1/{documents_root}"
     bundle = structured.structured_bundle(
-        persona, settings.ods_code, sensitive, documents_base, settings.nhs_number_status_system,
+        persona, ods, sensitive, documents_base, settings.nhs_number_status_system,
         documents=index(store).of(persona), migrate_limit_bytes=settings.migrate_document_limit_bytes,
         general_practitioner=settings.patient_general_practitioner)
     return Spliced(to_json_bytes(bundle)).render(trace_id)

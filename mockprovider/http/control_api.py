@@ -26,6 +26,7 @@ from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
 from ..domain.persona_check import every_mistake
 from ..domain.personas import PersonaError, PersonaStore, parse
+from ..domain.practices import persona_mistakes as practice_mistakes
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
 
@@ -238,6 +239,9 @@ def put_persona(nhs):
     if isinstance(data, dict):
         data.setdefault("nhs_number", nhs)
     errors = every_mistake(data, label, runtime.cast.directory)
+    if runtime.practices is not None:     # its practice registered, its retained record in the cast
+        errors += practice_mistakes(runtime.practices, data, label,
+                                    {p.nhs_number for p in runtime.personas} | {nhs})
     if isinstance(data, dict) and isinstance(data["nhs_number"], str) and data["nhs_number"] != nhs \
             and not any(e.path == "$.nhs_number" for e in errors):
         errors.insert(0, PersonaError(label, "$.nhs_number", f"{data['nhs_number']!r} is not the NHS number "

@@ -24,6 +24,7 @@ from ..config import RUNTIME_FLAGS, Settings
 from ..domain import cast
 from ..domain import faults as fault_kinds
 from ..domain.documents import index as documents_index
+from ..domain.practices import SDS_QUIRKS
 from ..errors import PROXY_STATUSES, TABLE
 from ..fhir.documents import binary_url
 from ..fhir.preview import FIXED_TRACE_ID
@@ -46,6 +47,7 @@ FLAG_GROUPS = {
     "migrate_document_enablement": "Compatibility", "error_display": "Compatibility",
     "nhs_number_status_system": "Compatibility", "patient_general_practitioner": "Compatibility", "patient_general_practitioner": "Compatibility",
     "migrate_document_limit_bytes": "Limits", "retrieve_document_limit_bytes": "Limits",
+    "ssp_checks": "Lookups", "jwt_aud": "Lookups", "sds_apikey": "Lookups", "pds_auth": "Lookups",
 }
 
 
@@ -73,7 +75,8 @@ def describe(settings: Settings, live: dict) -> dict:
                for f in fields(Settings) if not f.metadata.get("runtime")]
 
     def described(items):
-        return [{"name": name, "required": required, "doc": doc} for name, required, doc in items]
+        return [{"name": name, "required": required, "doc": doc,
+                 **({"choices": list(SDS_QUIRKS)} if name == "quirk" else {})} for name, required, doc in items]
 
     return {
         "flags": flags,
@@ -83,7 +86,8 @@ def describe(settings: Settings, live: dict) -> dict:
                        "fields": described(fault_kinds.KIND_FIELDS[kind])} for kind in fault_kinds.KINDS],
             "common_fields": described(fault_kinds.COMMON_FIELDS),
             "match_fields": [{"name": name, "doc": fault_kinds.MATCH_DOCS[name],
-                              "choices": list(fault_kinds.INTERACTIONS) if name == "interaction" else None}
+                              "choices": list(fault_kinds.INTERACTIONS + fault_kinds.LOOKUP_INTERACTIONS)
+                              if name == "interaction" else None}
                              for name in fault_kinds.MATCH_FIELDS],
             "spine_codes": [{"code": c.code, "status": c.status, "display": c.display} for c in TABLE.values()],
             "proxy_statuses": [{"status": status, "display": display}
@@ -91,6 +95,7 @@ def describe(settings: Settings, live: dict) -> dict:
             "max_ms": fault_kinds.MAX_MS,
         },
         "interactions": list(fault_kinds.INTERACTIONS),
+        "lookup_interactions": list(fault_kinds.LOOKUP_INTERACTIONS),
     }
 
 
@@ -109,9 +114,14 @@ def _persona_or_error(nhs_number: str):
     return persona, None
 
 
-def _documents_base(runtime) -> str:
+def _documents_base(runtime, persona=None) -> str:
+    """The documents root a migrate request for ``persona`` would put in attachment URLs: its home
+    practice's (mockprovider.domain.practices), on this server's host."""
     origin = runtime.settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
-    return f"{origin}/{runtime.settings.ods_code}/STU3/1/gpconnect/documents/fhir"
+    practice = runtime.practices.home_of(persona) if persona is not None and runtime.practices else None
+    if practice is None:
+        return f"{origin}/{runtime.settings.ods_code}/STU3/1/gpconnect/documents/fhir"
+    return f"{origin}/{practice.ods}/STU3/1/{practice.documents_root()}"
 
 
 @bp.get("/personas/<nhs_number>")
@@ -123,7 +133,7 @@ def persona_detail(nhs_number):
     flags = runtime.control.flags()
     data = persona.data
     entry = cast.load(runtime.personas.directory).get(persona.nhs_number)
-    base = _documents_base(runtime)
+    base = _documents_base(runtime, persona)
     retrieve_limit = flags.get("retrieve_document_limit_bytes", 0)
     migrate_limit = flags.get("migrate_document_limit_bytes", 0)
     documents = [{
@@ -163,6 +173,6 @@ def persona_record(nhs_number):
     if not _UUID.match(trace_id):
         return control_api.json_error(400, "'trace_id' must be a UUID", field="trace_id")
     runtime = _runtime()
-    shape = SimpleNamespace(runtime=runtime, flags=runtime.control.flags(), documents_base=_documents_base(runtime))
+    shape = SimpleNamespace(runtime=runtime, flags=runtime.control.flags(), documents_base=_documents_base(runtime, persona))
     body = migrate_structured.cached_body(shape, persona, raw == "true").render(trace_id)
     return Response(body, content_type=spec.FHIR_JSON_UTF8)

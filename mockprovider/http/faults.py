@@ -28,7 +28,7 @@ import time
 
 from ..errors import SpineError
 from ..spec import NHS_NUMBER_SYSTEM
-from ..domain.faults import rule_matches
+from ..domain.faults import applies, rule_matches
 from ..fhir.outcome import proxy_outcome
 from ..fhir.render import to_bytes
 from .responses import Answer, fhir_response
@@ -43,9 +43,12 @@ DRIP_PIECES = 10
 class Facts:
     """What a rule may match, worked out only when a rule asks (the NHS number needs the body)."""
 
-    def __init__(self, interaction: str, params: dict, from_asid, body: bytes, query):
+    def __init__(self, interaction: str, params: dict, from_asid, body: bytes, query, ods=None, path=None,
+                 nhs_number=None):
         self._values = {"interaction": interaction, "document_id": params.get("document_id"),
-                        "from_asid": from_asid}
+                        "from_asid": from_asid, "ods": ods, "path": path}
+        if nhs_number is not None:
+            self._values["nhs_number"] = nhs_number
         self._body, self._query = body, query
 
     def get(self, name):
@@ -91,7 +94,7 @@ class Injected:
         if self.wait_ms:
             fault["ms"] = self.wait_ms
         if self.rule is not None:
-            for name in ("code", "status", "duration_ms"):
+            for name in ("code", "status", "duration_ms", "quirk"):
                 if name in self.rule:
                     fault[name] = self.rule[name]
         return fault
@@ -138,11 +141,12 @@ class Injected:
         return self.environ.get("gunicorn.socket") or self.environ.get("werkzeug.socket")
 
 
-def take(control, rules: list[dict], facts: Facts, environ) -> Injected | None:
-    """The rules this request gets (charged one use each), or None: the cheap common case."""
+def take(control, rules: list[dict], facts: Facts, environ, api: str = "provider") -> Injected | None:
+    """The rules this request gets (charged one use each), or None: the cheap common case.
+    ``api``: provider, sds or pds (which rules can apply: mockprovider.domain.faults.applies)."""
     if not rules:
         return None
-    candidates = [rule for rule in rules if rule_matches(rule, facts)]
+    candidates = [rule for rule in rules if applies(rule, api) and rule_matches(rule, facts)]
     if not candidates:
         return None
     taken = control.take_faults(candidates)

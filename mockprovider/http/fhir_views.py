@@ -26,7 +26,7 @@ from ..domain.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
                             read_patient, retrieve_document, search_documents)
-from . import access_log, faults, gate
+from . import access_log, faults, gate, lookups, ssp
 from .responses import Answer, accepts_gzip, error_response, reply_response
 
 log = logging.getLogger("mockprovider")
@@ -108,7 +108,10 @@ class FhirFront:
         if not is_fhir_path(environ.get("PATH_INFO", "")):
             return self.flask_wsgi(environ, start_response)
         started = time.perf_counter()
-        answer, entry, req = handle(self.runtime, environ)
+        if lookups.owns(environ.get("PATH_INFO", "")):      # SDS, PDS, the token endpoint (their own formats)
+            answer, entry, req = lookups.handle(self.runtime, environ)
+        else:
+            answer, entry, req = handle(self.runtime, environ)
         if environ.get("wsgi.url_scheme") == "https":
             answer.headers.append(("Strict-Transport-Security", HSTS))
         if self.log_format is not None:
@@ -211,12 +214,17 @@ def consumer_origin(settings, target, req: LazyRequest) -> str:
     return _request_origin(req)
 
 
-def _bases(runtime, target, req: LazyRequest) -> tuple[str, str]:
+def _bases(runtime, target, req: LazyRequest, practice=None) -> tuple[str, str]:
+    """(the service root the request used, the documents root attachment URLs point at): the root
+    called when it holds documents, else the practice's published documents root."""
     settings = runtime.settings
     origin = consumer_origin(settings, target, req)
-    practice = f"{origin}/{target.ods}/STU3/1"
-    documents_root = target.root if target.kind in ("documents", "all") else "gpconnect/documents/fhir"
-    return f"{practice}/{target.root}", f"{practice}/{documents_root}"
+    base = f"{origin}/{target.ods}/STU3/1"
+    if target.kind in ("documents", "all"):
+        documents_root = target.root
+    else:
+        documents_root = practice.documents_root() if practice is not None else "gpconnect/documents/fhir"
+    return f"{base}/{target.root}", f"{base}/{documents_root}"
 
 
 def handle(runtime, environ) -> tuple[Answer, dict, LazyRequest]:
@@ -236,10 +244,16 @@ def handle(runtime, environ) -> tuple[Answer, dict, LazyRequest]:
     injected = passed = None
     try:
         body_length = req.content_length
+        # the Spine Secure Proxy's refusals: only for the proxy form (/http…), so a direct request pays nothing
+        if environ.get("PATH_INFO", "").startswith("/http") and (flags.get("ssp_checks")
+                                                                 or runtime.practices.unreachable):
+            refused = ssp.check(runtime, environ, headers, flags)
+            if refused is not None:
+                return ssp.refusal(refused, entry, runtime, started, environ), entry, req
         passed = gate.check_request(
             path=environ.get("PATH_INFO", "/"), method=method, headers=headers,
             query_format=_query_format(req), body_length=body_length,
-            settings=runtime.settings, flags=flags)
+            settings=runtime.settings, flags=flags, registry=runtime.practices)
         entry["interaction"] = passed.interaction.name
         entry["findings"] = passed.findings
         body = _read_body(req, runtime.settings.max_body_bytes)
@@ -248,7 +262,8 @@ def handle(runtime, environ) -> tuple[Answer, dict, LazyRequest]:
         query = ([(k, v) for k, v in req.args.items(multi=True) if k != "_format"]
                  if environ.get("QUERY_STRING") else [])   # no query: no parsing
         injected = faults.take(runtime.control, view.rules,
-                               faults.Facts(passed.interaction.name, passed.params, passed.from_asid, body, query),
+                               faults.Facts(passed.interaction.name, passed.params, passed.from_asid, body, query,
+                                            ods=passed.target.ods, path=req.path),
                                environ)
         response = None
         if injected is not None:
@@ -330,12 +345,12 @@ def _interaction(runtime, passed, body, query, flags, entry, req: LazyRequest):
     handler = HANDLERS.get(passed.interaction.name)
     if handler is None:
         raise SpineError("NOT_IMPLEMENTED", f"{passed.interaction.name} is not implemented by this mock yet")
-    service_base, documents_base = _bases(runtime, passed.target, req)
+    service_base, documents_base = _bases(runtime, passed.target, req, passed.practice)
     call = Call(interaction=passed.interaction.name, params=passed.params, query=query,
                 body=body, claims=passed.claims, trace_id=passed.trace_id, from_asid=passed.from_asid,
                 flags=flags, runtime=runtime, root_kind=passed.target.kind,
                 service_base=service_base, documents_base=documents_base,
-                format=passed.format, body_format=passed.body_format)
+                format=passed.format, body_format=passed.body_format, practice=passed.practice)
     reply: Reply = handler(call)
     entry.update(reply.facts)
     return reply_response(reply.body, reply.status, reply.headers, reply.content_length, passed.format,

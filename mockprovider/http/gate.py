@@ -19,6 +19,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from . import bearer, routes
+from ..domain import practices
 from ..errors import SpineError
 
 UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z")
@@ -41,29 +42,42 @@ class Passed:
     findings: list = field(default_factory=list)
     format: str = "json"           # the answer's format: json | xml
     body_format: str = "json"      # the request body's format: json | xml
+    practice: object = None        # the registry's Practice the path names (mockprovider.domain.practices)
 
 
 def bad(diagnostics: str) -> SpineError:
     return SpineError("BAD_REQUEST", diagnostics)
 
 
-def resolve_path(path: str, method: str, ods_code: str):
-    """Step 1: the path and verb -> (target, ((interaction, params), ...) for this verb).
+def resolve_path(path: str, method: str, registry):
+    """Step 1: the path and verb -> (target, ((interaction, params), ...) for this verb, practice).
 
-    A pure function of its arguments, so a path resolved once is remembered (bounded: paths are
-    whatever clients send); a refusal raises every time. The params are read-only."""
-    return _resolve_path(path, method, ods_code)
+    The practice is the registry's practice at the path's ODS code (mockprovider.domain.practices):
+    an ODS no served practice has, a root it does not publish or an interaction it does not offer is
+    501 NOT_IMPLEMENTED, as any path the mock does not serve. A pure function of its arguments, so
+    a path resolved once is remembered (bounded: paths are whatever clients send); a refusal raises
+    every time. The params are read-only."""
+    return _resolve_path(path, method, registry)
 
 
 @lru_cache(maxsize=1024)
-def _resolve_path(path: str, method: str, ods_code: str):
+def _resolve_path(path: str, method: str, registry):
     target = routes.resolve(path)
+    default = registry.default.ods
     if target is None:
         raise SpineError("NOT_IMPLEMENTED", f"No FHIR service at {path!r}; this mock serves "
-                         f"/{ods_code}/STU3/1/gpconnect/structured/fhir, .../documents/fhir and .../fhir")
-    if target.ods != ods_code:
-        raise SpineError("NOT_IMPLEMENTED", f"This mock serves practice {ods_code}, not {target.ods!r}")
-    found = routes.candidates(target)
+                         f"/{default}/STU3/1/gpconnect/structured/fhir, .../documents/fhir and .../fhir")
+    practice = registry.served(target.ods)
+    if practice is None:
+        if len(registry.practices) == 1:
+            raise SpineError("NOT_IMPLEMENTED", f"This mock serves practice {default}, not {target.ods!r}")
+        served = ", ".join(p.ods for p in registry.practices if p.served)
+        raise SpineError("NOT_IMPLEMENTED", f"This mock serves practices {served}, not {target.ods!r}")
+    if not practice.serves_root(target.root):
+        roots = sorted(set(practice.roots.values()))
+        raise SpineError("NOT_IMPLEMENTED", f"Practice {practice.ods} publishes no service root {target.root}; "
+                                            f"its roots: {', '.join(roots)}")
+    found = [(i, p) for i, p in routes.candidates(target) if practice.offers(i.name)]
     if not found:
         raise SpineError("NOT_IMPLEMENTED", f"{target.rest or '/'!s} is not an operation or resource "
                          f"this provider implements under {target.root}")
@@ -72,7 +86,7 @@ def _resolve_path(path: str, method: str, ods_code: str):
     if not same_verb:
         allowed = sorted({i.method for i, _ in found})
         raise bad(f"HTTP verb {method} is not valid for {target.rest}; use {' or '.join(allowed)}")
-    return target, same_verb
+    return target, same_verb, practice
 
 
 def identify(path: str, method: str, interaction_id: str | None) -> str | None:
@@ -192,14 +206,20 @@ def check_headers(headers, candidates, provider_asid: str, strict: bool, finding
     raise bad(f"Ssp-InteractionID {interaction_id!r} does not match this request; expected {expected}")
 
 
-def check_request(*, path, method, headers, query_format, body_length, settings, flags) -> Passed:
-    """Steps 1 and 3-5 (the body itself is read by the HTTP layer, which applies step 2)."""
+def check_request(*, path, method, headers, query_format, body_length, settings, flags, registry=None) -> Passed:
+    """Steps 1 and 3-5 (the body itself is read by the HTTP layer, which applies step 2).
+    ``registry``: the practices registry (None: the one the settings name)."""
     strict = flags["validation"] != "lenient"
     findings: list = []
-    target, same_verb = resolve_path(path, method, settings.ods_code)
+    if registry is None:
+        registry = practices.for_settings(settings)
+    target, same_verb, practice = resolve_path(path, method, registry)
     try:
-        return _check_resolved(target, same_verb, method, headers, query_format, body_length, settings,
-                               strict, findings)
+        passed = _check_resolved(target, same_verb, method, headers, query_format, body_length, settings,
+                                 strict, findings, practice)
+        if flags.get("jwt_aud", "url") == "practice-root":
+            check_aud(passed, practice, headers)
+        return passed
     except SpineError as error:
         # The path is known: name the interaction for the journal from what is already resolved
         # (what identify() would find again), or None when Ssp-InteractionID leaves it ambiguous.
@@ -212,15 +232,40 @@ def check_request(*, path, method, headers, query_format, body_length, settings,
 
 
 def _check_resolved(target, same_verb, method, headers, query_format, body_length, settings, strict,
-                    findings) -> Passed:
+                    findings, practice) -> Passed:
     if body_length is not None and body_length > settings.max_body_bytes:
         raise bad(f"Request body of {body_length} bytes is over the limit of {settings.max_body_bytes}")
     answer_format, body_format = check_media(method, headers.get("Accept"), query_format,
                                              headers.get("Content-Type"), bool(body_length), strict, findings)
-    interaction, params, trace, from_asid = check_headers(headers, same_verb, settings.provider_asid,
+    interaction, params, trace, from_asid = check_headers(headers, same_verb, practice.asid,
                                                           strict, findings)
     claims = bearer.check(headers.get("Authorization"), interaction, strict=strict,
                           leeway=settings.jwt_leeway_seconds)
     if not strict and claims.payload.get("aud") in (None, ""):
         findings.append("JWT aud missing or empty (lenient)")
-    return Passed(interaction, params, target, trace, from_asid, claims, findings, answer_format, body_format)
+    return Passed(interaction, params, target, trace, from_asid, claims, findings, answer_format, body_format,
+                  practice)
+
+
+def check_aud(passed: Passed, practice, headers) -> None:
+    """Flag ``jwt_aud = practice-root``: the JWT ``aud`` must be the service root SDS publishes for
+    this practice and interaction (jwt.md: "the provider's service root URL ... as returned by SDS").
+    For a practice without a registered host any scheme and host are accepted, since SDS publishes
+    it on the host the consumer called."""
+    name = passed.interaction.name
+    if name not in practice.roots:
+        return                      # not an interaction SDS publishes (the foundations metadata)
+    aud = passed.claims.payload.get("aud")
+    root = f"/{practice.ods}/STU3/1/{practice.roots[name]}"
+    if isinstance(aud, str):
+        given = aud.rstrip("/")
+        if practice.host:
+            if given == practice.address(name, ""):
+                return
+        else:
+            scheme, sep, rest = given.partition("://")
+            if sep and scheme in ("http", "https") and "/" in rest and rest[rest.index("/"):] == root:
+                return
+    expected = practice.address(name, "") if practice.host else f"<scheme>://<host>{root}"
+    raise bad(f"JWT claim aud {aud!r} is not the service root SDS publishes for {name} at practice "
+              f"{practice.ods} ({expected}); flag jwt_aud is practice-root")

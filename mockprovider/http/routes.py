@@ -100,3 +100,20 @@ def candidates(target: Target) -> list[tuple[Interaction, dict]]:
         if m:
             found.append((interaction, m.groupdict()))
     return found
+
+
+def check_registry(registry) -> None:
+    """Every root the practices registry publishes is a root this table serves, of a kind that holds
+    the interaction (a documents interaction on a structured root cannot be reached); raises the
+    registry's one-line error naming the file and the key."""
+    from ..domain.practices import SERVICES, RegistryError
+    for i, practice in enumerate(registry.practices):
+        for name, root in practice.roots.items():
+            kind = _ROOT_KIND.get(root)
+            if kind is None:
+                raise RegistryError(registry.file, f"practice[{i}].roots.{name}",
+                                    f"{root!r} is not a service root this mock serves "
+                                    f"(known: {', '.join(r for r, _ in ROOTS)})")
+            if kind != "all" and kind != SERVICES[name][1]:
+                raise RegistryError(registry.file, f"practice[{i}].roots.{name}",
+                                    f"{root!r} is a {kind} root; {name} is a {SERVICES[name][1]} interaction")

@@ -28,6 +28,17 @@ class Call:
     documents_base: str         # absolute URL of the documents root (for attachment URLs)
     format: str = "json"        # the answer's format: json | xml (the gate negotiated it)
     body_format: str = "json"   # the request body's format: json | xml (its Content-Type)
+    practice: Any = None        # the registry's Practice the path names (None: the default practice)
+
+    @property
+    def ods(self) -> str:
+        """The practice the request is for (its ODS code)."""
+        return self.practice.ods if self.practice is not None else self.runtime.settings.ods_code
+
+    def at_practice(self, persona) -> bool:
+        """Whether ``persona`` is a patient of the practice the request is for (its ``practice``, or the
+        default practice when it names none)."""
+        return persona is not None and (persona.practice or self.runtime.settings.ods_code) == self.ods
 
 
 @dataclass

@@ -55,16 +55,15 @@ def parse_identifier(query: list) -> str:
 def handle(call: Call) -> Reply:
     check_enabled(call.flags)
     number = parse_identifier(call.query)
-    settings = call.runtime.settings
     persona = call.runtime.personas.get(number)
-    found = persona is not None and findable(persona)
+    found = call.at_practice(persona) and findable(persona)
     status_system = call.flags["nhs_number_status_system"]
     gp_mode = call.flags.get("patient_general_practitioner", "seed")
     key = ("find_patient", number if found else None, call.documents_base, status_system, gp_mode)
     cache = call.runtime.caches.setdefault("documents_searchsets", {})
     body = cache.get(key)
     if body is None:
-        matches = [admin.patient(persona, settings.ods_code, status_system, gp_mode)] if found else []
+        matches = [admin.patient(persona, call.ods, status_system, gp_mode)] if found else []
         body = spliced(searchset(call.documents_base, matches))
         if len(cache) > 1024:
             cache.clear()

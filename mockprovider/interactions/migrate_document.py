@@ -16,15 +16,12 @@ Success: as Retrieve a document (200, streamed Binary, ETag, exact Content-Lengt
 from __future__ import annotations
 
 from ..domain.documents import index
+from ..domain.pds_facts import expected_requesting_ods
 from ..errors import SpineError
 from . import Call, Reply
 from .retrieve_document import binary_reply, check_enabled
 
 
-def expected_requesting_ods(persona, settings) -> str | None:
-    """The practice a requester must be: the persona's PDS registered practice, else the
-    consumer_ods setting, else None (any requesting practice counts)."""
-    return persona.registered_practice_ods or settings.consumer_ods or None
 
 
 def handle(call: Call) -> Reply:
@@ -34,7 +31,7 @@ def handle(call: Call) -> Reply:
         check_enabled(flags)
     binary_id = call.params["document_id"]
     found = index(call.runtime.personas).get(binary_id)
-    if found is None:
+    if found is None or not call.at_practice(found[0]):     # another practice's document is not here
         raise SpineError("NO_RECORD_FOUND", f"No document with id {binary_id}")
     persona, document = found
     expected = expected_requesting_ods(persona, call.runtime.settings)

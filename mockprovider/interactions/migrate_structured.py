@@ -24,6 +24,7 @@ from functools import lru_cache
 from .. import spec
 from ..domain import nhs_number
 from ..domain.documents import index as documents_index
+from ..domain.pds_facts import expected_requesting_ods
 from ..errors import SpineError
 from ..fhir.render import Spliced, SplicedBody, to_json_bytes
 from ..fhir.structured import structured_bundle
@@ -183,7 +184,7 @@ def check_business_rules(call: Call, persona, sensitive: bool) -> None:
                          "(Number present and verified)")
     if persona.pds.get("dissent") and call.flags.get("dissent_blocks_migrate", True):
         raise SpineError("NO_PATIENT_CONSENT", "Patient has dissented from sharing their record")
-    registered = persona.registered_practice_ods or call.runtime.settings.consumer_ods or None
+    registered = expected_requesting_ods(persona, call.runtime.settings)
     requesting = call.claims.requesting_ods
     if registered is not None and requesting != registered:
         raise SpineError("NO_RELATIONSHIP", f"Requesting organisation {requesting!r} is not the patient's "
@@ -215,7 +216,10 @@ def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
     hit = cache.get(key)
     if hit is not None and hit[0] is persona:
         return hit[1]
-    bundle = structured_bundle(persona, runtime.settings.ods_code, sensitive, call.documents_base, status_system,
+    # The practice the record migrates from: the persona's home practice (the default one unless it
+    # names another; the request reached it there, mockprovider.interactions.Call.at_practice).
+    ods = persona.practice or runtime.settings.ods_code
+    bundle = structured_bundle(persona, ods, sensitive, call.documents_base, status_system,
                                documents=documents_index(runtime.personas).of(persona),
                                migrate_limit_bytes=limit, general_practitioner=gp_mode)
     spliced = Spliced(to_json_bytes(bundle))
@@ -242,6 +246,8 @@ def handle(call: Call) -> Reply:
     fmt = call.body_format
     number, sensitive = _parse_small(body, fmt) if small else parse_parameters(body, fmt)
     persona = call.runtime.personas.get(number)
+    if persona is not None and not call.at_practice(persona):
+        persona = None              # a patient of another registered practice: not registered here
     check_business_rules(call, persona, sensitive)
     # Pieces, not one joined bytes object: a large Bundle is not copied on every request.
     body = SplicedBody(cached_body(call, persona, sensitive).as_format(call.format), call.trace_id)

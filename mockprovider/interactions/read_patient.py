@@ -22,7 +22,7 @@ def handle(call: Call) -> Reply:
     check_enabled(call.flags)
     patient_id = call.params["patient_id"]
     persona = index(call.runtime.personas).by_patient_id.get(patient_id)
-    if persona is None or not findable(persona):
+    if not call.at_practice(persona) or not findable(persona):
         raise SpineError("PATIENT_NOT_FOUND", f"No patient with logical id {patient_id}")
     status_system = call.flags["nhs_number_status_system"]
     cache = call.runtime.caches.setdefault("read_patient", {})
@@ -30,6 +30,6 @@ def handle(call: Call) -> Reply:
     key = (patient_id, status_system, gp_mode)
     body = cache.get(key)
     if body is None:
-        resource = admin.patient(persona, call.runtime.settings.ods_code, status_system, gp_mode)
+        resource = admin.patient(persona, call.ods, status_system, gp_mode)
         body = cache[key] = (to_json_bytes(resource), resource["meta"]["versionId"])
     return Reply(in_format(body[0], call.format), headers={"ETag": f'W/"{body[1]}"'}, facts={"nhs_number": persona.nhs_number})

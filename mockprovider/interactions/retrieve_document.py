@@ -37,7 +37,7 @@ def handle(call: Call) -> Reply:
     check_enabled(call.flags)
     binary_id = call.params["document_id"]
     found = index(call.runtime.personas).get(binary_id)
-    if found is None:
+    if found is None or not call.at_practice(found[0]):     # another practice's document is not here
         raise SpineError("NO_RECORD_FOUND", f"No document with id {binary_id}")
     persona, document = found
     if document.confidential:

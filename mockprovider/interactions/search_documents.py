@@ -110,8 +110,7 @@ def _matches(document, created, author, ods_code) -> bool:
 
 
 def build(persona, documents, *, call: Call) -> dict:
-    settings = call.runtime.settings
-    ods = settings.ods_code
+    ods = call.ods
     limit = call.flags["retrieve_document_limit_bytes"]
     references = []
     organizations: dict[str, dict] = {}
@@ -139,12 +138,11 @@ def build(persona, documents, *, call: Call) -> dict:
 
 def handle(call: Call) -> Reply:
     check_enabled(call.flags)
-    settings = call.runtime.settings
-    created, author = parse_query(call.query, settings.ods_code)
+    created, author = parse_query(call.query, call.ods)
     patient_id = call.params["patient_id"]
     documents_index = index(call.runtime.personas)
     persona = documents_index.by_patient_id.get(patient_id)
-    if persona is None or not findable(persona):
+    if not call.at_practice(persona) or not findable(persona):
         raise SpineError("PATIENT_NOT_FOUND", f"No patient with logical id {patient_id}")
     key = ("search_documents", patient_id, call.documents_base, created, author,
            call.flags["retrieve_document_limit_bytes"], call.flags["nhs_number_status_system"],
@@ -152,7 +150,7 @@ def handle(call: Call) -> Reply:
     cache = call.runtime.caches.setdefault("documents_searchsets", {})
     body = cache.get(key)
     if body is None:
-        documents = [d for d in documents_index.of(persona) if _matches(d, created, author, settings.ods_code)]
+        documents = [d for d in documents_index.of(persona) if _matches(d, created, author, call.ods)]
         body = spliced(build(persona, documents, call=call))
         if len(cache) > 1024:
             cache.clear()

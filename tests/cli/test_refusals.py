@@ -96,3 +96,17 @@ def test_make_run_honours_host_and_port():
     assert "--host 127.0.0.1 --port 8080" in dry()
     assert "--host 0.0.0.0 --port 9123" in dry(env={"MOCKPROVIDER_HOST": "0.0.0.0", "MOCKPROVIDER_PORT": "9123"})
     assert "--port 9321" in dry("PORT=9321", env={"MOCKPROVIDER_PORT": "9123"})
+
+
+def test_a_bad_practices_registry_is_one_line_naming_file_and_key(tmp_path):
+    """issue #26: the registry is configuration; a mistake in it stops the start with one line."""
+    bad = tmp_path / "practices.toml"
+    bad.write_text('[[practice]]\nods = "B82617"\nname = "x"\nasid = "twelve"\n')
+    assert_one_line_refusal(mockprovider("serve", "--port", free_port(), "--practices", bad),
+                            str(bad), "practice[0].asid")
+    assert_one_line_refusal(mockprovider("serve", "--port", free_port(), env={"MOCKPROVIDER_PRACTICES": str(bad)}),
+                            "practice[0].asid")
+    assert_one_line_refusal(mockprovider("serve", "--port", free_port(), "--practices", tmp_path / "missing.toml"),
+                            "missing.toml", "not found")
+    assert_one_line_refusal(mockprovider("serve", "--port", free_port(), env={"MOCKPROVIDER_ODS_CODE": "A20047"}),
+                            "practice[1].ods", "MOCKPROVIDER_ODS_CODE")

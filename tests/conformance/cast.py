@@ -26,9 +26,16 @@ INCLUDES = [("_include", "DocumentReference:subject:Patient"), ("_include", "Doc
 
 
 def structured(client, persona, sensitive: bool):
+    """At the persona's home practice (the practices registry's; B82617 for all but the personas of
+    the other practices); None for a practice the provider does not serve or an error answer."""
+    home = h.home_migrate(client.application, persona)
+    if home is None:
+        return None
+    url, provider_asid = home
     headers = h.migrate_headers(sensitive, ods=persona.registered_practice_ods or h.CONSUMER_ODS)
     headers["Ssp-TraceID"] = TRACE_ID
-    r = client.post(MIGRATE, data=json.dumps(h.migrate_body(persona.nhs_number, sensitive)), headers=headers)
+    headers["Ssp-To"] = provider_asid
+    r = client.post(url, data=json.dumps(h.migrate_body(persona.nhs_number, sensitive)), headers=headers)
     return r.get_json() if r.status_code == 200 else None
 
 

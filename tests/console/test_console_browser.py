@@ -282,8 +282,11 @@ CHECK_PAGE = """() => {
 def test_every_control_is_named_text_has_contrast_and_nothing_overflows(console_server, page, size):
     page.set_viewport_size(size)
     migrate(console_server, "1234567891")
-    for view in ("personas", "flags", "faults", "journal"):
+    for view in ("personas", "flags", "faults", "journal", "practices"):
         open_view(page, view)
+        if view == "practices":
+            page.locator("#practice-list button", has_text="Y90007").click()
+            page.wait_for_selector("#practice-detail table.sds-table")
         if view == "personas":
             page.get_by_label("Search by NHS number, name or tag").fill("9690937286")
             page.locator("#persona-list button").first.click()
@@ -307,13 +310,48 @@ def test_keyboard_only_reaches_every_section_in_order(console_server, page):
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     order = []
-    for _ in range(6):
+    for _ in range(7):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.textContent.trim()"))
-    assert order == ["Personas", "Flags", "Faults", "Journal", "Reset…", ""]   # then the search box
+    assert order == ["Personas", "Flags", "Faults", "Journal", "Practices", "Reset…", ""]   # then the search box
     assert page.evaluate("document.activeElement.id") == "persona-search"
-    for name in ("Flags", "Faults", "Journal", "Personas"):
+    for name in ("Flags", "Faults", "Journal", "Practices", "Personas"):
         page.get_by_role("link", name=name).focus()
         page.keyboard.press("Enter")
         expect(page.locator(f"#{name.lower()}-heading")).to_be_focused()                   # focus follows
         assert page.get_by_role("link", name=name).get_attribute("aria-current") == "page"
+
+
+# --- the practices registry, SDS and PDS (issue #26) --------------------------------------------------------
+def test_the_practices_view_shows_the_registry_sds_answers_and_pds_views(console_server, page):
+    open_view(page, "practices")
+    page.locator("#practice-list button").first.wait_for()
+    listed = page.locator("#practice-list button").all_inner_texts()
+    assert listed[0].startswith("B82617 (default)") and any(t.startswith("Y90001") for t in listed)
+    assert "GPCA0001" in page.locator("#consumer-list").inner_text()
+    page.locator("#practice-list button", has_text="Y90001").click()
+    expect(page.locator("#practice-name")).to_be_focused()
+    table = page.locator("#practice-detail table.sds-table")
+    assert "https://gpconnect.y90001.example/Y90001/STU3/1/gpconnect/fhir" in table.inner_text()
+    assert "918999190017" in table.inner_text()                       # the Device's ASID
+    pds = page.locator("#practice-detail details.pds-view", has_text="9690990403")
+    pds.locator("summary").click()
+    assert '"value": "Y90001"' in pds.locator("pre").inner_text()    # PDS names the practice
+    shoot(page, "practices-desktop")
+
+
+def test_a_quirk_rule_from_the_fault_form_changes_what_sds_answers(console_server, page):
+    open_view(page, "faults")
+    page.get_by_label("quirk", exact=True).check()
+    form = page.locator("#fault-quirk")
+    form.get_by_label("quirk (required)").select_option("empty-address")
+    form.get_by_label("interaction").select_option("sds_endpoint")
+    form.get_by_label("ods").fill("B82617")
+    form.get_by_role("button", name="Add quirk rule").click()
+    row = page.locator("#rules-table tbody tr")
+    row.first.wait_for()
+    assert "empty-address" in row.first.inner_text()
+    answer = console_server.request("GET", "/spine-directory/FHIR/R4/Endpoint?organization=https://fhir.nhs.uk/Id/"
+                                    "ods-organization-code%7CB82617&identifier=https://fhir.nhs.uk/Id/"
+                                    f"nhsServiceInteractionId%7C{h.MIGRATE_STRUCTURED}", {}, None)
+    assert json.loads(answer.body)["entry"][0]["resource"]["address"] == ""

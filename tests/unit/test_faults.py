@@ -125,7 +125,8 @@ def test_the_described_fields_of_each_kind_are_what_check_rule_takes():
     from mockprovider.domain.faults import COMMON_FIELDS, KIND_FIELDS, KINDS, MATCH_DOCS, MATCH_FIELDS
 
     assert tuple(KIND_FIELDS) == KINDS and tuple(MATCH_DOCS) == MATCH_FIELDS
-    samples = {"code": "NO_RECORD_FOUND", "status": 503, "diagnostics": "x", "ms": 5, "duration_ms": 50}
+    samples = {"code": "NO_RECORD_FOUND", "status": 503, "diagnostics": "x", "ms": 5, "duration_ms": 50,
+               "quirk": "empty-address"}
     for kind, described in KIND_FIELDS.items():
         required = {name: samples[name] for name, need, _ in described if need is True}
         if kind == "error":

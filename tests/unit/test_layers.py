@@ -1,4 +1,4 @@
-"""Imports point one way: http -> interactions -> fhir -> record -> domain -> spec, errors, config.
+"""Imports point one way: http -> interactions -> fhir -> record -> domain -> spec, errors (lookup_errors), config.
 
 ``record/`` (one clinical area a module) sits beside fhir/: fhir/ assembles the Bundle from it, so
 record/ never imports fhir/ (or anything above). No module imports another in a circle, not even
@@ -22,6 +22,7 @@ FORBIDDEN = {
     "record": {"http", "interactions", "fhir", "app", "cli", "server"},
     "domain": {"http", "interactions", "fhir", "record", "app", "cli", "server"},
     "errors.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server"},
+    "lookup_errors.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server"},
     "spec.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server", "errors", "config"},
     "config.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server"},
 }

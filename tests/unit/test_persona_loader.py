@@ -93,7 +93,7 @@ def test_duplicate_key_in_one_object(tmp_path):
     (changed(gender="f"), "$.gender", "'f' must be one of male, female, other, unknown"),
     (changed(colour="blue"), "$.colour", "is not a known field (known: $schema, active, address, birth_date, "
      "deceased, description, documents, fhir_record, gender, generated_record, name, nhs_number, "
-     "nhs_number_status, pds, record, registration, supplier_record, tags, telecom, usual_gp)"),
+     "nhs_number_status, pds, practice, record, registration, supplier_record, tags, telecom, usual_gp)"),
     (changed(name={"family": "Smith", "given": "Ann"}), "$.name.given", "must be a JSON array, not a string"),
     (changed(name={"family": "Smith", "given": ["Ann", 3]}), "$.name.given[1]",
      "must be a non-empty string, not a number"),
@@ -104,7 +104,8 @@ def test_duplicate_key_in_one_object(tmp_path):
      "'9' must be one of 01, 02, 03, 04, 05, 06, 07, 08"),
     (changed(pds={"sensitive": "yes"}), "$.pds.sensitive", "must be true or false, not a string"),
     (changed(pds={"restricted": True}), "$.pds.restricted",
-     "is not a known field (known: dissent, registered_practice_ods, sensitive)"),
+     "is not a known field (known: dissent, invalidated, no_current_gp, on_pds, registered_practice_ods, "
+     "sensitive, superseded_by)"),
     (changed(pds={"registered_practice_ods": "b82617"}), "$.pds.registered_practice_ods",
      "'b82617' has the wrong format"),
     (changed(tags="sensitive"), "$.tags", "must be a JSON array, not a string"),

@@ -71,7 +71,9 @@
   const display = (code) => (typeof code === "string" && code.includes("|")) ? code.split("|").slice(1).join("|") : code;
 
   // --- views (hash navigation) ---------------------------------------------------------------------
-  const VIEWS = ["personas", "flags", "faults", "journal"];
+  // Every section the header's nav names (data-view); another script may own a view and load it on
+  // the "console:view" event (lookups.js: practices).
+  const VIEWS = Array.from(document.querySelectorAll(".top nav a[data-view]")).map((a) => a.dataset.view);
 
   function showView(name, moveFocus) {
     if (!VIEWS.includes(name)) name = "personas";
@@ -87,6 +89,7 @@
     if (name === "flags") loadFlags();
     if (name === "faults") loadRules();
     if (name === "journal") loadJournal();
+    document.dispatchEvent(new CustomEvent("console:view", { detail: name }));
     schedule();
   }
 
@@ -350,7 +353,9 @@
     state.catalogue = (await api("GET", "/_control/catalogue")).data;
     const select = $("#filter-interaction");
     if (select.options.length === 1) {
-      for (const name of state.catalogue.interactions) select.append(el("option", { value: name, text: name }));
+      for (const name of [...state.catalogue.interactions, ...(state.catalogue.lookup_interactions || [])]) {
+        select.append(el("option", { value: name, text: name }));
+      }
     }
   }
 
@@ -471,7 +476,7 @@
             ? el("select", { id, name: "match." + m.name }, el("option", { value: "", text: "any" }),
                  m.choices.map((c) => el("option", { value: c, text: c })))
             : el("input", { type: "text", id, name: "match." + m.name, autocomplete: "off", spellcheck: "false",
-                            inputmode: m.name === "document_id" ? "text" : "numeric" });
+                            inputmode: ["nhs_number", "from_asid"].includes(m.name) ? "numeric" : "text" });
           return el("div", { class: "field" }, el("label", { for: id }, m.name, " ", el("span", { class: "note", text: m.doc })), control);
         }));
       return el("form", { class: "fault-form", id: prefix, "aria-labelledby": `${prefix}-title`, novalidate: true, hidden: i !== 0,
@@ -490,6 +495,12 @@
 
   function numberOrText(prefix, f, required) {
     const id = `${prefix}-${f.name}`;
+    if (f.choices) {                  // a closed list (e.g. a quirk): a select
+      return el("div", { class: "field" },
+        el("label", { for: id }, f.name, required ? " (required)" : "", " ", el("span", { class: "note", text: f.doc })),
+        el("select", { id, name: f.name, required: required || null, "data-text": "" },
+          f.choices.map((c) => el("option", { value: c, text: c }))));
+    }
     const isText = f.name === "diagnostics";
     return el("div", { class: "field" },
       el("label", { for: id }, f.name, required ? " (required)" : "", " ", el("span", { class: "note", text: f.doc })),
@@ -509,8 +520,8 @@
         rule[which] = which === "status" ? Number(value) : value;
       } else if (control.name.startsWith("match.")) {
         match[control.name.slice(6)] = control.value.trim();
-      } else if (control.name === "diagnostics") {
-        rule.diagnostics = control.value;
+      } else if (control.name === "diagnostics" || control.dataset.text !== undefined) {
+        rule[control.name] = control.value;
       } else {
         rule[control.name] = Number(control.value);
       }
@@ -532,6 +543,7 @@
     const parts = [];
     if (rule.code) parts.push(rule.code);
     if (rule.status) parts.push(String(rule.status));
+    if (rule.quirk) parts.push(rule.quirk);
     if (rule.ms !== undefined) parts.push(`wait ${rule.ms} ms`);
     if (rule.duration_ms !== undefined) parts.push(`over ${rule.duration_ms} ms`);
     if (rule.diagnostics) parts.push(`“${rule.diagnostics}”`);
