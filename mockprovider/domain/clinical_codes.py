@@ -84,7 +84,8 @@ FBC_RESULTS = (
     ("1022291000000105|Haematocrit", "L/L", 0.36, 0.46),
 )
 # mmol/mol is the IFCC-standardised measure (the DCCT one is a percentage)
-HBA1C = ("1019431000000105|HbA1c level (IFCC standardised)", "mmol/mol", 20, 48)
+HBA1C = ("999791000000106|Haemoglobin A1c level - International Federation of Clinical Chemistry and "
+         "Laboratory Medicine standardised", "mmol/mol", 20, 48)
 VENOUS_BLOOD = "122555007|Venous blood specimen"
 
 # Referrals and diary entries

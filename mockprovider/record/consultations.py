@@ -42,8 +42,19 @@ FIELD = "consultations"
 REQUIRED = ()
 OPTIONAL = ("type", "type_text", "title", "topics", "status", "end", "location", "clinicians")
 CODE_FIELDS = ("type",)
-PARTICIPATION = {"REC": "recorder", "PPRF": "primary performer", "PART": "Participation"}
-PARTICIPATION_SYSTEM = "http://hl7.org/fhir/v3/ParticipationType"
+# Encounter.participant.type (the GPConnect-ParticipantType-1 ValueSet the GPC Encounter profile binds):
+# REC (recorder) is a code of GP Connect's own CodeSystem; PPRF and PART are HL7 v3 ParticipationType
+# codes (v3 has no REC). code -> (system, display); the one place this rule lives.
+PARTICIPANT_TYPE_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-ParticipantType-1"
+V3_PARTICIPATION_SYSTEM = "http://hl7.org/fhir/v3/ParticipationType"
+PARTICIPATION = {"REC": (PARTICIPANT_TYPE_SYSTEM, "recorder"), "PPRF": (V3_PARTICIPATION_SYSTEM, "primary performer"),
+                 "PART": (V3_PARTICIPATION_SYSTEM, "Participation")}
+
+
+def participant_type(code: str) -> list:
+    """Encounter.participant.type for REC, PPRF or PART, each in its own code system."""
+    system, text = PARTICIPATION[code]
+    return [{"coding": [{"system": system, "code": code, "display": text}]}]
 
 
 def check(c: Checker, item, p, keys):
@@ -142,16 +153,13 @@ def build(ctx: Ctx, item: dict):
         people = item["clinicians"]
         if not any(who["type"] == "REC" for who in people) and ctx.practitioner_ref:
             people = [{"sds_user_id": None, "type": "REC"}, *people]
-        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM, "code": who["type"],
-                                                   "display": PARTICIPATION[who["type"]]}]}],
-                             "individual": ctx.clinician(who["sds_user_id"])}
+        r["participant"] = [{"type": participant_type(who["type"]), "individual": ctx.clinician(who["sds_user_id"])}
                             for who in people if ctx.clinician(who["sds_user_id"])]
     elif ctx.practitioner_ref:
         # The page: the person who recorded the consultation (participant.type REC) is mandatory; the
         # usual GP both recorded and performed it.
-        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM, "code": code,
-                                                   "display": PARTICIPATION[code]}]}],
-                             "individual": ctx.practitioner_ref} for code in ("REC", "PPRF")]
+        r["participant"] = [{"type": participant_type(code), "individual": ctx.practitioner_ref}
+                            for code in ("REC", "PPRF")]
     r["period"] = {"start": item["date"]}
     if item.get("end"):
         r["period"]["end"] = item["end"]

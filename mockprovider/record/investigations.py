@@ -161,6 +161,9 @@ def build(ctx: Ctx, item: dict) -> tuple:
         members = [result(res, group["key"]) for res in group["results"] if include(res)]
         g = observation_resource(ctx, group["key"], item if item.get("nopat") else {}, concept(group["code"]),
                                  item["date"], encounter)
+        # The test group page: performer is the Organization that carried out the tests (a Practitioner
+        # only ever beside it): the laboratory, else the practice.
+        g["performer"] = [lab_ref or ctx.organization_ref]
         if group.get("note"):
             g["comment"] = group["note"]
         if members:
@@ -176,6 +179,7 @@ def build(ctx: Ctx, item: dict) -> tuple:
     if item.get("filing_comment"):
         filing = observation_resource(ctx, f"{key}/filing", item if item.get("nopat") else {},
                                       concept("|".join(COMMENT_NOTE)), item["date"], encounter)
+        filing["status"] = "unknown"       # the filing comments page: "a set value of 'unknown'"
         filing["comment"] = item["filing_comment"]
         result_refs.append({"reference": f"Observation/{filing['id']}"})
         observations.append(filing)
