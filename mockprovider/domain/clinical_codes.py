@@ -87,6 +87,9 @@ FBC_RESULTS = (
 HBA1C = ("999791000000106|Haemoglobin A1c level - International Federation of Clinical Chemistry and "
          "Laboratory Medicine standardised", "mmol/mol", 20, 48)
 VENOUS_BLOOD = "122555007|Venous blood specimen"
+# A result a laboratory sends as a document (the gp2gp-edge-case tag: valueAttachment)
+FERRITIN = "993381000000106|Serum ferritin level"
+LAB_REPORT = "721981007|Diagnostic studies report"
 
 # Referrals and diary entries
 REFERRALS = (

@@ -43,7 +43,7 @@ OTHER_PRACTICE_ODS = "A20047"          # registered-elsewhere: PDS names this pr
 
 SHAPEABLE = ("full-record", "no-documents", "sensitive", "dissent", "deceased", "unverified-nhs-number",
              "registered-elsewhere", "confidential-items", "large-document", "oversized-document",
-             "many-documents", "large-record")
+             "many-documents", "large-record", "gp2gp-edge-case")
 DOCUMENT_TAGS = ("large-document", "oversized-document", "many-documents")
 LARGE_DOCUMENT_SIZE = 4_500_000           # 4 MiB <= size <= 5 MiB: large, still retrievable
 OVERSIZED_DOCUMENT_SIZE = 6 * 1024 * 1024  # over the 5 MiB retrieve limit
@@ -263,6 +263,8 @@ def make_persona(fake, seed, number: str, tags: frozenset, style: str = "plain",
         persona["record"] = _record(rnd, born, "full-record" in tags or volume == "typical",
                                     "confidential-items" in tags)
     documents = _documents(rnd, seed, number, tags)
+    if "gp2gp-edge-case" in tags:
+        documents.append(_edge_case(persona, seed, number))
     if style != "plain" and "no-documents" not in tags:
         documents += _letters(rnd, seed, number, SUPPLIER_LETTERS[volume], born)
     if documents:
@@ -295,6 +297,21 @@ def _documents(rnd: random.Random, seed, number: str, tags: frozenset) -> list:
             "sha256": generated_sha256(size, doc_seed),
         })
     return documents
+
+
+def _edge_case(persona: dict, seed, number: str) -> dict:
+    """gp2gp-edge-case: a ferritin result whose value is the laboratory's report (valueAttachment, which the
+    NHS GP2GP adaptor cannot map), added to the record; returns the report document."""
+    day = (REFERENCE_DATE - datetime.timedelta(days=40)).isoformat()
+    doc_seed, size = f"{seed}/{number}/lab-report", 1200
+    record = persona.setdefault("record", {})
+    record.setdefault("investigations", []).append({
+        "key": "edge-ferritin", "date": day, "code": codes.FBC, "specimen": {"type": codes.VENOUS_BLOOD},
+        "results": [{"key": "edge-ferritin-report", "code": codes.FERRITIN, "document": "lab-report"}]})
+    return {"key": "lab-report", "description": "Laboratory report: serum ferritin", "type": codes.LAB_REPORT,
+            "created": f"{day}T14:00:00+00:00", "indexed": f"{day}T16:00:00+00:00",
+            "author": {"organization": AUTHOR_ODS}, "contentType": GENERATED_CONTENT_TYPE,
+            "generate": {"size": size, "seed": doc_seed}, "sha256": generated_sha256(size, doc_seed)}
 
 
 def _letters(rnd: random.Random, seed, number: str, count: int, born: datetime.date) -> list:
@@ -335,6 +352,11 @@ def check_style(style: str, volume: str | None, tags) -> str:
     chosen = volume or ("heavy" if "large-record" in wanted else "small" if style == "plain" else "typical")
     if "large-record" in wanted and chosen != "heavy":
         raise GenerateError(f"large-record is the heavy volume: ask for --volume heavy, not {chosen}")
+    if chosen == "heavy" and style == "plain" and "gp2gp-edge-case" in wanted:
+        raise GenerateError("a generated large record has no test result documents: ask for --volume heavy "
+                            "or gp2gp-edge-case, not both")
+    if style != "plain" and "gp2gp-edge-case" in wanted:
+        raise GenerateError("gp2gp-edge-case is made for --style plain only")
     if style == "plain" and chosen == "heavy" and "confidential-items" in wanted:
         raise GenerateError("a generated large record has no confidential items: ask for --volume heavy "
                             "or confidential-items, not both")
@@ -350,6 +372,11 @@ def check_tags(tags) -> frozenset:
     clash = sorted(wanted & set(DOCUMENT_TAGS)) if "no-documents" in wanted else []
     if clash:
         raise GenerateError(f"no-documents contradicts {', '.join(clash)}")
+    if "no-documents" in wanted and "gp2gp-edge-case" in wanted:
+        raise GenerateError("no-documents contradicts gp2gp-edge-case (a test result whose value is a document)")
+    if {"large-record", "gp2gp-edge-case"} <= wanted:
+        raise GenerateError("a generated large record has no test result documents: ask for large-record "
+                            "or gp2gp-edge-case, not both")
     if {"large-record", "confidential-items"} <= wanted:
         raise GenerateError("a generated large record has no confidential items: ask for large-record "
                             "or confidential-items, not both")

@@ -23,7 +23,7 @@ Persona item fields: ``code``, ``request: {"code", "date"}``, ``specimen: {"type
   (valueAttachment pointing at its Binary). The test result page allows it ("a quantity, string or an
   attachment"), but the pathology guidance puts "test results that are received as documents" out of
   scope and the GP2GP adaptor throws on an Attachment value (diagnosticreport/ObservationMapper
-  UNHANDLED_TYPES), so no built-in persona uses it.
+  UNHANDLED_TYPES), so only the edge-case persona 9690990209 uses it (tag ``gp2gp-edge-case``).
 
 Results in a test group point to it (related ``derived-from``, the test result page); the group lists
 them (``has-member``). A confidential result is left out on its own (``ctx.include``); the report is then

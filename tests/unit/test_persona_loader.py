@@ -194,7 +194,8 @@ def test_derived_tags_from_record_and_documents():
 def test_the_vocabulary_is_exactly_the_contract():
     assert list(P.TAGS) == ["full-record", "no-documents", "sensitive", "dissent", "deceased",
                             "unverified-nhs-number", "registered-elsewhere", "confidential-items",
-                            "large-document", "oversized-document", "many-documents", "large-record"]
+                            "large-document", "oversized-document", "many-documents", "large-record",
+                            "gp2gp-edge-case"]
 
 
 def test_data_is_parsed_once_on_first_use_even_from_many_threads(tmp_path):
