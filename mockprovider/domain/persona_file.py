@@ -17,6 +17,7 @@ import threading
 
 from . import nhs_number
 from .generate import large_record
+from .supplier_records import record as supplier_record
 from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERSONA_CHECKS, SECTION_VALIDATORS, TAGS,  # noqa: F401
                              Checker, PersonaError, _kind, derive_tags)
 
@@ -174,8 +175,9 @@ class Persona:
 
     @property
     def data(self) -> dict:
+        """The persona's dict, its record made from the seed (generated_record, supplier_record) on first use."""
         data = self._data
-        if data is not None and ("record" in data or "generated_record" not in data):
+        if data is not None and ("record" in data or not ("generated_record" in data or "supplier_record" in data)):
             return data
         with _DATA_LOCK:      # first use: parse (and expand) once, even with threaded workers
             data = self._data
@@ -185,9 +187,25 @@ class Persona:
                 # A large record is made from its seed on first use, never at start-up (the tests
                 # check that what the generator makes passes the record validator).
                 spec = data["generated_record"]
-                data["record"] = large_record(spec["seed"], spec["visits"])
+                data["record"] = large_record(spec["seed"], spec["visits"], data.get("birth_date"),
+                                              data.get("gender", "unknown"))
+            elif "supplier_record" in data and "record" not in data:
+                # A supplier-styled record too is made from its seed on first use: an ordinary record
+                # (record.style set) that mockprovider.record renders like any other.
+                data["record"] = supplier_record(data)
             self._data, self._raw = data, None
         return data
+
+    def stored(self) -> dict:
+        """The persona as its file says it, without making a record from a seed (what start-up reads:
+        the document index must not make 10,000 records)."""
+        data = self._data
+        if data is not None:
+            return data
+        with _DATA_LOCK:
+            if self._data is None:
+                self._data, self._raw = json.loads(self._raw), None
+            return self._data
 
     @property
     def name(self) -> str:

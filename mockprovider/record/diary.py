@@ -15,7 +15,7 @@ import re
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import Ctx, concept, note, put
+from .common import Ctx, note, put
 
 FIELD = "diary"
 REQUIRED = ("code",)
@@ -38,12 +38,12 @@ def build(ctx: Ctx, item: dict):
     r["identifier"] = ctx.identifier("ProcedureRequest", key)
     r["status"] = "active"
     r["intent"] = "plan"
-    r["code"] = concept(item["code"])
+    r["code"] = ctx.concept(item["code"], item["date"], description=False)   # ProcedureRequest.code slices no description id
     r["subject"] = ctx.patient_ref
     put(r, "context", ctx.encounter(key))
     put(r, "occurrenceDateTime", item.get("due"))
     r["authoredOn"] = item["date"]
-    if ctx.practitioner_ref:        # the diary entry page: requester.onBehalfOf is not in use
-        r["requester"] = {"agent": ctx.practitioner_ref}
+    if ctx.agent(item):        # the diary entry page: requester.onBehalfOf is not in use
+        r["requester"] = {"agent": ctx.agent(item)}
     put(r, "note", note(item))
     return r, [r]

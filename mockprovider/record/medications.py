@@ -41,7 +41,7 @@ from datetime import date, timedelta
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import Ctx, check_code, check_date, check_organization, coding, concept, note, put
+from .common import Ctx, check_code, check_date, check_organization, coding, note, put
 
 FIELD = "medications"
 REQUIRED = ("drug", "dosage")
@@ -125,15 +125,14 @@ def build(ctx: Ctx, item: dict):
     status = item.get("status", "active")
     issues = item["issues"] if "issues" in item else ([] if item.get("prescribed_elsewhere") else [item["date"]])
     drug = ctx.head("Medication", key, spec.PROFILE_MEDICATION)
-    drug["code"] = concept(item["drug"])
-    put(drug["code"], "text", item.get("drug_text"))
+    drug["code"] = ctx.drug(item["drug"], item.get("drug_text"))
     drug_ref = {"reference": f"Medication/{drug['id']}"}
     plan_key = f"{key}/plan"
     period = {"start": item["date"]}
     if item.get("end"):
         period["end"] = item["end"]
     encounter = ctx.encounter(key)
-    dosage = [_dosage(item)]
+    dosage = [_dosage(ctx, item)]
     prescription_type = {"url": EXT_PRESCRIPTION_TYPE, "valueCodeableConcept": {"coding": [{
         "system": PRESCRIPTION_TYPE_SYSTEM, "code": kind, "display": PRESCRIPTION_TYPES[kind]}]}}
     if item.get("prescribed_elsewhere"):
@@ -155,7 +154,7 @@ def build(ctx: Ctx, item: dict):
     statement["medicationReference"] = drug_ref
     statement["effectivePeriod"] = period
     statement["dateAsserted"] = item["date"]
-    put(statement, "informationSource", ctx.practitioner_ref)
+    put(statement, "informationSource", ctx.agent(item))
     statement["subject"] = ctx.patient_ref
     statement["taken"] = "unk"
     put(statement, "note", statement_notes(item))
@@ -186,8 +185,8 @@ def build(ctx: Ctx, item: dict):
         r["subject"] = ctx.patient_ref
         put(r, "context", encounter)
         r["authoredOn"] = authored
-        put(r, "requester", ctx.requester())
-        put(r, "recorder", ctx.practitioner_ref)
+        put(r, "requester", ctx.requester_of(item))
+        put(r, "recorder", ctx.agent(item))
         put(r, "note", note(item))
         r["dosageInstruction"] = dosage
         dispense = {"validityPeriod": validity}
@@ -226,7 +225,7 @@ def statement_notes(item: dict) -> list | None:
     return notes or None
 
 
-def _dosage(item: dict) -> dict:
+def _dosage(ctx: Ctx, item: dict) -> dict:
     """Dosage: the text, the patient instruction, and the structured parts when the item has them."""
     dosage = {"text": item["dosage"]}
     put(dosage, "patientInstruction", item.get("patient_instruction"))
@@ -235,7 +234,7 @@ def _dosage(item: dict) -> dict:
         dosage["timing"] = {"repeat": {"frequency": d["frequency"], "period": d["period"],
                                        "periodUnit": d["period_unit"]}}
         if d.get("route"):
-            dosage["route"] = concept(d["route"])
+            dosage["route"] = ctx.concept(d["route"], description=False)
         if d.get("dose"):
             unit = coding(d["dose_unit"])
             dosage["doseQuantity"] = {"value": d["dose"], "unit": unit["display"], "system": unit["system"],

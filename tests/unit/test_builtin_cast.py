@@ -74,7 +74,8 @@ def test_the_large_record_is_made_from_its_seed_and_is_valid(cast):
     persona = cast.get("9690990012")
     spec = persona.data["generated_record"]
     record = persona.data["record"]
-    assert record == generate.large_record(spec["seed"], spec["visits"])
+    assert record == generate.large_record(spec["seed"], spec["visits"], persona.data["birth_date"],
+                                           persona.data["gender"])
     validate_record(Checker(persona.file), record, "$.record")
     assert len(record["consultations"]) == spec["visits"]
 
