@@ -37,6 +37,7 @@ import uuid
 from .. import spec
 from ..domain import ids
 from ..domain import terminology as terms
+from ..domain.supplier_records import uk_offset      # the one UK-time rule (a supplier record's times too)
 
 SCTDESCID = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-coding-sctdescid"
 EMIS_DRUG_SYSTEM = "https://fhir.hl7.org.uk/Id/emis-drug-codes"
@@ -44,16 +45,6 @@ MULTILEX_DRUG_SYSTEM = "https://fhir.hl7.org.uk/Id/multilex-drug-codes"
 CROSS_CARE_ID_SYSTEM = "https://fhir.nhs.uk/Id/cross-care-setting-identifier"
 NAMESPACE = uuid.UUID("6b1c1f4e-6f1a-5c55-9a43-2f6d3c9e7a10")
 SNOMED_SWITCH = "2018-04-01"          # GP systems recorded in Read codes before this day
-
-
-def _last_sunday(year: int, month: int) -> datetime.date:
-    day = datetime.date(year + (month == 12), month % 12 + 1, 1) - datetime.timedelta(days=1)
-    return day - datetime.timedelta(days=(day.weekday() + 1) % 7)
-
-
-def uk_offset(day: datetime.date) -> str:
-    """+01:00 in British Summer Time (last Sunday of March to last Sunday of October), else +00:00."""
-    return "+01:00" if _last_sunday(day.year, 3) <= day < _last_sunday(day.year, 10) else "+00:00"
 
 
 def _split(code_text: str) -> tuple[str, str]:
