@@ -27,6 +27,29 @@ PROBLEMS = (
     ("105629000|Chlamydial infection", True),
 )
 
+# Who a problem fits (the generator draws by age and sex, issue #24): code -> (youngest, oldest or None, weight for
+# a man, weight for a woman). No heart failure in a 24-year-old, no chlamydia in a 90-year-old.
+PROBLEM_FIT = {
+    "38341003": (35, None, 3, 3), "44054006": (30, None, 3, 2), "195967001": (5, None, 2, 2),
+    "13645005": (45, None, 2, 2), "49436004": (55, None, 2, 1), "396275006": (45, None, 2, 3),
+    "40930008": (20, None, 1, 4), "37796009": (12, 70, 1, 3), "84114007": (55, None, 2, 1),
+    "234050002": (40, None, 1, 2), "30989003": (12, None, 2, 2), "54150009": (0, None, 2, 2),
+    "40468003": (2, 60, 1, 1), "231504006": (16, None, 2, 3), "35489007": (16, None, 2, 3),
+    "105629000": (16, 40, 2, 2),
+}
+
+
+def problems_for(age: int, gender: str) -> list:
+    """The problems of :data:`PROBLEMS` that fit a person of ``age`` (years) and ``gender``, with their
+    weights: [((code, sensitive), weight)]."""
+    out = []
+    for code, sensitive in PROBLEMS:
+        youngest, oldest, man, woman = PROBLEM_FIT[code.split("|")[0]]
+        if age >= youngest and (oldest is None or age <= oldest):
+            out.append(((code, sensitive), man if gender == "male" else woman))
+    return out
+
+
 # Allergies: (code, category, reaction code)
 ALLERGIES = (
     ("91936005|Allergy to penicillin", "medication", "271807003|Eruption of skin"),
@@ -84,8 +107,12 @@ FBC_RESULTS = (
     ("1022291000000105|Haematocrit", "L/L", 0.36, 0.46),
 )
 # mmol/mol is the IFCC-standardised measure (the DCCT one is a percentage)
-HBA1C = ("1019431000000105|HbA1c level (IFCC standardised)", "mmol/mol", 20, 48)
+HBA1C = ("999791000000106|Haemoglobin A1c level - International Federation of Clinical Chemistry and "
+         "Laboratory Medicine standardised", "mmol/mol", 20, 48)
 VENOUS_BLOOD = "122555007|Venous blood specimen"
+# A result a laboratory sends as a document (the gp2gp-edge-case tag: valueAttachment)
+FERRITIN = "993381000000106|Serum ferritin level"
+LAB_REPORT = "721981007|Diagnostic studies report"
 
 # Referrals and diary entries
 REFERRALS = (

@@ -300,11 +300,12 @@ def check_links(persona) -> None:
     """Links from documents to the rest of the persona: a practitioner author is the persona's
     usual GP (the only Practitioner a persona has); consultation and problem keys exist in its
     record. Raises PersonaError (file, JSON path, reason)."""
-    record = persona.data.get("record") or {}
+    data = persona.stored() if hasattr(persona, "stored") else persona.data   # (a seed's record is not made here)
+    record = data.get("record") or {}
     keys = {area: {item.get("key") for item in record.get(area, []) if isinstance(item, dict)}
             for area in ("consultations", "problems")}
-    gp = (persona.data.get("usual_gp") or {}).get("sds_user_id")
-    for n, entry in enumerate(persona.data.get("documents", [])):
+    gp = (data.get("usual_gp") or {}).get("sds_user_id")
+    for n, entry in enumerate(data.get("documents", [])):
         p = f"$.documents[{n}]"
         practitioner = entry["author"].get("practitioner")
         if practitioner is not None and practitioner != gp:
@@ -331,7 +332,7 @@ class DocumentIndex:
             self.by_nhs[persona.nhs_number] = []
             return
         check_links(persona)
-        docs = [resolve(persona, entry, directory) for entry in persona.data.get("documents", [])]
+        docs = [resolve(persona, entry, directory) for entry in persona.documents]
         self.by_nhs[persona.nhs_number] = docs
         for doc in docs:
             self.by_id[doc.binary_id] = (persona, doc)

@@ -43,7 +43,7 @@ OTHER_PRACTICE_ODS = "A20047"          # registered-elsewhere: PDS names this pr
 
 SHAPEABLE = ("full-record", "no-documents", "sensitive", "dissent", "deceased", "unverified-nhs-number",
              "registered-elsewhere", "confidential-items", "large-document", "oversized-document",
-             "many-documents", "large-record")
+             "many-documents", "large-record", "gp2gp-edge-case")
 DOCUMENT_TAGS = ("large-document", "oversized-document", "many-documents")
 LARGE_DOCUMENT_SIZE = 4_500_000           # 4 MiB <= size <= 5 MiB: large, still retrievable
 OVERSIZED_DOCUMENT_SIZE = 6 * 1024 * 1024  # over the 5 MiB retrieve limit
@@ -132,15 +132,41 @@ class _Record:
         return entry
 
 
-def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: bool) -> dict:
+def weighted_sample(rnd: random.Random, options: list, k: int) -> list:
+    """``k`` distinct values of ``options`` [(value, weight)], drawn without replacement by weight."""
+    chosen, pool = [], [(v, w) for v, w in options if w > 0]
+    while pool and len(chosen) < k:
+        x = rnd.uniform(0, sum(w for _, w in pool))
+        for n, (value, weight) in enumerate(pool):
+            x -= weight
+            if x <= 0 or n == len(pool) - 1:
+                chosen.append(value)
+                pool.pop(n)
+                break
+    return chosen
+
+
+def age_at(born: datetime.date, day: datetime.date = REFERENCE_DATE) -> int:
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def medications_for(problems: set, age: int) -> list:
+    """The drugs of :data:`codes.MEDICATIONS` a person with these problems may be given: those treating one
+    of them, and the untargeted ones (a statin from 40)."""
+    return [m for m in codes.MEDICATIONS if (m[3] in problems) or (m[3] is None and age >= 40)]
+
+
+def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: bool, gender: str = "unknown") -> dict:
     start = max(born + datetime.timedelta(days=16 * 365), REFERENCE_DATE - datetime.timedelta(days=20 * 365))
     if start >= REFERENCE_DATE:
         start = born
     r = _Record(rnd, start, REFERENCE_DATE - datetime.timedelta(days=1))
     pick = rnd.choice
+    age = age_at(born)
 
     problems = {}
-    for code, sensitive in rnd.sample(codes.PROBLEMS, rnd.randint(1, 2)):
+    # Problems that fit the person's age and sex (clinical_codes.PROBLEM_FIT), weighted.
+    for code, sensitive in weighted_sample(rnd, codes.problems_for(age, gender), rnd.randint(1, 2)):
         item = r.add("problems", "prb", {"code": code, "status": pick(("active", "active", "inactive")),
                                          "significance": pick(("major", "minor"))})
         if confidential and sensitive:
@@ -151,7 +177,8 @@ def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: b
         r.add("allergies", "alg", {"code": code, "category": category, "reaction": reaction,
                                    "severity": pick(("mild", "moderate", "severe"))})
 
-    for drug, dosage, quantity, treats, sensitive in rnd.sample(codes.MEDICATIONS, rnd.randint(1, 2)):
+    fitting = medications_for(set(problems), age) or [m for m in codes.MEDICATIONS if m[3] == "30989003"]
+    for drug, dosage, quantity, treats, sensitive in rnd.sample(fitting, min(len(fitting), rnd.randint(1, 2))):
         kind = pick(("acute", "repeat"))
         item = {"drug": drug, "dosage": dosage, "type": kind, "quantity": quantity}
         entry = r.add("medications", "med", item)
@@ -196,7 +223,9 @@ def _record(rnd: random.Random, born: datetime.date, full: bool, confidential: b
         code, service = pick(codes.REFERRALS)
         r.add("referrals", "ref", {"code": code, "service": service})
     if full or rnd.random() < 0.15:
-        r.add("diary", "dia", {"code": pick(codes.DIARY)})
+        entry = r.add("diary", "dia", {"code": pick(codes.DIARY)})
+        # recorded on its date, due a year later (the diary entry page: authoredOn vs occurrence)
+        entry["due"] = (datetime.date.fromisoformat(entry["date"]) + datetime.timedelta(days=365)).isoformat()
 
     # One consultation recording a few of the items above (never an ended allergy; none are ended).
     recordable = [item["key"] for area in ("problems", "medications", "observations")
@@ -261,8 +290,10 @@ def make_persona(fake, seed, number: str, tags: frozenset, style: str = "plain",
         persona["generated_record"] = {"seed": f"{seed}/{number}", "visits": LARGE_RECORD_VISITS}
     else:
         persona["record"] = _record(rnd, born, "full-record" in tags or volume == "typical",
-                                    "confidential-items" in tags)
+                                    "confidential-items" in tags, gender)
     documents = _documents(rnd, seed, number, tags)
+    if "gp2gp-edge-case" in tags:
+        documents.append(_edge_case(persona, seed, number))
     if style != "plain" and "no-documents" not in tags:
         documents += _letters(rnd, seed, number, SUPPLIER_LETTERS[volume], born)
     if documents:
@@ -295,6 +326,21 @@ def _documents(rnd: random.Random, seed, number: str, tags: frozenset) -> list:
             "sha256": generated_sha256(size, doc_seed),
         })
     return documents
+
+
+def _edge_case(persona: dict, seed, number: str) -> dict:
+    """gp2gp-edge-case: a ferritin result whose value is the laboratory's report (valueAttachment, which the
+    NHS GP2GP adaptor cannot map), added to the record; returns the report document."""
+    day = (REFERENCE_DATE - datetime.timedelta(days=40)).isoformat()
+    doc_seed, size = f"{seed}/{number}/lab-report", 1200
+    record = persona.setdefault("record", {})
+    record.setdefault("investigations", []).append({
+        "key": "edge-ferritin", "date": day, "code": codes.FBC, "specimen": {"type": codes.VENOUS_BLOOD},
+        "results": [{"key": "edge-ferritin-report", "code": codes.FERRITIN, "document": "lab-report"}]})
+    return {"key": "lab-report", "description": "Laboratory report: serum ferritin", "type": codes.LAB_REPORT,
+            "created": f"{day}T14:00:00+00:00", "indexed": f"{day}T16:00:00+00:00",
+            "author": {"organization": AUTHOR_ODS}, "contentType": GENERATED_CONTENT_TYPE,
+            "generate": {"size": size, "seed": doc_seed}, "sha256": generated_sha256(size, doc_seed)}
 
 
 def _letters(rnd: random.Random, seed, number: str, count: int, born: datetime.date) -> list:
@@ -335,6 +381,11 @@ def check_style(style: str, volume: str | None, tags) -> str:
     chosen = volume or ("heavy" if "large-record" in wanted else "small" if style == "plain" else "typical")
     if "large-record" in wanted and chosen != "heavy":
         raise GenerateError(f"large-record is the heavy volume: ask for --volume heavy, not {chosen}")
+    if chosen == "heavy" and style == "plain" and "gp2gp-edge-case" in wanted:
+        raise GenerateError("a generated large record has no test result documents: ask for --volume heavy "
+                            "or gp2gp-edge-case, not both")
+    if style != "plain" and "gp2gp-edge-case" in wanted:
+        raise GenerateError("gp2gp-edge-case is made for --style plain only")
     if style == "plain" and chosen == "heavy" and "confidential-items" in wanted:
         raise GenerateError("a generated large record has no confidential items: ask for --volume heavy "
                             "or confidential-items, not both")
@@ -350,6 +401,11 @@ def check_tags(tags) -> frozenset:
     clash = sorted(wanted & set(DOCUMENT_TAGS)) if "no-documents" in wanted else []
     if clash:
         raise GenerateError(f"no-documents contradicts {', '.join(clash)}")
+    if "no-documents" in wanted and "gp2gp-edge-case" in wanted:
+        raise GenerateError("no-documents contradicts gp2gp-edge-case (a test result whose value is a document)")
+    if {"large-record", "gp2gp-edge-case"} <= wanted:
+        raise GenerateError("a generated large record has no test result documents: ask for large-record "
+                            "or gp2gp-edge-case, not both")
     if {"large-record", "confidential-items"} <= wanted:
         raise GenerateError("a generated large record has no confidential items: ask for large-record "
                             "or confidential-items, not both")
@@ -450,13 +506,21 @@ def generate(count: int, seed, tags=(), style: str = "plain", volume: str | None
 
 # --- a large record, made from a seed (the generated_record persona field) --------------------------------
 
-def large_record(seed, visits: int) -> dict:
+def large_record(seed, visits: int, born: str | None = None, gender: str = "unknown") -> dict:
     """A record of ``visits`` consultations, each recording a blood pressure and an acute medication,
     with problems, allergies, immunisations, investigations, referrals and diary entries spread among
     them: every clinical area is filled. Deterministic: the same (seed, visits) gives the same record.
     No Faker, so it is quick (a few hundred ms for the ~3 MB Bundle of the built-in large persona).
+    With the person's ``born`` (YYYY-MM-DD) and ``gender``, problems and medications fit them
+    (:func:`clinical_codes.problems_for`, :func:`medications_for`).
     """
     rnd = random.Random(f"large-record/{seed}")
+    if born:
+        age = age_at(datetime.date.fromisoformat(born))
+        fits = [problem for problem, _ in codes.problems_for(age, gender)] or list(codes.PROBLEMS)
+        drugs = medications_for({code.split("|")[0] for code, _ in fits}, age) or list(codes.MEDICATIONS)
+    else:
+        fits, drugs = list(codes.PROBLEMS), list(codes.MEDICATIONS)
     first = datetime.date(2000, 1, 3)
     step = max(1, (REFERENCE_DATE - first).days // max(visits, 1))
     areas: dict[str, list] = {area: [] for area in CLINICAL_AREAS}
@@ -465,7 +529,7 @@ def large_record(seed, visits: int) -> dict:
         day = (first + datetime.timedelta(days=v * step)).isoformat()
         items = []
         if v % 10 == 0:
-            code, _sensitive = codes.PROBLEMS[(v // 10) % len(codes.PROBLEMS)]
+            code, _sensitive = fits[(v // 10) % len(fits)]
             key = f"problem-{v}"
             areas["problems"].append({"key": key, "date": day, "code": code,
                                       "status": "active" if v % 20 == 0 else "inactive",
@@ -477,7 +541,7 @@ def large_record(seed, visits: int) -> dict:
             areas["allergies"].append({"key": f"allergy-{v}", "date": day, "code": code, "category": category,
                                        "reaction": reaction, "severity": rnd.choice(("mild", "moderate"))})
             items.append(f"allergy-{v}")
-        drug, dosage, quantity, _treats, _sensitive = codes.MEDICATIONS[v % len(codes.MEDICATIONS)]
+        drug, dosage, quantity, _treats, _sensitive = drugs[v % len(drugs)]
         med = {"key": f"medication-{v}", "date": day, "drug": drug, "dosage": dosage, "type": "acute",
                "status": "completed", "quantity": quantity, "issues": [day]}
         if problem_keys:
@@ -506,7 +570,8 @@ def large_record(seed, visits: int) -> dict:
             areas["referrals"].append({"key": f"referral-{v}", "date": day, "code": code, "service": service})
             items.append(f"referral-{v}")
         if v % 60 == 0:
-            areas["diary"].append({"key": f"diary-{v}", "date": day, "code": codes.DIARY[(v // 60) % 2]})
+            due = (datetime.date.fromisoformat(day) + datetime.timedelta(days=365)).isoformat()
+            areas["diary"].append({"key": f"diary-{v}", "date": day, "code": codes.DIARY[(v // 60) % 2], "due": due})
             items.append(f"diary-{v}")
         ctype, title = codes.CONSULTATION_TYPES[v % len(codes.CONSULTATION_TYPES)]
         areas["consultations"].append({"key": f"consultation-{v}", "date": day, "type": ctype, "title": title,

@@ -14,9 +14,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections import OrderedDict
 
 from . import nhs_number
 from .generate import large_record
+from .supplier_records import record as supplier_record
 from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERSONA_CHECKS, SECTION_VALIDATORS, TAGS,  # noqa: F401
                              Checker, PersonaError, _kind, derive_tags)
 
@@ -165,12 +167,17 @@ def load_file(path, persona_dir=None) -> "Persona":
 # --- the persona and the store ------------------------------------------------------------------------
 
 _DATA_LOCK = threading.Lock()
+# Records made from a seed (generated_record, supplier_record) kept at once: a heavy one is a couple of MB of
+# dicts; the serialised Bundles are cached apart (mockprovider.interactions.migrate_structured), so 10,000
+# seeded personas requested one after the other never hold 10,000 records.
+SEEDED_RECORDS_KEPT = 32
+_SEEDED: "OrderedDict[int, Persona]" = OrderedDict()
 
 
 class Persona:
     """One validated patient. ``data`` is the file's dict (parsed again lazily when it was dropped)."""
 
-    __slots__ = ("file", "nhs_number", "tags", "documents", "_data", "_raw", "_summary")
+    __slots__ = ("file", "nhs_number", "tags", "documents", "_data", "_raw", "_summary", "_expanded")
 
     def __init__(self, file: str, data: dict, tags: list | None = None):
         self.file = file
@@ -178,6 +185,7 @@ class Persona:
         self.tags = list(tags) if tags is not None else derive_tags(data, os.path.dirname(file))
         self._data = data
         self._raw = None
+        self._expanded = None
         # Kept even when data is dropped, so a document index built at load parses nothing.
         self.documents = data.get("documents") or []
         pds = data.get("pds") or {}
@@ -191,20 +199,43 @@ class Persona:
 
     @property
     def data(self) -> dict:
-        data = self._data
-        if data is not None and ("record" in data or "generated_record" not in data):
+        """The persona's dict; a record made from a seed (generated_record, supplier_record) is made on
+        first use and kept while it is among the :data:`SEEDED_RECORDS_KEPT` last made."""
+        data = self._data if self._data is not None else self.stored()
+        if "record" in data or not ("generated_record" in data or "supplier_record" in data):
             return data
-        with _DATA_LOCK:      # first use: parse (and expand) once, even with threaded workers
-            data = self._data
-            if data is None:
-                data = json.loads(self._raw)
-            if "generated_record" in data and "record" not in data:
-                # A large record is made from its seed on first use, never at start-up (the tests
-                # check that what the generator makes passes the record validator).
-                spec = data["generated_record"]
-                data["record"] = large_record(spec["seed"], spec["visits"])
-            self._data, self._raw = data, None
-        return data
+        expanded = self._expanded
+        if expanded is not None:
+            return expanded
+        with _DATA_LOCK:      # first use: expand once, even with threaded workers
+            if self._expanded is None:
+                if "generated_record" in data:
+                    # A large record is made from its seed on first use, never at start-up (the tests
+                    # check that what the generator makes passes the record validator).
+                    spec = data["generated_record"]
+                    record = large_record(spec["seed"], spec["visits"], data.get("birth_date"),
+                                          data.get("gender", "unknown"))
+                else:
+                    # A supplier-styled record too: an ordinary record (record.style set) that
+                    # mockprovider.record renders like any other.
+                    record = supplier_record(data)
+                self._expanded = {**data, "record": record}
+                _SEEDED[id(self)] = self
+                while len(_SEEDED) > SEEDED_RECORDS_KEPT:
+                    _, oldest = _SEEDED.popitem(last=False)
+                    oldest._expanded = None
+            return self._expanded
+
+    def stored(self) -> dict:
+        """The persona as its file says it, without making a record from a seed (what start-up reads:
+        the document index must not make 10,000 records)."""
+        data = self._data
+        if data is not None:
+            return data
+        with _DATA_LOCK:
+            if self._data is None:
+                self._data, self._raw = json.loads(self._raw), None
+            return self._data
 
     @property
     def demographics(self) -> dict:

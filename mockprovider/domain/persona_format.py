@@ -51,6 +51,8 @@ TAGS = {
     "many-documents": f"at least {MANY_DOCUMENTS} documents",
     "large-record": f"generated_record (made from a seed at first use), a heavy supplier_record, or a "
                     f"record section over {LARGE_RECORD_BYTES // MIB} MiB of JSON",
+    "gp2gp-edge-case": "an edge case the NHS GP2GP adaptor cannot map (a test result whose value is a document: "
+                       "valueAttachment): not GP2GP-safe, for testing a consumer's own handling",
 }
 
 
@@ -187,6 +189,17 @@ CLINICAL_AREAS = ("problems", "allergies", "medications", "immunisations", "obse
 
 
 _CONFIDENTIAL_RE = re.compile(rb'"confidential"\s*:\s*true')
+_DOCUMENT_VALUE_RE = re.compile(rb'"document"\s*:')
+
+
+def _has_document_value(record) -> bool:
+    """A test result whose value is a persona document (mockprovider.record.investigations)."""
+    if not isinstance(record, dict) or not isinstance(record.get("investigations"), list):
+        return False
+    return any(isinstance(res, dict) and "document" in res
+               for inv in record["investigations"] if isinstance(inv, dict)
+               for part in [inv, *(g for g in inv.get("groups") or [] if isinstance(g, dict))]
+               for res in (part.get("results") or [] if isinstance(part.get("results"), list) else []))
 
 
 def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
@@ -242,6 +255,8 @@ def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
     if isinstance(record, dict) and (raw is None or len(raw) > LARGE_RECORD_BYTES) \
             and _json_size(record) > LARGE_RECORD_BYTES:
         found.add("large-record")
+    if (raw is None or _DOCUMENT_VALUE_RE.search(raw)) and _has_document_value(record):
+        found.add("gp2gp-edge-case")
     return [tag for tag in TAGS if tag in found]
 
 

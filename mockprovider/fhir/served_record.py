@@ -1,8 +1,10 @@
-"""Serve a record held as FHIR (an imported Bundle, or a supplier-shaped record) as it came.
+"""Serve a record held as FHIR (an imported Bundle) as it came.
 
 ``bundle(persona, sensitive, documents_base, documents)`` gives the migrate Bundle (its id is the
-trace placeholder, spliced per request) of a persona with a ``fhir_record`` or ``supplier_record``
-section (:mod:`mockprovider.domain.fhir_record`). Nothing is "fixed": every entry is sent as stored,
+trace placeholder, spliced per request) of a persona with a ``fhir_record`` section
+(:mod:`mockprovider.domain.fhir_record`). The only place the mock sends clinical resources it did not
+build in :mod:`mockprovider.record` (a supplier-styled record is an ordinary record with a style).
+Nothing is "fixed": every entry is sent as stored,
 but for the documented rewrites (docs/personas/import.md):
 
 - each attachment listed in ``attachments`` gets ``url`` = the documents root + ``/Binary/{id}`` of
@@ -29,18 +31,12 @@ ADMIN_TYPES = frozenset(("Patient", "Organization", "Practitioner", "Practitione
 
 
 def fhir_record_of(persona, ods_code: str = "B82617") -> dict:
-    """The persona's record as FHIR: the stored ``fhir_record``, or the supplier-shaped record
-    made from ``supplier_record``'s seed (:mod:`mockprovider.fhir.suppliers`)."""
-    data = persona.data
-    if "fhir_record" in data:
-        return data["fhir_record"]
-    from .suppliers import supplier_record
-    return supplier_record(persona, ods_code)
+    """The persona's record as FHIR: the stored ``fhir_record`` (an import)."""
+    return persona.data["fhir_record"]
 
 
 def has_fhir_record(persona) -> bool:
-    data = persona.data
-    return "fhir_record" in data or "supplier_record" in data
+    return "fhir_record" in persona.data
 
 
 def _scan(node, structural: set, removable: set):
@@ -206,8 +202,7 @@ def withhold(entries: list, confidential) -> list:
 
 
 def bundle(persona, sensitive: bool, documents_base: str, documents=(), ods_code: str = "B82617") -> dict:
-    """The migrate Bundle of a persona whose record is FHIR (id: the trace placeholder). ``ods_code``:
-    the provider practice (a supplier-shaped record is that practice's record)."""
+    """The migrate Bundle of a persona whose record is FHIR (id: the trace placeholder)."""
     record = fhir_record_of(persona, ods_code)
     entries = record["entries"]
     attachments = record.get("attachments") or []

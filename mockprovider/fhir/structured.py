@@ -20,6 +20,7 @@ from .. import record as record_areas
 from .. import spec
 from ..domain import ids
 from ..record import consultations, documents as record_documents, investigations, lists, problems
+from ..record import styles
 from ..record.common import Ctx, display
 from . import admin, served_record
 from . import documents as documents_fhir
@@ -54,7 +55,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
     migrate_limit_bytes  the flag ``migrate_document_limit_bytes``: a larger document is listed as a
                          placeholder (no url, the reason in attachment.title); 0 = unlimited.
     """
-    if served_record.has_fhir_record(persona):     # an imported or supplier-shaped record: as it came
+    if served_record.has_fhir_record(persona):     # an imported Bundle: served as it came
         return served_record.bundle(persona, sensitive, documents_base, documents, ods_code)
     data = persona.data
     nhs = data["nhs_number"]
@@ -69,7 +70,7 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
         return sensitive or not item.get("confidential")
 
     ctx = Ctx(nhs=nhs, patient_ref=patient_ref, organization_ref=org_ref, practitioner_ref=gp_ref,
-              include=included)
+              include=included, style=styles.style(record.get("style"), nhs, ods_code))
 
     items = {area: record.get(area, []) for area in AREAS}
     area_of = {item["key"]: area for area in AREAS for item in items[area]}

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import Ctx, check_date, concept, note, put
+from .common import Ctx, check_date, clinical_date, note, put
 
 FIELD = "allergies"
 REQUIRED = ("code",)
@@ -70,15 +70,14 @@ def build(ctx: Ctx, item: dict):
     # the GP2GP adaptor maps no other); the persona keeps the finer kind it was recorded with.
     r["category"] = ["medication" if item.get("category", "medication") == "medication" else "environment"]
     put(r, "criticality", item.get("criticality"))
-    r["code"] = concept(item["code"])
-    put(r["code"], "text", item.get("code_text"))
+    r["code"] = ctx.concept(item["code"], item["date"], item.get("code_text"))
     r["patient"] = ctx.patient_ref
-    r["onsetDateTime"] = item["date"]
+    r["onsetDateTime"] = clinical_date(item)
     r["assertedDate"] = item["date"]
-    put(r, "recorder", ctx.practitioner_ref)
+    put(r, "recorder", ctx.agent(item))
     put(r, "note", note(item))
     if item.get("reaction"):
-        reaction = {"manifestation": [concept(item["reaction"])]}
+        reaction = {"manifestation": [ctx.concept(item["reaction"], description=False)]}
         put(reaction, "severity", item.get("severity"))
         r["reaction"] = [reaction]
     return r, [r]

@@ -12,6 +12,7 @@ from ..domain.persona_format import DATE_RE, PERSONA_CHECKS, SECTION_VALIDATORS,
 from . import (allergies, consultations, diary, immunisations, investigations, medications, problems,
                referrals, uncategorised)
 from .common import USUAL_GP, check_date, check_item
+from .styles import SUPPLIER_STYLES
 
 # Areas in the order their items are checked (problems first: links are checked once every key is known).
 CHECK_ORDER = (problems, allergies, medications, immunisations, uncategorised, investigations, referrals, diary,
@@ -30,8 +31,10 @@ def _check_area(c: Checker, area, items, path, keys):
 
 
 def validate_record(c: Checker, value, path, persona_dir=None):
-    c.obj(value, path, (), ("date", "in_transit", "awaiting_filing", "clinicians")
+    c.obj(value, path, (), ("date", "in_transit", "awaiting_filing", "clinicians", "style")
           + tuple(area.FIELD for area in CHECK_ORDER))
+    if "style" in value:
+        c.string(value["style"], f"{path}.style", choices=SUPPLIER_STYLES)
     clinicians = {USUAL_GP}
     for i, who in enumerate(c.array(value.get("clinicians", []), f"{path}.clinicians")):
         validate_usual_gp(c, who, f"{path}.clinicians[{i}]")
@@ -82,6 +85,11 @@ def validate_record(c: Checker, value, path, persona_dir=None):
             if who["sds_user_id"] not in clinicians:
                 c.fail(f"{path}.consultations[{i}].clinicians[{j}].sds_user_id",
                        f"{who['sds_user_id']!r} is not in record.clinicians (or \"usual_gp\")")
+    for area in CHECK_ORDER:       # who recorded or performed an item (record format: clinician)
+        for i, item in enumerate(value.get(area.FIELD, [])):
+            if "clinician" in item and item["clinician"] not in clinicians:
+                c.fail(f"{path}.{area.FIELD}[{i}].clinician",
+                       f"{item['clinician']!r} is not in record.clinicians (or \"usual_gp\")")
     for i, item in enumerate(value.get("immunisations", [])):
         if item.get("administered_by") and item["administered_by"] not in clinicians:
             c.fail(f"{path}.immunisations[{i}].administered_by",

@@ -52,6 +52,16 @@ def instant(value: str) -> str:
     return value if "T" in value else f"{value}T00:00:00+00:00"
 
 
+PRECISIONS = {"year": 4, "month": 7}
+
+
+def clinical_date(item: dict) -> str:
+    """When it happened, to the precision the record knows it (``precision``: ``year`` or ``month``
+    cut the date to ``YYYY`` / ``YYYY-MM``; a FHIR dateTime may be that coarse)."""
+    cut = PRECISIONS.get(item.get("precision"))
+    return item["date"][:cut] if cut else item["date"]
+
+
 def quantity(value, unit) -> dict:
     return {"value": value, "unit": unit, "system": UCUM, "code": unit}
 
@@ -91,9 +101,38 @@ class Ctx:
     link: dict = field(default_factory=dict)           # item key -> reference of what was sent (built so far)
     parents: dict = field(default_factory=dict)        # observation key -> keys of observations listing it in members
     include: Callable = _everything                    # include(item): is a (confidential) item sent?
+    style: object = None                               # the record's style (mockprovider.record.styles)
+
+    def __post_init__(self):
+        if self.style is None:
+            from .styles import Plain
+            self.style = Plain(self.nhs, "")
 
     def id(self, kind: str, key: str) -> str:
-        return ids.resource_id(self.nhs, kind, key)
+        return self.style.rid(kind, key)
+
+    # --- what the record's style decides (mockprovider.record.styles) -------------------------------------
+    def concept(self, code_text: str, date: str | None = None, text: str | None = None,
+                description: bool = True) -> dict:
+        """A CodeableConcept of a persona code, in the record's style (``date``: when the item was
+        recorded, for a Read-era original term; ``description``: with the SNOMED description id, where
+        the profile slices it)."""
+        return self.style.concept(code_text, date, text, description)
+
+    def drug(self, code_text: str, text: str | None = None) -> dict:
+        return self.style.drug(code_text, text)
+
+    def instant(self, value: str) -> str:
+        return self.style.instant(value)
+
+    def agent(self, item: dict) -> dict | None:
+        """Who recorded or performed an item: its ``clinician`` (an sds_user_id of record.clinicians), else
+        the usual GP."""
+        return self.clinician(item.get("clinician"))
+
+    def requester_of(self, item: dict) -> dict | None:
+        agent = self.agent(item)
+        return {"agent": agent, "onBehalfOf": self.organization_ref} if agent else None
 
     def ref(self, kind: str, key: str) -> dict:
         return {"reference": f"{kind}/{self.id(kind, key)}"}
@@ -106,7 +145,7 @@ class Ctx:
         return {"resourceType": kind, "id": self.id(kind, key), "meta": meta}
 
     def identifier(self, kind: str, key: str) -> list:
-        return [{"system": CROSS_CARE_ID_SYSTEM, "value": self.id(kind, key)}]
+        return self.style.identifier(self.id(kind, key))
 
     def requester(self) -> dict | None:
         """Who asked for a request resource: the usual GP on behalf of the practice (None without a GP)."""
@@ -133,7 +172,7 @@ class Ctx:
 # --- checks common to every record item ----------------------------------------------------------------
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}\Z")
 COMMON_REQUIRED = ("key", "date")
-COMMON_OPTIONAL = ("confidential", "nopat", "note")
+COMMON_OPTIONAL = ("confidential", "nopat", "note", "clinician", "precision")
 
 
 def check_code(c: Checker, value, path):
@@ -167,6 +206,10 @@ def check_item(c: Checker, area, item, p, keys: dict):
     check_bool(c, item, "nopat", p)
     if "note" in item:
         c.string(item["note"], f"{p}.note")
+    if "clinician" in item:
+        c.string(item["clinician"], f"{p}.clinician")
+    if "precision" in item:
+        c.string(item["precision"], f"{p}.precision", choices=tuple(PRECISIONS))
     for name in area.CODE_FIELDS:
         if name in item:
             check_code(c, item[name], f"{p}.{name}")

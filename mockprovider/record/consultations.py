@@ -17,7 +17,8 @@ type, sent as ``Encounter.type.text``), ``title``, ``topics``, and:
 - ``clinicians: [{"sds_user_id", "type": "REC"|"PPRF"|"PART"}]``: the participants (an entry of
   ``record.clinicians``, or ``"usual_gp"``); the recorder (REC) defaults to the usual GP.
 
-A topic is ``{"title"?, "problem"?, "headings": [{"code", "items": [keys], "notes": [text]}]}``,
+A topic is ``{"title"?, "problem"?, "headings": [{"code"?, "title"?, "items": [keys], "notes": [text]}]}``
+(a heading List is titled ``title``, the system's own heading name, else the code's display),
 or holds ``items`` and ``notes`` directly (a topic without headings). A topic with neither title
 nor problem is an untitled topic (headings recorded without a topic: the topic List has no title).
 ``items`` names record items (by key) recorded in that consultation (each item in at most one
@@ -31,7 +32,7 @@ import re
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import COMMENT_NOTE, Ctx, check_code, concept, display
+from .common import COMMENT_NOTE, Ctx, check_code, display
 from .lists import snomed
 from .problems import related_header
 
@@ -42,15 +43,26 @@ FIELD = "consultations"
 REQUIRED = ()
 OPTIONAL = ("type", "type_text", "title", "topics", "status", "end", "location", "clinicians")
 CODE_FIELDS = ("type",)
-PARTICIPATION = {"REC": "recorder", "PPRF": "primary performer", "PART": "Participation"}
-PARTICIPATION_SYSTEM = "http://hl7.org/fhir/v3/ParticipationType"
+# Encounter.participant.type (the GPConnect-ParticipantType-1 ValueSet the GPC Encounter profile binds):
+# REC (recorder) is a code of GP Connect's own CodeSystem; PPRF and PART are HL7 v3 ParticipationType
+# codes (v3 has no REC). code -> (system, display); the one place this rule lives.
+PARTICIPANT_TYPE_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/GPConnect-ParticipantType-1"
+V3_PARTICIPATION_SYSTEM = "http://hl7.org/fhir/v3/ParticipationType"
+PARTICIPATION = {"REC": (PARTICIPANT_TYPE_SYSTEM, "recorder"), "PPRF": (V3_PARTICIPATION_SYSTEM, "primary performer"),
+                 "PART": (V3_PARTICIPATION_SYSTEM, "Participation")}
+
+
+def participant_type(code: str) -> list:
+    """Encounter.participant.type for REC, PPRF or PART, each in its own code system."""
+    system, text = PARTICIPATION[code]
+    return [{"coding": [{"system": system, "code": code, "display": text}]}]
 
 
 def check(c: Checker, item, p, keys):
     if "title" in item:
         c.string(item["title"], f"{p}.title")
-    if ("type" in item) == ("type_text" in item):
-        c.fail(f"{p}.type", "a consultation has exactly one of type (a code) or type_text")
+    if "type" not in item and "type_text" not in item:
+        c.fail(f"{p}.type", "a consultation has a type (a code), a type_text, or both (the code with the system's own text)")
     if "type_text" in item:
         c.string(item["type_text"], f"{p}.type_text")
     c.string(item.get("status", "finished"), f"{p}.status", choices=("finished", "draft"))
@@ -97,8 +109,13 @@ def check_structure(c: Checker, record, path, problems: dict, area_of: dict, rec
             parts = [(tp, topic)]
             for h, heading in enumerate(c.array(topic.get("headings", []), f"{tp}.headings")):
                 hp = f"{tp}.headings[{h}]"
-                c.obj(heading, hp, ("code",), ("items", "notes"))
-                check_code(c, heading["code"], f"{hp}.code")
+                c.obj(heading, hp, (), ("code", "title", "items", "notes"))
+                if "code" in heading:
+                    check_code(c, heading["code"], f"{hp}.code")
+                if "title" in heading:
+                    c.string(heading["title"], f"{hp}.title")
+                if "code" not in heading and "title" not in heading:
+                    c.fail(f"{hp}.code", "a heading needs a code or a title (the heading List's title)")
                 parts.append((hp, heading))
             if "headings" in topic and ("items" in topic or "notes" in topic):
                 c.fail(tp, "a topic holds either headings or items/notes, not both")
@@ -136,22 +153,20 @@ def build(ctx: Ctx, item: dict):
     r = ctx.head("Encounter", key, spec.PROFILE_ENCOUNTER, item)
     r["identifier"] = ctx.identifier("Encounter", key)
     r["status"] = "unknown" if item.get("status") == "draft" else "finished"
-    r["type"] = [concept(item["type"]) if "type" in item else {"text": item["type_text"]}]
+    r["type"] = [ctx.concept(item["type"], text=item.get("type_text"), description=False) if "type" in item
+                 else {"text": item["type_text"]}]
     r["subject"] = ctx.patient_ref
     if item.get("clinicians"):
         people = item["clinicians"]
         if not any(who["type"] == "REC" for who in people) and ctx.practitioner_ref:
             people = [{"sds_user_id": None, "type": "REC"}, *people]
-        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM, "code": who["type"],
-                                                   "display": PARTICIPATION[who["type"]]}]}],
-                             "individual": ctx.clinician(who["sds_user_id"])}
+        r["participant"] = [{"type": participant_type(who["type"]), "individual": ctx.clinician(who["sds_user_id"])}
                             for who in people if ctx.clinician(who["sds_user_id"])]
     elif ctx.practitioner_ref:
         # The page: the person who recorded the consultation (participant.type REC) is mandatory; the
         # usual GP both recorded and performed it.
-        r["participant"] = [{"type": [{"coding": [{"system": PARTICIPATION_SYSTEM, "code": code,
-                                                   "display": PARTICIPATION[code]}]}],
-                             "individual": ctx.practitioner_ref} for code in ("REC", "PPRF")]
+        r["participant"] = [{"type": participant_type(code), "individual": ctx.practitioner_ref}
+                            for code in ("REC", "PPRF")]
     r["period"] = {"start": item["date"]}
     if item.get("end"):
         r["period"]["end"] = item["end"]
@@ -163,9 +178,10 @@ def build(ctx: Ctx, item: dict):
     return r, [r]
 
 
-def narrative(ctx: Ctx, key: str, text: str, date: str, encounter: dict) -> dict:
+def narrative(ctx: Ctx, key: str, text: str, date: str, encounter: dict, clinician: str | None = None) -> dict:
     """A consultation note: a narrative Observation ("Comment note") holding the text."""
-    r = observation_resource(ctx, key, {}, concept("|".join(COMMENT_NOTE)), date, encounter)
+    r = observation_resource(ctx, key, {"clinician": clinician} if clinician else {}, ctx.concept("|".join(COMMENT_NOTE)),
+                             date, encounter)
     r["comment"] = text
     return r
 
@@ -194,22 +210,22 @@ def structure(ctx: Ctx, cons: dict, lists, primary_ref: dict, problem_title, pro
         for pkey, part in parts:
             refs = [primary_ref[k] for k in part.get("items", []) if k in primary_ref]
             for n, text in enumerate(part.get("notes", []), 1):
-                obs = narrative(ctx, f"{pkey}/note-{n}", text, cons["date"], enc_ref)
+                obs = narrative(ctx, f"{pkey}/note-{n}", text, cons["date"], enc_ref, cons.get("clinician"))
                 if cons.get("nopat"):
                     obs["meta"]["security"] = [dict(spec.NOPAT_SECURITY)]
                 narratives.append(obs)
                 refs.append({"reference": f"Observation/{obs['id']}"})
-            part_lists.append((pkey, None if pkey == tkey else part["code"], refs))
+            part_lists.append((pkey, None if pkey == tkey else (part.get("title") or display(part["code"])), refs))
         # A topic named after its problem; never after a problem left out as confidential.
         topic_title = topic.get("title") or (problem_title(topic["problem"]) or "Topic" if topic.get("problem") else None)
         topic_ext = [related_header(None, ctx.ref("Condition", topic["problem"]))] \
             if topic.get("problem") in problems_sent else []
         if topic.get("headings"):
             topic_refs = []
-            for pkey, code, refs in part_lists:
+            for pkey, heading_title, refs in part_lists:
                 if not refs:
                     continue
-                hl = lists.structure(display(code), snomed(*spec.CATEGORY_LIST_CODE), refs,
+                hl = lists.structure(heading_title, snomed(*spec.CATEGORY_LIST_CODE), refs,
                                      list_id=ctx.id("List", pkey), encounter=enc_ref, date=date)
                 heading_lists.append(hl)
                 topic_refs.append({"reference": f"List/{hl['id']}"})

@@ -22,7 +22,7 @@ from __future__ import annotations
 from .. import spec
 from ..domain.persona_format import Checker
 from ..domain.persona_format import DATE_RE
-from .common import HL7UK_SD, Ctx, concept, note, put
+from .common import HL7UK_SD, Ctx, clinical_date, note, put
 from .uncategorised import observation_resource
 
 FIELD = "immunisations"
@@ -71,13 +71,14 @@ VACCINATION_ONLY = ("vaccine", "disease", "dose", "site", "route", "not_given", 
 def build(ctx: Ctx, item: dict):
     key = item["key"]
     if item.get("observation"):
-        r = observation_resource(ctx, key, item, concept(item["code"]), item["date"], ctx.encounter(key))
+        r = observation_resource(ctx, key, item, ctx.concept(item["code"], item["date"]), clinical_date(item),
+                                 ctx.encounter(key))
         if item.get("end"):
             r = _with_period(r, item)
         return r, [r]
     not_given = "not_given" in item
     r = ctx.head("Immunization", key, spec.PROFILE_IMMUNIZATION, item)
-    r["extension"] = [{"url": EXT_VACCINATION_PROCEDURE, "valueCodeableConcept": concept(item["code"])},
+    r["extension"] = [{"url": EXT_VACCINATION_PROCEDURE, "valueCodeableConcept": ctx.concept(item["code"], item["date"])},
                       {"url": EXT_DATE_RECORDED, "valueDateTime": item["date"]}]
     if "parent_present" in item:
         r["extension"].append({"url": EXT_PARENT_PRESENT, "valueBoolean": item["parent_present"]})
@@ -85,36 +86,36 @@ def build(ctx: Ctx, item: dict):
     r["status"] = "completed"
     r["notGiven"] = not_given
     if item.get("vaccine"):
-        r["vaccineCode"] = concept(item["vaccine"])
+        r["vaccineCode"] = ctx.concept(item["vaccine"], description=False)
     else:
         r["vaccineCode"] = {"coding": [{"system": "http://hl7.org/fhir/v3/NullFlavor", "code": "UNK",
                                         "display": "unknown"}], "text": "Unknown"}
     r["patient"] = ctx.patient_ref
     put(r, "encounter", ctx.encounter(key))
-    r["date"] = item["date"]
+    r["date"] = clinical_date(item)
     r["primarySource"] = True
     put(r, "manufacturer", {"display": item["manufacturer"]} if item.get("manufacturer") else None)
     put(r, "lotNumber", item.get("batch"))
     put(r, "expirationDate", item.get("expiry"))
     if item.get("administered_by"):
-        people = [("AP", ctx.clinician(item["administered_by"])), ("EP", ctx.practitioner_ref)]
+        people = [("AP", ctx.clinician(item["administered_by"])), ("EP", ctx.agent(item))]
         r["practitioner"] = [{"role": {"coding": [{"system": ROLE_SYSTEM, "code": code, "display": ROLES[code]}]},
                               "actor": ref} for code, ref in people if ref]
-    elif ctx.practitioner_ref:
-        r["practitioner"] = [{"actor": ctx.practitioner_ref}]
+    elif ctx.agent(item):
+        r["practitioner"] = [{"actor": ctx.agent(item)}]
     if item.get("site"):
-        r["site"] = concept(item["site"])
+        r["site"] = ctx.concept(item["site"], description=False)
     if item.get("route"):
-        r["route"] = concept(item["route"])
+        r["route"] = ctx.concept(item["route"], description=False)
     put(r, "note", note(item))
     if not_given:
-        r["explanation"] = {"reasonNotGiven": [concept(item["not_given"])]}
+        r["explanation"] = {"reasonNotGiven": [ctx.concept(item["not_given"], description=False)]}
     if item.get("dose"):
         r["vaccinationProtocol"] = [{
             "doseSequence": item["dose"],
             # the disease the dose protects against (persona field 'disease'); the vaccine product
             # is vaccineCode, never a disease (immunization page)
-            "targetDisease": [concept(item.get("disease") or item.get("vaccine") or item["code"])],
+            "targetDisease": [ctx.concept(item.get("disease") or item.get("vaccine") or item["code"], description=False)],
             "doseStatus": {"coding": [{"system": "http://hl7.org/fhir/vaccination-protocol-dose-status",
                                        "code": "count", "display": "Counts"}]},
         }]

@@ -23,7 +23,7 @@ Persona item fields: ``code``, ``request: {"code", "date"}``, ``specimen: {"type
   (valueAttachment pointing at its Binary). The test result page allows it ("a quantity, string or an
   attachment"), but the pathology guidance puts "test results that are received as documents" out of
   scope and the GP2GP adaptor throws on an Attachment value (diagnosticreport/ObservationMapper
-  UNHANDLED_TYPES), so no built-in persona uses it.
+  UNHANDLED_TYPES), so only the edge-case persona 9690990209 uses it (tag ``gp2gp-edge-case``).
 
 Results in a test group point to it (related ``derived-from``, the test result page); the group lists
 them (``has-member``). A confidential result is left out on its own (``ctx.include``); the report is then
@@ -33,8 +33,8 @@ from __future__ import annotations
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import (COMMENT_NOTE, Ctx, check_bool, check_code, check_date, check_key, check_organization, concept,
-                     display, instant, put)
+from .common import (COMMENT_NOTE, Ctx, check_bool, check_code, check_date, check_key, check_organization, display,
+                     put)
 from .uncategorised import check_values, observation_resource
 
 FIELD = "investigations"
@@ -119,7 +119,7 @@ def build(ctx: Ctx, item: dict) -> tuple:
         specimen["identifier"] = ctx.identifier("Specimen", key)
         put(specimen, "accessionIdentifier", {"value": s["accession"]} if s.get("accession") else None)
         specimen["status"] = "available"
-        specimen["type"] = concept(s["type"])
+        specimen["type"] = ctx.concept(s["type"], description=False)
         specimen["subject"] = ctx.patient_ref
         specimen["receivedTime"] = s.get("date", item["date"])
         specimen["collection"] = {"collectedDateTime": s.get("date", item["date"])}
@@ -132,18 +132,19 @@ def build(ctx: Ctx, item: dict) -> tuple:
         request["identifier"] = ctx.identifier("ProcedureRequest", f"{key}/request")
         request["status"] = "active"      # ProcedureRequest page and profile: fixed "active"
         request["intent"] = "order"
-        request["code"] = concept(req.get("code", item["code"]))
+        request["code"] = ctx.concept(req.get("code", item["code"]), item["date"], description=False)
         request["subject"] = ctx.patient_ref
         # The ProcedureRequest page lists neither context nor authoredOn ("any element not listed MUST
         # NOT be populated").
-        put(request, "requester", ctx.requester())
+        put(request, "requester", ctx.requester_of(item))
         resources_after.append(request)
 
     result_refs, observations = [], []
     lab_ref = ctx.organization(item["lab"]) if item.get("lab") else None
 
     def result(res, group_key=None):
-        obs = observation_resource(ctx, res["key"], res, concept(res["code"]), item["date"], encounter)
+        obs = observation_resource(ctx, res["key"], {**res, "clinician": item.get("clinician")}, ctx.concept(res["code"], item["date"]),
+                                   item["date"], encounter)
         if item.get("lab") or item.get("category"):
             obs = _after(obs, "status", "category", [RESULT_CATEGORY])
         if lab_ref:
@@ -159,8 +160,11 @@ def build(ctx: Ctx, item: dict) -> tuple:
 
     for group in item.get("groups", []):
         members = [result(res, group["key"]) for res in group["results"] if include(res)]
-        g = observation_resource(ctx, group["key"], item if item.get("nopat") else {}, concept(group["code"]),
+        g = observation_resource(ctx, group["key"], item if item.get("nopat") else {}, ctx.concept(group["code"], item["date"]),
                                  item["date"], encounter)
+        # The test group page: performer is the Organization that carried out the tests (a Practitioner
+        # only ever beside it): the laboratory, else the practice.
+        g["performer"] = [lab_ref or ctx.organization_ref]
         if group.get("note"):
             g["comment"] = group["note"]
         if members:
@@ -175,7 +179,8 @@ def build(ctx: Ctx, item: dict) -> tuple:
             observations.append(obs)
     if item.get("filing_comment"):
         filing = observation_resource(ctx, f"{key}/filing", item if item.get("nopat") else {},
-                                      concept("|".join(COMMENT_NOTE)), item["date"], encounter)
+                                      ctx.concept("|".join(COMMENT_NOTE)), item["date"], encounter)
+        filing["status"] = "unknown"       # the filing comments page: "a set value of 'unknown'"
         filing["comment"] = item["filing_comment"]
         result_refs.append({"reference": f"Observation/{filing['id']}"})
         observations.append(filing)
@@ -188,10 +193,10 @@ def build(ctx: Ctx, item: dict) -> tuple:
     if item.get("category"):
         report["category"] = {"coding": [{"system": CATEGORY_SYSTEM, "code": item["category"],
                                           "display": CATEGORIES[item["category"]]}]}
-    report["code"] = concept("|".join(DIAGNOSTIC_STUDIES_REPORT))
+    report["code"] = ctx.concept("|".join(DIAGNOSTIC_STUDIES_REPORT), description=False)
     report["subject"] = ctx.patient_ref
     put(report, "context", encounter)
-    report["issued"] = instant(item["date"])
+    report["issued"] = ctx.instant(item["date"])
     report["performer"] = [{"actor": lab_ref or ctx.organization_ref}]
     if specimen_ref:
         report["specimen"] = [specimen_ref]

@@ -21,7 +21,16 @@ e.g. with ``196421000000109|Transfer-degraded medication entry``), ``dosage`` (t
   Dosage.timing / doseQuantity / route alongside the text; ``patient_instruction``;
 - ``supply_days``: dispenseRequest.expectedSupplyDuration of each issue;
 - ``eps: [{"item", "prescription"}]`` (one per issue): the EPS order item id as a second identifier of
-  the issue and the EPS prescription id as its groupIdentifier.
+  the issue and the EPS prescription id as its groupIdentifier;
+- ``prescriber_note`` / ``patient_note``: the authorisation's prescriber and patient notes; the
+  MedicationStatement page: notes are prefixed ``Prescriber Notes:`` / ``Patient Notes:``, and any other
+  note (the item's ``note``) ``Additional Information: `` (MedicationRequest.note keeps ``note`` as it is);
+- ``dispenser: {"ods", "name"}``: the organisation known to have dispensed the issues: each order's
+  dispenseRequest.performer (the MedicationRequest page: orders only, and only when known).
+
+A repeat plan (``repeat``, ``repeat-dispensing``) always carries repeatInformation with
+numberOfRepeatPrescriptionsIssued (its issues, 0 when none; Mandatory inside the extension), and
+numberOfRepeatPrescriptionsAllowed only when ``repeats_allowed`` says so.
 
 No lastIssueDate for repeat dispensing, prescribed elsewhere, or a plan with no issues (the
 MedicationStatement page).
@@ -32,12 +41,13 @@ from datetime import date, timedelta
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import Ctx, check_code, check_date, coding, concept, note, put
+from .common import Ctx, check_code, check_date, check_organization, coding, note, put
 
 FIELD = "medications"
 REQUIRED = ("drug", "dosage")
 OPTIONAL = ("type", "status", "end", "quantity", "issues", "repeats_allowed", "problem", "drug_text", "status_reason",
-            "prescribed_elsewhere", "prior", "dosage_structured", "patient_instruction", "supply_days", "eps")
+            "prescribed_elsewhere", "prior", "dosage_structured", "patient_instruction", "supply_days", "eps",
+            "prescriber_note", "patient_note", "dispenser")
 CODE_FIELDS = ("drug",)
 END_IS_DATE = True
 
@@ -54,6 +64,7 @@ PRESCRIBING_AGENCY_SYSTEM = "https://fhir.nhs.uk/STU3/CodeSystem/CareConnect-Pre
 EPS_ITEM_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-item-number"
 EPS_PRESCRIPTION_SYSTEM = "https://fhir.nhs.uk/Id/prescription-order-number"
 PERIOD_UNITS = ("h", "d", "wk", "mo")
+REPEAT_TYPES = ("repeat", "repeat-dispensing")
 UCUM = "http://unitsofmeasure.org"
 
 
@@ -65,7 +76,8 @@ def check(c: Checker, item, p, keys):
     c.string(item["dosage"], f"{p}.dosage")
     kind = c.string(item.get("type", "acute"), f"{p}.type", choices=tuple(PRESCRIPTION_TYPES))
     status = c.string(item.get("status", "active"), f"{p}.status", choices=("active", "completed", "stopped"))
-    for name in ("drug_text", "status_reason", "prescribed_elsewhere", "prior", "patient_instruction"):
+    for name in ("drug_text", "status_reason", "prescribed_elsewhere", "prior", "patient_instruction",
+                 "prescriber_note", "patient_note"):
         if name in item:
             c.string(item[name], f"{p}.{name}")
     if status == "stopped" and ("status_reason" not in item or "end" not in item):
@@ -83,6 +95,8 @@ def check(c: Checker, item, p, keys):
             check_code(c, d.get("dose_unit"), f"{p}.dosage_structured.dose_unit")
         if "route" in d:
             check_code(c, d["route"], f"{p}.dosage_structured.route")
+    if "dispenser" in item:
+        check_organization(c, item["dispenser"], f"{p}.dispenser")
     if "prescribed_elsewhere" in item and item.get("issues"):
         c.fail(f"{p}.issues", "a medication prescribed elsewhere has no issues recorded at the practice")
     if "quantity" in item:
@@ -111,15 +125,14 @@ def build(ctx: Ctx, item: dict):
     status = item.get("status", "active")
     issues = item["issues"] if "issues" in item else ([] if item.get("prescribed_elsewhere") else [item["date"]])
     drug = ctx.head("Medication", key, spec.PROFILE_MEDICATION)
-    drug["code"] = concept(item["drug"])
-    put(drug["code"], "text", item.get("drug_text"))
+    drug["code"] = ctx.drug(item["drug"], item.get("drug_text"))
     drug_ref = {"reference": f"Medication/{drug['id']}"}
     plan_key = f"{key}/plan"
     period = {"start": item["date"]}
     if item.get("end"):
         period["end"] = item["end"]
     encounter = ctx.encounter(key)
-    dosage = [_dosage(item)]
+    dosage = [_dosage(ctx, item)]
     prescription_type = {"url": EXT_PRESCRIPTION_TYPE, "valueCodeableConcept": {"coding": [{
         "system": PRESCRIPTION_TYPE_SYSTEM, "code": kind, "display": PRESCRIPTION_TYPES[kind]}]}}
     if item.get("prescribed_elsewhere"):
@@ -141,19 +154,20 @@ def build(ctx: Ctx, item: dict):
     statement["medicationReference"] = drug_ref
     statement["effectivePeriod"] = period
     statement["dateAsserted"] = item["date"]
-    put(statement, "informationSource", ctx.practitioner_ref)
+    put(statement, "informationSource", ctx.agent(item))
     statement["subject"] = ctx.patient_ref
     statement["taken"] = "unk"
-    put(statement, "note", note(item))
+    put(statement, "note", statement_notes(item))
     statement["dosage"] = dosage
 
     def request(req_key, intent, authored, validity, based_on=None, req_status=None, eps=None):
         r = ctx.head("MedicationRequest", req_key, spec.PROFILE_MEDICATION_REQUEST, item)
         ext = [prescription_type]
-        if intent == "plan" and kind != "acute" and item.get("repeats_allowed"):
-            ext.append({"url": EXT_REPEAT_INFO, "extension": [
-                {"url": "numberOfRepeatPrescriptionsAllowed", "valueUnsignedInt": item["repeats_allowed"]},
-                {"url": "numberOfRepeatPrescriptionsIssued", "valueUnsignedInt": len(issues)}]})
+        if intent == "plan" and (kind in REPEAT_TYPES or (kind != "acute" and item.get("repeats_allowed"))):
+            info = [{"url": "numberOfRepeatPrescriptionsAllowed", "valueUnsignedInt": item["repeats_allowed"]}] \
+                if item.get("repeats_allowed") else []
+            info.append({"url": "numberOfRepeatPrescriptionsIssued", "valueUnsignedInt": len(issues)})
+            ext.append({"url": EXT_REPEAT_INFO, "extension": info})
         if intent == "plan" and status == "stopped":
             ext.append({"url": EXT_STATUS_REASON, "extension": [
                 {"url": "statusChangeDate", "valueDateTime": item["end"]},
@@ -171,8 +185,8 @@ def build(ctx: Ctx, item: dict):
         r["subject"] = ctx.patient_ref
         put(r, "context", encounter)
         r["authoredOn"] = authored
-        put(r, "requester", ctx.requester())
-        put(r, "recorder", ctx.practitioner_ref)
+        put(r, "requester", ctx.requester_of(item))
+        put(r, "recorder", ctx.agent(item))
         put(r, "note", note(item))
         r["dosageInstruction"] = dosage
         dispense = {"validityPeriod": validity}
@@ -181,6 +195,8 @@ def build(ctx: Ctx, item: dict):
         if intent == "order" and item.get("supply_days"):
             dispense["expectedSupplyDuration"] = {"value": item["supply_days"], "unit": "day", "system": UCUM,
                                                   "code": "d"}
+        if intent == "order" and item.get("dispenser"):
+            dispense["performer"] = ctx.organization(item["dispenser"])
         r["dispenseRequest"] = dispense
         if intent == "plan" and item.get("prior"):
             r["priorPrescription"] = ctx.ref("MedicationRequest", f"{item['prior']}/plan")
@@ -198,7 +214,18 @@ def build(ctx: Ctx, item: dict):
     return statement, [statement, plan, *orders, drug]
 
 
-def _dosage(item: dict) -> dict:
+NOTE_PREFIXES = (("prescriber_note", "Prescriber Notes: "), ("patient_note", "Patient Notes: "),
+                 ("note", "Additional Information: "))
+
+
+def statement_notes(item: dict) -> list | None:
+    """MedicationStatement.note: prescriber and patient notes, then any other note, each with the prefix
+    the MedicationStatement page gives it."""
+    notes = [{"text": prefix + item[name]} for name, prefix in NOTE_PREFIXES if item.get(name)]
+    return notes or None
+
+
+def _dosage(ctx: Ctx, item: dict) -> dict:
     """Dosage: the text, the patient instruction, and the structured parts when the item has them."""
     dosage = {"text": item["dosage"]}
     put(dosage, "patientInstruction", item.get("patient_instruction"))
@@ -207,7 +234,7 @@ def _dosage(item: dict) -> dict:
         dosage["timing"] = {"repeat": {"frequency": d["frequency"], "period": d["period"],
                                        "periodUnit": d["period_unit"]}}
         if d.get("route"):
-            dosage["route"] = concept(d["route"])
+            dosage["route"] = ctx.concept(d["route"], description=False)
         if d.get("dose"):
             unit = coding(d["dose_unit"])
             dosage["doseQuantity"] = {"value": d["dose"], "unit": unit["display"], "system": unit["system"],

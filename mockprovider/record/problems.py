@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import HL7UK_SD, Ctx, concept, note, put
+from .common import HL7UK_SD, Ctx, clinical_date, note, put
 
 FIELD = "problems"
 REQUIRED = ("code",)
-OPTIONAL = ("status", "significance", "end", "actual", "related")
+OPTIONAL = ("status", "significance", "end", "actual", "related", "code_text")
 CODE_FIELDS = ("code",)
 END_IS_DATE = True
 
@@ -71,12 +71,12 @@ def build(ctx: Ctx, item: dict):
     # http://hl7.org/fhir/condition-category system is not allowed.
     r["category"] = [{"coding": [{"system": CONDITION_CATEGORY, "code": "problem-list-item",
                                   "display": "Problem List Item"}]}]
-    r["code"] = concept(item["code"])
+    r["code"] = ctx.concept(item["code"], item["date"], item.get("code_text"))
     r["subject"] = ctx.patient_ref
     put(r, "context", ctx.encounter(key))
-    r["onsetDateTime"] = item["date"]
+    r["onsetDateTime"] = clinical_date(item)
     put(r, "abatementDateTime", item.get("end"))
     r["assertedDate"] = item["date"]
-    put(r, "asserter", ctx.practitioner_ref)
+    put(r, "asserter", ctx.agent(item))
     put(r, "note", note(item))
     return r, [r]

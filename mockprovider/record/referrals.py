@@ -19,7 +19,7 @@ from .. import spec
 from ..domain.persona_format import Checker
 import re
 
-from .common import Ctx, check_organization, concept, note, put
+from .common import Ctx, check_organization, note, put
 
 UBRN_RE = re.compile(r"^\d{12}\Z")
 
@@ -57,10 +57,10 @@ def build(ctx: Ctx, item: dict):
     r["subject"] = ctx.patient_ref
     put(r, "context", ctx.encounter(key))
     r["authoredOn"] = item["date"]
-    put(r, "requester", ctx.requester())
+    put(r, "requester", ctx.requester_of(item))
     if item.get("recipient"):
         r["recipient"] = [ctx.organization(item["recipient"])]
-    r["reasonCode"] = [concept(item["code"])]      # the page: the referral code goes here; type not sent
+    r["reasonCode"] = [ctx.concept(item["code"], item["date"])]      # the page: the referral code goes here; type not sent
     put(r, "description", item.get("description"))
     put(r, "supportingInfo", [ctx.link[k] for k in item.get("supporting", []) if k in ctx.link])
     put(r, "note", note(item))

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from .. import spec
 from ..domain.persona_format import Checker
-from .common import Ctx, concept, instant, put, quantity
+from .common import Ctx, clinical_date, put, quantity
 
 FIELD = "observations"
 REQUIRED = ("code",)
-OPTIONAL = ("value", "unit", "text", "bp", "range", "problem", "members", "range_text", "interpretation")
+OPTIONAL = ("value", "unit", "text", "bp", "range", "problem", "members", "range_text", "interpretation", "code_text")
 CODE_FIELDS = ("code",)
 
 INTERPRETATIONS = {"H": "High", "L": "Low", "A": "Abnormal", "N": "Normal"}
@@ -63,8 +63,11 @@ def check(c: Checker, item, p, keys):
         c.string(key, f"{p}.members[{i}]")
 
 
-def observation_resource(ctx: Ctx, key: str, item: dict, code: dict, effective: str, encounter=None) -> dict:
-    """One Observation: the item's value (quantity, text, or blood pressure components), range, note."""
+def observation_resource(ctx: Ctx, key: str, item: dict, code: dict, effective: str, encounter=None,
+                         recorded: str | None = None) -> dict:
+    """One Observation: the item's value (quantity, text, or blood pressure components), range, note.
+    ``effective``: when it happened (to the precision known); ``recorded``: when it was entered (issued;
+    default ``effective``); the performer is the item's clinician, else the usual GP."""
     r = ctx.head("Observation", key, spec.PROFILE_OBSERVATION, item)
     r["identifier"] = ctx.identifier("Observation", key)
     r["status"] = "final"
@@ -72,9 +75,9 @@ def observation_resource(ctx: Ctx, key: str, item: dict, code: dict, effective: 
     r["subject"] = ctx.patient_ref
     put(r, "context", encounter)
     r["effectiveDateTime"] = effective
-    r["issued"] = instant(effective)
-    if ctx.practitioner_ref:
-        r["performer"] = [ctx.practitioner_ref]
+    r["issued"] = ctx.instant(recorded or effective)
+    if ctx.agent(item):
+        r["performer"] = [ctx.agent(item)]
     if "value" in item:
         r["valueQuantity"] = quantity(item["value"], item["unit"])
     elif item.get("text"):
@@ -94,14 +97,15 @@ def observation_resource(ctx: Ctx, key: str, item: dict, code: dict, effective: 
     if item.get("bp"):
         systolic, diastolic = item["bp"]
         r["component"] = [
-            {"code": concept("|".join(SYSTOLIC)), "valueQuantity": quantity(systolic, "mm[Hg]")},
-            {"code": concept("|".join(DIASTOLIC)), "valueQuantity": quantity(diastolic, "mm[Hg]")},
+            {"code": ctx.concept("|".join(SYSTOLIC)), "valueQuantity": quantity(systolic, "mm[Hg]")},
+            {"code": ctx.concept("|".join(DIASTOLIC)), "valueQuantity": quantity(diastolic, "mm[Hg]")},
         ]
     return r
 
 
 def build(ctx: Ctx, item: dict):
-    r = observation_resource(ctx, item["key"], item, concept(item["code"]), item["date"], ctx.encounter(item["key"]))
+    r = observation_resource(ctx, item["key"], item, ctx.concept(item["code"], item["date"], item.get("code_text")),
+                             clinical_date(item), ctx.encounter(item["key"]), recorded=item["date"])
     related = [{"type": "has-member", "target": ctx.ref("Observation", key)} for key in item.get("members", [])
                if ctx.include(ctx.items[key])]
     related += [{"type": "derived-from", "target": ctx.ref("Observation", key)}

@@ -389,32 +389,23 @@ def test_lab_report_variants(migrate):
     assert any(d["description"] == "Laboratory report: serum ferritin" for d in resources(bundle, "DocumentReference"))
 
 
-def test_a_result_carrying_a_document_when_a_persona_asks(tmp_path):
+EDGE = "9690990209"     # the GP2GP edge case: a test result whose value is a document
+
+
+def test_a_result_carrying_a_document_is_the_edge_case_persona(migrate, client):
     """A result's ``document`` (persona format) is its valueAttachment, which the test result page allows
-    ('a quantity, string or an attachment'). No built-in persona uses it: the pathology guidance puts
-    result documents out of scope and the GP2GP adaptor rejects an Attachment value (personas/README.md)."""
-    from pathlib import Path
-    import shutil
-    from mockprovider.app import create_app
-    from mockprovider.config import BUILT_IN_PERSONAS
-    folder = tmp_path / "cast"
-    shutil.copytree(Path(BUILT_IN_PERSONAS) / "files", folder / "files")
-    persona = json.loads((Path(BUILT_IN_PERSONAS) / f"{CHILD}.json").read_text())
-    ferritin = next(r for r in persona["record"]["investigations"][0]["results"] if r["key"] == "ferritin-2026")
-    for name in ("value", "unit", "range"):
-        del ferritin[name]
-    ferritin["document"] = "ferritin-report"
-    (folder / f"{CHILD}.json").write_text(json.dumps(persona))
-    client = create_app({"state_dir": str(tmp_path / "state"), "personas": str(folder)}).test_client()
-    headers = h.migrate_headers(True)
-    r = client.post(URL, data=json.dumps(h.migrate_body(CHILD, True)), headers=headers)
-    assert r.status_code == 200, r.data[:500]
-    bundle = r.get_json()
-    check_bundle(bundle, headers["Ssp-TraceID"])
+    ('a quantity, string or an attachment'). The built-in persona showing it is tagged gp2gp-edge-case:
+    the NHS GP2GP adaptor cannot map an Attachment value (personas/README.md, Clinical variants)."""
+    bundle = migrate(EDGE, sensitive=True)
     result = one(x for x in resources(bundle, "Observation") if coded(x, "993381000000106"))
     attachment = result["valueAttachment"]
-    assert attachment["contentType"] == "text/plain" and attachment["url"].endswith(
-        "/Binary/" + attachment["url"].rsplit("/", 1)[1]) and "/documents/" in attachment["url"]
+    assert "valueQuantity" not in result and attachment["contentType"] == "text/plain"
+    assert "/documents/" in attachment["url"] and "/Binary/" in attachment["url"]
+    path = "/" + attachment["url"].split("://", 1)[1].split("/", 1)[1]
+    r = client.get(path, headers=h.headers(h.RETRIEVE_DOCUMENT, h.claims()))
+    assert r.status_code == 200 and r.get_json()["resourceType"] == "Binary"
+    hb = one(x for x in resources(bundle, "Observation") if coded(x, "1022431000000105"))
+    assert hb["valueQuantity"]["code"] == "g/L"
 
 
 # --- Referrals -------------------------------------------------------------------------------------------

@@ -1,4 +1,8 @@
-"""Supplier-shaped built-in personas: the volume and shape of a real long-term GP record, counted.
+"""Supplier-styled built-in personas: the volume and shape of a real long-term GP record, counted.
+
+Since #24 a supplier record is an ordinary persona record (``record.style``: emis or tpp) made from the
+``supplier_record`` seed by :mod:`mockprovider.domain.supplier_records` and rendered by the area modules
+of :mod:`mockprovider.record` like any other, in the supplier's style (:mod:`mockprovider.record.styles`).
 
 Issue #14's floor, per persona: >= 1,500 resources; repeat plans with 100+ issues and
 re-authorisations; 40+ consultations over 20+ years with multi-paragraph notes; several clinicians
@@ -21,8 +25,8 @@ import pytest
 from mockprovider.app import create_app
 from mockprovider.config import Settings
 from mockprovider.domain.personas import PersonaStore
-from mockprovider.fhir.suppliers import terms
-from mockprovider.fhir.suppliers.builder import build
+from mockprovider.domain import supplier_records
+from mockprovider.domain import terminology as terms
 from tests import helpers as h
 from tests.structured_checks import CONFIDENTIAL_NOTE, WARNING_EXT, check_bundle, lists_by_title
 
@@ -164,10 +168,10 @@ def test_volume_and_shape_of_a_long_term_record(bundles, nhs):
     # Several clinicians in different roles; a hospital and a laboratory besides the practice.
     roles = {r["code"][0]["coding"][0]["code"] for r in by_type["PractitionerRole"]}
     assert len(by_type["Practitioner"]) >= 6 and len(roles) >= 6
-    kinds = {o["type"][0]["text"] for o in by_type["Organization"]}
-    assert {"GP Practice", "NHS Trust", "Pathology Laboratory"} <= kinds
-    assert {p["actor"]["reference"].split("/")[0] for d in by_type["DiagnosticReport"] for p in d["performer"]} \
-        >= {"Organization", "Practitioner"}
+    odss = {o["identifier"][0]["value"] for o in by_type["Organization"]}
+    assert {"B82617", "RR8", "RAE"} <= odss          # the practice, a hospital trust, a pathology laboratory
+    labs = {p["actor"]["reference"] for d in by_type["DiagnosticReport"] for p in d["performer"]}
+    assert labs == {f"Organization/{o['id']}" for o in by_type["Organization"] if o["identifier"][0]["value"] == "RAE"}
     # Codings: SNOMED + the supplier's legacy systems, description ids, original terms in text.
     legacy_code, legacy_drug = LEGACY[nhs]
     ccs = codings(bundle, [])
@@ -226,12 +230,25 @@ def test_confidential_items_are_left_out_and_warned_without_sensitive_informatio
 
 def test_records_are_deterministic_and_seeded():
     store = PersonaStore.load(Settings().personas)
-    data = store.get(EMIS).data
-    a = json.dumps(build(data, data["supplier_record"], "B82617"))
-    b = json.dumps(build(json.loads(json.dumps(data)), data["supplier_record"], "B82617"))
+    data = store.get(EMIS).stored()
+    a = json.dumps(supplier_records.record(data))
+    b = json.dumps(supplier_records.record(json.loads(json.dumps(data))))
     assert a == b
-    other = json.dumps(build(data, {**data["supplier_record"], "seed": "another"}, "B82617"))
+    other = json.dumps(supplier_records.record({**data, "supplier_record": {**data["supplier_record"], "seed": "another"}}))
     assert other != a
+
+
+def test_a_supplier_record_is_an_ordinary_valid_record():
+    """The seed expands into the persona record format (record.style set), which the record validator
+    accepts and the area modules render: no second builder."""
+    from mockprovider.domain.personas import Checker
+    from mockprovider.record.check import validate_record
+    store = PersonaStore.load(Settings().personas)
+    for nhs, style in ((EMIS, "emis"), (TPP, "tpp")):
+        persona = store.get(nhs)
+        record = persona.data["record"]
+        assert record["style"] == style and "fhir_record" not in persona.data
+        validate_record(Checker(persona.file), record, "$.record")
 
 
 def test_same_request_same_bytes_but_the_trace_id(bundles, tmp_path):
@@ -242,3 +259,18 @@ def test_same_request_same_bytes_but_the_trace_id(bundles, tmp_path):
     again = app.test_client().post(URL, data=json.dumps(h.migrate_body(TPP, True)), headers=headers).data
     first, first_trace = bundles[TPP, True][2], bundles[TPP, True][1]
     assert again == first.replace(first_trace.encode(), trace.encode())
+
+
+def test_a_supplier_record_matches_the_persona_schema():
+    """personas/schema.json describes every field a supplier-styled record uses (style, clinician,
+    precision, code_text, heading titles, a type with its text...): written out, it is a valid persona."""
+    import jsonschema
+    schema = json.loads((Path(Settings().personas) / "schema.json").read_text())
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    store = PersonaStore.load(Settings().personas)
+    for nhs in (EMIS, TPP):
+        data = json.loads(json.dumps(store.get(nhs).stored()))
+        data["record"] = supplier_records.record(data)
+        del data["supplier_record"]
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        assert not errors, [f"{list(e.absolute_path)}: {e.message[:200]}" for e in errors[:5]]

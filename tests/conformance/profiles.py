@@ -8,6 +8,9 @@ validated against the profile its ``meta.profile`` names:
 - ``fixed[x]`` (equal) and ``pattern[x]`` (contains) values;
 - required bindings: the code is in the ValueSet (vendored NHS ValueSets/CodeSystems; HL7 core
   code lists from ``fhir.resources``' STU3 models); SNOMED filters can only check the system;
+- terminology, under any binding strength (or none): every Coding whose system is a code system held
+  here in full (the vendored NHS CodeSystems and ``definitions/HL7/codesystems.json``) has a code of
+  that system, with that system's display (:meth:`Checker.terminology`);
 - extensions: every URL is defined by a vendored StructureDefinition, used in a context the
   definition allows, and shaped as it says (value[x] type, nested extensions, bindings);
 - elements the profile does not define (a misspelt or removed element);
@@ -36,7 +39,7 @@ PRIMITIVES = {"boolean", "integer", "string", "decimal", "uri", "base64Binary", 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str        # cardinality | fixed | pattern | binding | extension | unknown-element | reference | type
+    kind: str        # cardinality | fixed | pattern | binding | terminology | extension | unknown-element | reference | type
     path: str        # where in the instance, e.g. Immunization.extension[1].url
     message: str
     profile: str = ""
@@ -107,6 +110,9 @@ class Definitions:
                                                  "https://fhir.hl7.org.uk/STU3/StructureDefinition/CareConnect-"))
             self.profiles[url] = Profile(res, base)
         self.index = json.loads((folder / "profiles.json").read_text())
+        hl7 = folder / "HL7" / "codesystems.json"
+        self.hl7_codesystems = {url: codes for url, codes in json.loads(hl7.read_text()).items()
+                                if not url.startswith("_")} if hl7.exists() else {}
 
     def type_of(self, profile_url: str) -> str | None:
         if profile_url in self.profiles:
@@ -132,8 +138,12 @@ class Definitions:
                               "https://fhir.nhs.uk/STU3/StructureDefinition/CareConnect-GPC-") == start
 
     def codesystem_codes(self, url: str):
+        """code -> display of a code system held in full (a vendored CodeSystem whose content is
+        complete, or an HL7 one listed in HL7/codesystems.json); None for any other system."""
+        if url in self.hl7_codesystems:
+            return self.hl7_codesystems[url]
         cs = self.codesystems.get(url)
-        if cs is None:
+        if cs is None or fx.one(cs, "content", "complete") != "complete":
             return None
         out = {}
 
@@ -268,9 +278,34 @@ class Checker:
                 out.append(Finding("profile", res["resourceType"], f"{url} profiles {profile.type}", url))
                 continue
             self._node(profile, profile.root, res, res["resourceType"], out, res, index)
+        # (a Bundle's entries and a resource's contained ones are resources checked on their own)
+        own = {k: v for k, v in res.items() if k != "contained" and not (k == "entry" and res["resourceType"] == "Bundle")}
+        out += self.terminology(own, res["resourceType"], profiles[0] if profiles else "")
         for c in res.get("contained", []):
             out += [Finding(f.kind, f"{res['resourceType']}.contained/{f.path}", f.message, f.profile)
                     for f in self.resource(c, index)]
+        return out
+
+    def terminology(self, node, path: str, profile: str = "") -> list[Finding]:
+        """An unknown code in a known code system is an error whatever the binding (required,
+        extensible, preferred, example or none): every Coding anywhere in ``node`` whose system this
+        checker holds in full must name one of its codes, with its display."""
+        out = []
+        if isinstance(node, dict):
+            system, code = node.get("system"), node.get("code")
+            if isinstance(system, str) and isinstance(code, str):
+                known = self.defs.codesystem_codes(system)
+                if known is not None and code not in known:
+                    out.append(Finding("terminology", path, f"{code!r} is not a code of {system}", profile))
+                elif known is not None and node.get("display") not in (None, known[code]):
+                    out.append(Finding("terminology", path, f"display {node.get('display')!r} is not "
+                                       f"{known[code]!r} for {system}|{code}", profile))
+            for key, value in node.items():
+                if isinstance(value, (dict, list)):
+                    out += self.terminology(value, f"{path}.{key}", profile)
+        elif isinstance(node, list):
+            for n, value in enumerate(node):
+                out += self.terminology(value, f"{path}[{n}]", profile)
         return out
 
     # --- the walk -----------------------------------------------------------------------------------------

@@ -150,3 +150,110 @@ def test_third_party_validators_catch_their_kinds(checker, bundle):
     assert any(kind == "List" and loc.startswith("List.emptyReason") and "not-a-reason" in msg
                for kind, loc, msg in messages), messages
     assert [(f["resourceType"], f["key"]) for f in result["fhirpath"]] == [("List", "lst-1")], result["fhirpath"]
+
+
+# --- the defects an outside validator found in the cast (issue #24) -----------------------------------------
+# Each breaks the conforming Bundle the way the cast once was broken; the checker (profiles.py) or the page-rule
+# table (test_page_rules.RULES) must name it. Before #24 none of these was caught: the checker judged codes only
+# under required bindings and the table had no row for them.
+def page_findings(checker, bundle, resource):
+    from tests.conformance import test_page_rules as pages
+    ctx = pages.Ctx(FULL, bundle, checker.defs)
+    page = pages.classify(resource, ctx)
+    return [f"{rule}: {problem}" for row_page, rule, check in pages.RULES if row_page == page
+            for problem in [check(resource, ctx)] if problem]
+
+
+def _report_results(b):
+    return {x["reference"] for e in b["entry"] if e["resource"]["resourceType"] == "DiagnosticReport"
+            for x in e["resource"].get("result", [])}
+
+
+def _in_report(b, pred):
+    results = _report_results(b)
+    return lambda r: r["resourceType"] == "Observation" and f"Observation/{r['id']}" in results and pred(r)
+
+
+def _repeat_plan(r):
+    return r["resourceType"] == "MedicationRequest" and r["intent"] == "plan" and any(
+        c["code"] == "repeat" for x in r["extension"] if "PrescriptionType" in x["url"]
+        for c in x["valueCodeableConcept"]["coding"])
+
+
+DEFECTS = {
+    # 1. REC in the v3 ParticipationType system (it is a GPConnect-ParticipantType-1 code)
+    "recorder coded in v3 ParticipationType": (
+        "Encounter", lambda r: True,
+        lambda r, b: [c.__setitem__("system", "http://hl7.org/fhir/v3/ParticipationType")
+                      for p in r["participant"] for t in p["type"] for c in t["coding"] if c["code"] == "REC"],
+        "profile", "[terminology] Encounter.participant[0].type[0].coding[0]: 'REC' is not a code of "
+                   "http://hl7.org/fhir/v3/ParticipationType"),
+    # 2. a filing comment's status is the set value unknown
+    "filing comment final": (
+        "Observation", None, lambda r, b: r.__setitem__("status", "final"),
+        "page", "status is the set value unknown: status 'final'"),
+    # 3. HbA1c: the DCCT-aligned code (a percentage) paired with mmol/mol
+    "HbA1c DCCT code in mmol/mol": (
+        "Observation", None,
+        lambda r, b: (r.__setitem__("code", {"coding": [{"system": "http://snomed.info/sct", "code": "1019431000000105",
+                                                         "display": "HbA1c level (DCCT aligned)"}]}),
+                      r.__setitem__("valueQuantity", {"value": 58, "unit": "mmol/mol",
+                                                      "system": "http://unitsofmeasure.org", "code": "mmol/mol"}),
+                      r.pop("referenceRange", None)),
+        "page", "1019431000000105 is measured in %, not mmol/mol"),
+    # 4. a diary entry's due date sent as authoredOn
+    "diary due date as authoredOn": (
+        "ProcedureRequest", lambda r: r.get("intent") == "plan",
+        lambda r, b: r.__setitem__("authoredOn", r["occurrenceDateTime"]),
+        "page", "authoredOn is when the entry was recorded; the due date goes in occurrence"),
+    # 5. a MedicationStatement note without its prefix
+    "statement note without prefix": (
+        "MedicationStatement", lambda r: True,
+        lambda r, b: r.__setitem__("note", [{"text": "Stopped: bleeding risk outweighs benefit"}]),
+        "page", "notes without 'Patient Notes:'"),
+    # 6. a repeat plan without repeatInformation
+    "repeat plan without repeatInformation": (
+        "MedicationRequest", _repeat_plan,
+        lambda r, b: r.__setitem__("extension", [x for x in r["extension"] if "RepeatInformation" not in x["url"]]),
+        "page", "a repeat plan without repeatInformation.numberOfRepeatPrescriptionsIssued"),
+    # 7. a test group header performed by a Practitioner alone
+    "test group header with a Practitioner only": (
+        "Observation", None,
+        lambda r, b: r.__setitem__("performer", [{"reference": first(b, "Practitioner")["id"] and
+                                                  f"Practitioner/{first(b, 'Practitioner')['id']}"}]),
+        "page", "a Practitioner performer without an Organization"),
+    # 8. dispenseRequest.performer on a plan
+    "dispenseRequest.performer on a plan": (
+        "MedicationRequest", lambda r: r.get("intent") == "plan",
+        lambda r, b: r["dispenseRequest"].__setitem__("performer", {"reference": f"Organization/{first(b, 'Organization')['id']}"}),
+        "page", "dispenseRequest.performer on a plan"),
+    # 9. (advice) a topic titled after a problem without relatedProblemHeader
+    "topic about a problem not linked": (
+        "List", None,
+        lambda r, b: r.__setitem__("extension", [x for x in r.get("extension", []) if "RelatedProblemHeader" not in x["url"]]),
+        "page", "is titled after a problem but has no relatedProblemHeader"),
+}
+
+
+def _where(case, bundle):
+    if case == "filing comment final":
+        return _in_report(bundle, lambda r: r["code"]["coding"][0]["code"] == "37331000000100")
+    if case == "HbA1c DCCT code in mmol/mol":
+        return _in_report(bundle, lambda r: "valueQuantity" in r)
+    if case == "test group header with a Practitioner only":
+        return _in_report(bundle, lambda r: any(x.get("type") == "has-member" for x in r.get("related", [])))
+    if case == "topic about a problem not linked":
+        return lambda r: r["resourceType"] == "List" and any("RelatedProblemHeader" in x["url"] for x in r.get("extension", []))
+    return DEFECTS[case][1]
+
+
+@pytest.mark.parametrize("case", list(DEFECTS))
+def test_each_record_defect_is_caught(checker, bundle, case):
+    kind, _, change, how, expected = DEFECTS[case]
+    b = copy.deepcopy(bundle)
+    r = first(b, kind, _where(case, b))
+    before = check(checker, b, r) + page_findings(checker, b, r)
+    assert not any(expected in f for f in before), f"the unbroken resource already fails: {before}"
+    change(r, b)
+    found = check(checker, b, r) if how == "profile" else page_findings(checker, b, r)
+    assert any(expected in f for f in found), found

@@ -121,6 +121,11 @@ def codes(cc) -> set:
     return {c.get("code") for c in (cc or {}).get("coding", [])}
 
 
+def display_of(cc):
+    coding = next((c for c in (cc or {}).get("coding", []) if c.get("system") == SNOMED), {})
+    return coding.get("display")
+
+
 def snomed_code(cc):
     return next((c.get("code") for c in (cc or {}).get("coding", []) if c.get("system") == SNOMED), None)
 
@@ -164,6 +169,13 @@ class Ctx:
             for b in s.get("basedOn", []):
                 self.plan_of_statement[key(s)] = self.by_ref.get(b["reference"])
         self.encounters = {key(r): r for r in self.resources if r["resourceType"] == "Encounter"}
+        # When the record was extracted: the date every query List carries (the List page: the date
+        # the list was prepared).
+        self.extracted = max((r["date"] for r in self.resources if r["resourceType"] == "List" and r.get("date")
+                              and snomed_code(r.get("code")) not in (CONSULTATION, TOPIC, HEADING)), default=None)
+        self.orders_of_plan = Counter(b["reference"] for r in self.resources if r["resourceType"] == "MedicationRequest"
+                                      and r.get("intent") == "order" for b in r.get("basedOn", []))
+        self.problem_titles = {display_of(r.get("code")) for r in self.resources if r["resourceType"] == "Condition"}
 
     def resolve(self, ref: str):
         return self.by_ref.get(ref)
@@ -513,6 +525,102 @@ def observation_final(r, ctx):
     return None if r.get("status") == "final" else f"status {r.get('status')!r}"
 
 
+# --- rows for the defects an outside validator found (issue #24) ---------------------------------------------
+# observation_testGroup.md / observation_testResult.md, status: "most likely to be 'final'", 'preliminary'
+# possible, 'unknown' when the system cannot tell; observation_filingComments.md, status: "For filing
+# comments this is a set value of 'unknown'".
+def status_final_preliminary_or_unknown(r, ctx):
+    return None if r.get("status") in ("final", "preliminary", "unknown") else f"status {r.get('status')!r}"
+
+
+def filing_comment_unknown(r, ctx):
+    return None if r.get("status") == "unknown" else f"status {r.get('status')!r}, the page sets 'unknown'"
+
+
+def _day(value: str) -> str:
+    return (value or "")[:10]
+
+
+def diary_authored_is_recorded(r, ctx):
+    """diaryentry.md: authoredOn is "the date the diary entry was entered into the original source system";
+    occurrence is "the date or date range when the diary entry is planned to occur". So authoredOn is never
+    after the record was extracted, and an entry is recorded before the date it is due."""
+    authored = r.get("authoredOn")
+    if not authored:
+        return "no authoredOn"
+    if ctx.extracted and _day(authored) > _day(ctx.extracted):
+        return f"authoredOn {authored} is after the record was extracted ({ctx.extracted}): a due date, not a recorded one"
+    due = r.get("occurrenceDateTime") or (r.get("occurrencePeriod") or {}).get("start")
+    if due:
+        n = min(len(_day(due)), len(_day(authored)))
+        if _day(authored)[:n] >= _day(due)[:n]:
+            return f"authoredOn {authored} is not before the due date {due} (occurrence): the due date was sent as authoredOn"
+    return None
+
+
+NOTE_PREFIXES = ("Patient Notes:", "Prescriber Notes:", "Additional Information: ")
+
+
+def statement_note_prefixes(r, ctx):
+    """medicationstatement.md, note: patient and prescriber notes MUST be prefixed 'Patient Notes:' or
+    'Prescriber Notes:'; any other relevant note MUST be prefixed 'Additional Information: '."""
+    bad = [n.get("text", "")[:40] for n in r.get("note", []) if not n.get("text", "").startswith(NOTE_PREFIXES)]
+    return f"notes without 'Patient Notes:', 'Prescriber Notes:' or 'Additional Information: ': {bad}" if bad else None
+
+
+def prescription_type(r) -> set:
+    return codes(next((x["valueCodeableConcept"] for x in r.get("extension", []) if "PrescriptionType" in x["url"]), {}))
+
+
+def repeat_plan_issued(r, ctx):
+    """medicationrequest.md: repeatInformation (plans only) holds numberOfRepeatPrescriptionsIssued, Mandatory
+    (1..1): "Running total of number of issues made against a repeat authorisation. MUST be zero, if not yet
+    issued." A repeat plan carries it, and the total is the number of its issues (orders) sent."""
+    if r.get("intent") != "plan" or not prescription_type(r) & {"repeat", "repeat-dispensing"}:
+        return None
+    info = next((x for x in r.get("extension", []) if "RepeatInformation" in x["url"]), None)
+    issued = next((x.get("valueUnsignedInt") for x in (info or {}).get("extension", [])
+                   if x.get("url") == "numberOfRepeatPrescriptionsIssued"), None)
+    if issued is None:
+        return "a repeat plan without repeatInformation.numberOfRepeatPrescriptionsIssued"
+    orders = ctx.orders_of_plan.get(key(r), 0)
+    return None if issued == orders else f"numberOfRepeatPrescriptionsIssued {issued}, but {orders} issues (orders) are sent"
+
+
+def dispense_performer_on_orders_only(r, ctx):
+    """medicationrequest.md, dispenseRequest.performer: "Only populate for a medicationRequest with an intent =
+    order. For a medicationRequest with an intent = plan this field is not populated."
+    """
+    if r.get("intent") == "plan" and "performer" in (r.get("dispenseRequest") or {}):
+        return "dispenseRequest.performer on a plan"
+    return None
+
+
+def group_practitioner_with_organization(r, ctx):
+    """observation_testGroup.md, performer: the Organization that carried out the tests; "A Practitioner
+    resource may also be referenced here but only where an organization is reference is provided"."""
+    kinds = {p.get("reference", "").split("/")[0] for p in r.get("performer", [])}
+    return "a Practitioner performer without an Organization" if "Practitioner" in kinds and "Organization" not in kinds else None
+
+
+def topic_about_a_problem_links_it(r, ctx):
+    """Advice, not a page MUST (consultation_guidance.md: a topic is "the problem or issue" addressed; real
+    problem-oriented exports link such a topic): a topic List titled after a problem of the record carries
+    relatedProblemHeader to it."""
+    if snomed_code(r.get("code")) != TOPIC or r.get("title") not in ctx.problem_titles:
+        return None
+    linked = [x for x in r.get("extension", []) if "RelatedProblemHeader" in x.get("url", "")]
+    return None if linked else f"topic {r.get('title')!r} is titled after a problem but has no relatedProblemHeader"
+
+
+def value_unit_fits_code(r, ctx):
+    """A code's meaning matches its unit (terminology facts: tests/conformance/test_terminology.py UNITS), e.g.
+    HbA1c: 1019431000000105 (DCCT aligned) is a percentage, 999791000000106 (IFCC standardised) mmol/mol."""
+    from tests.conformance.test_terminology import unit_problems
+    bad = unit_problems(r)
+    return "; ".join(bad) if bad else None
+
+
 def narrative_code(r, ctx):
     return None if snomed_code(r.get("code")) == COMMENT_NOTE else "code is not 37331000000100 Comment note"
 
@@ -622,7 +730,24 @@ RULES = [row for page in ELEMENTS for row in generic_rows(page)] + [
     ("list_consultation", "consultation -> topics; a topic holds headings or items", consultation_entries),
     ("list_consultation", "headings reference medications through the plan MedicationRequest",
      consultation_links_medication_plan),
-    *[(page, "status fixed final", observation_final) for page in ELEMENTS if page.startswith("observation_")],
+    *[(page, "status fixed final", observation_final) for page in
+      ("observation_uncategorised", "observation_bloodpressure", "observation_narrative")],
+    *[(page, "status final, preliminary or unknown (unknown when the system cannot tell)",
+       status_final_preliminary_or_unknown) for page in ("observation_testgroup", "observation_testresult")],
+    ("observation_filingcomment", "status is the set value unknown", filing_comment_unknown),
+    *[(page, "a quantity's unit is what its code measures (UCUM)", value_unit_fits_code)
+      for page in ("observation_uncategorised", "observation_testresult", "observation_bloodpressure")],
+    ("observation_testgroup", "a Practitioner performer only together with an Organization",
+     group_practitioner_with_organization),
+    ("diaryentry", "authoredOn is when the entry was recorded; the due date goes in occurrence",
+     diary_authored_is_recorded),
+    ("medicationstatement", "notes prefixed 'Patient Notes:', 'Prescriber Notes:' or 'Additional Information: '",
+     statement_note_prefixes),
+    ("medicationrequest", "a repeat plan carries repeatInformation.numberOfRepeatPrescriptionsIssued (its issues)",
+     repeat_plan_issued),
+    ("medicationrequest", "dispenseRequest.performer on orders only", dispense_performer_on_orders_only),
+    ("list_consultation", "advice: a topic titled after a problem of the record links it (relatedProblemHeader)",
+     topic_about_a_problem_links_it),
     ("observation_narrative", "code fixed 37331000000100 Comment note", narrative_code),
     ("observation_filingcomment", "code fixed 37331000000100 Comment note", narrative_code),
     ("observation_testgroup", "related MUST be has-member", group_members),

@@ -33,6 +33,9 @@ PROFILE_CONTRADICTIONS = {
         "category.coding is fixed to CareConnect-ConditionCategory-1 | problem-list-item | Problem List Item "
         "(as the Problems page says), but that CodeSystem has no problem-list-item, so the required binding "
         "to CareConnect-ConditionCategory-1 cannot hold together with the fixed code",
+    ("terminology", "Condition.category.coding", "CareConnect-GPC-ProblemHeader-Condition-1"):
+        "the same contradiction seen by the terminology check: the fixed problem-list-item is no code of "
+        "CareConnect-ConditionCategory-1",
 }
 
 

@@ -155,7 +155,8 @@ def test_drugs_are_dm_and_d_products(default_cast):
 # --- units ----------------------------------------------------------------------------------------------
 # What each measured code means, as UCUM (SNOMED CT concept meaning; UCUM case-sensitive codes).
 UNITS = {
-    "1019431000000105": {"mmol/mol"},            # HbA1c level (IFCC standardised): mmol/mol, never %
+    "1019431000000105": {"%"},                   # HbA1c level (DCCT aligned): a percentage
+    "999791000000106": {"mmol/mol"},             # HbA1c level (IFCC standardised): mmol/mol, never %
     "27113001": {"kg", "g"},                     # Body weight
     "50373000": {"m", "cm"},                     # Body height
     "60621009": {"kg/m2"},                       # Body mass index
@@ -195,6 +196,18 @@ def quantities(r):
             yield c["code"], c["valueQuantity"]
 
 
+def unit_problems(r) -> list[str]:
+    """What is wrong with an Observation's quantities: not UCUM, or a unit its code does not measure."""
+    bad = []
+    for code, q in quantities(r):
+        sct = next((c["code"] for c in code.get("coding", []) if c.get("system") == SNOMED), None)
+        if q.get("system") != UCUM or not q.get("code"):
+            bad.append(f"{sct}: {q} is not a UCUM quantity")
+        elif sct in UNITS and q.get("code") not in UNITS[sct]:
+            bad.append(f"{sct} is measured in {' or '.join(sorted(UNITS[sct]))}, not {q.get('code')}")
+    return bad
+
+
 def test_units_match_the_code_and_are_ucum(default_cast):
     bad, unknown = [], set()
     for label, body in default_cast:
@@ -202,14 +215,11 @@ def test_units_match_the_code_and_are_ucum(default_cast):
             r = e["resource"]
             if r["resourceType"] != "Observation":
                 continue
+            bad += [(label, problem) for problem in unit_problems(r)]
             for code, q in quantities(r):
                 sct = next(c["code"] for c in code["coding"] if c["system"] == SNOMED)
-                if q.get("system") != UCUM or not q.get("code"):
-                    bad.append((label, sct, q))
                 if sct not in UNITS:
                     unknown.add(sct)
-                elif q.get("code") not in UNITS[sct]:
-                    bad.append((label, sct, q.get("code"), sorted(UNITS[sct])))
     assert not bad, bad[:5]
     assert not unknown, f"measured codes with no unit fact here (add them to UNITS): {sorted(unknown)}"
 

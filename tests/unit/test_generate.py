@@ -68,7 +68,7 @@ def test_every_tag_of_the_vocabulary_can_be_generated(tmp_path):
 
     assert set(gen.SHAPEABLE) == set(TAGS)
     shapes = [("many-documents", "large-document", "oversized-document", "sensitive"),
-              ("large-record", "deceased")]
+              ("large-record", "deceased"), ("gp2gp-edge-case", "dissent")]
     for n, tags in enumerate(shapes):
         out = tmp_path / str(n)
         gen.write_atomically(out, gen.generate(1, "all-tags", tags))

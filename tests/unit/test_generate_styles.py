@@ -10,7 +10,6 @@ from mockprovider.app import create_app
 from mockprovider.cli import cli
 from mockprovider.domain import generate as gen
 from mockprovider.domain.personas import PersonaStore
-from mockprovider.fhir.suppliers.builder import build
 from tests import helpers as h
 from tests.structured_checks import check_bundle
 
@@ -61,11 +60,67 @@ def test_contradictions_are_refused(style, volume, tags):
         gen.generate(1, "s6", tags, style=style, volume=volume)
 
 
-@pytest.mark.parametrize("volume,least,most", [("small", 150, 600), ("typical", 600, 1500), ("heavy", 1500, 5000)])
-def test_each_volume_gives_its_size_of_record(volume, least, most):
-    p = personas(gen.generate(1, "s7", style="emis", volume=volume))[0]
-    entries = build(p, p["supplier_record"], "B82617")["entries"]
-    assert least <= len(entries) <= most
+def served(tmp_path, files, sensitive=True) -> dict:
+    """nhs -> the migrate Bundle of each generated persona, through the HTTP layer."""
+    folder = tmp_path / "p"
+    gen.write_atomically(folder, files)
+    app = create_app({"state_dir": str(tmp_path / "state"), "personas": str(folder), "access_log": False})
+    client = app.test_client()
+    out = {}
+    for persona in app.extensions["mockprovider"].personas:
+        headers = h.migrate_headers(sensitive)
+        r = client.post(URL, data=json.dumps(h.migrate_body(persona.nhs_number, sensitive)), headers=headers)
+        assert r.status_code == 200, r.data[:300]
+        out[persona.nhs_number] = r.get_json()
+    return out
+
+
+@pytest.mark.parametrize("volume,least,most", [("small", 100, 600), ("typical", 500, 1500), ("heavy", 1500, 5000)])
+def test_each_volume_gives_its_size_of_record(tmp_path, volume, least, most):
+    files = gen.generate(1, "s7", style="emis", volume=volume)
+    (bundle,) = served(tmp_path, files).values()
+    assert least <= len(bundle["entry"]) <= most
+
+
+PROBLEM_OF_THE_OLD = {"194828000", "22298006", "90688005", "63491006", "84114007", "49436004"}   # angina, MI, CRF, ...
+
+
+def problem_codes(bundle) -> set:
+    return {c["code"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Condition"
+            for c in e["resource"]["code"]["coding"] if c["system"] == "http://snomed.info/sct"}
+
+
+@pytest.mark.parametrize("style,volume", [("plain", "small"), ("plain", "typical"), ("plain", "heavy"),
+                                          ("emis", "small"), ("emis", "heavy"), ("tpp", "typical")])
+def test_generated_records_fit_the_person(tmp_path, style, volume):
+    """Problems are drawn by age and sex: nobody under 40 has angina, a heart attack or renal failure; the
+    heavy records of one run do not share one problem list."""
+    files = gen.generate(6, f"fit-{style}-{volume}", style=style, volume=volume)
+    people = {p["nhs_number"]: p for p in personas(files)}
+    bundles = served(tmp_path, files)
+    lists = []
+    for nhs, bundle in bundles.items():
+        born = people[nhs]["birth_date"]
+        age = gen.age_at(__import__("datetime").date.fromisoformat(born))
+        found = problem_codes(bundle)
+        if age < 40:
+            assert not found & PROBLEM_OF_THE_OLD, (nhs, born, found)
+        lists.append(frozenset(found))
+    assert len(set(lists)) > 1, "every generated persona has the same problem list"
+
+
+def test_a_young_persona_gets_no_disease_of_old_age():
+    import datetime
+    data = {"nhs_number": "9990000018", "birth_date": "2000-06-01", "gender": "male",
+            "supplier_record": {"style": "emis", "seed": "young", "volume": "heavy"}}
+    from mockprovider.domain import supplier_records
+    record = supplier_records.record(data)
+    codes = {p["code"].split("|")[0] for p in record["problems"]}
+    assert not codes & PROBLEM_OF_THE_OLD, codes
+    for seed in range(5):
+        fits = gen.large_record(seed, 60, "2000-06-01", "male")
+        assert not {p["code"].split("|")[0] for p in fits["problems"]} & {"84114007", "49436004", "13645005"}
+    assert gen.age_at(datetime.date(2000, 6, 1)) == 24
 
 
 def test_cli_generates_a_population_the_mock_serves(tmp_path):

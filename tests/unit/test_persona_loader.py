@@ -195,7 +195,8 @@ def test_derived_tags_from_record_and_documents():
 def test_the_vocabulary_is_exactly_the_contract():
     assert list(P.TAGS) == ["full-record", "no-documents", "sensitive", "dissent", "deceased",
                             "unverified-nhs-number", "registered-elsewhere", "confidential-items",
-                            "large-document", "oversized-document", "many-documents", "large-record"]
+                            "large-document", "oversized-document", "many-documents", "large-record",
+                            "gp2gp-edge-case"]
 
 
 def test_data_is_parsed_once_on_first_use_even_from_many_threads(tmp_path):
@@ -221,3 +222,24 @@ def test_data_is_parsed_once_on_first_use_even_from_many_threads(tmp_path):
         assert errors == []
         assert all(d is seen[0] for d in seen) and len(seen[0]["record"]["consultations"]) == 30
     assert persona.tags == ["full-record", "no-documents", "large-record"]
+
+
+def test_records_made_from_seeds_are_kept_only_for_the_last_few(tmp_path, monkeypatch):
+    """A seeded record (generated_record, supplier_record) is made on first use and kept while among the
+    last SEEDED_RECORDS_KEPT made: requesting many seeded personas one after the other never holds them all;
+    a dropped one is made again, identical."""
+    from mockprovider.domain import nhs_number, persona_file
+    monkeypatch.setattr(persona_file, "SEEDED_RECORDS_KEPT", 2)
+    numbers = [n for n in (f"999000{i:03d}" for i in range(200)) if nhs_number.check_digit(n) is not None][:4]
+    for n, first_nine in enumerate(numbers):
+        data = changed(supplier_record={"style": "tpp", "seed": n, "volume": "small"})
+        data["nhs_number"] = f"{first_nine}{nhs_number.check_digit(first_nine)}"
+        write(tmp_path, f"{n}.json", data)
+    store = PersonaStore.load(tmp_path)
+    people = sorted(store, key=lambda p: p.nhs_number)
+    first = people[0].data["record"]
+    assert first["style"] == "tpp" and "record" not in people[0].stored()
+    for p in people[1:]:
+        assert p.data["record"]["consultations"]
+    assert sum(p._expanded is not None for p in people) == 2
+    assert people[0]._expanded is None and people[0].data["record"] == first

@@ -1,4 +1,8 @@
-"""Terminology for supplier-shaped records: real codes only, data only.
+"""Terminology of supplier-styled records: real codes only, data only.
+
+Used by the record styles (:mod:`mockprovider.record.styles`: a SNOMED CT concept's description id and
+its Read v2 / CTV3 translation, a dm+d drug's EMIS / Multilex code) and by the generator of
+supplier-styled records (:mod:`mockprovider.domain.supplier_records`), which draws from the tables.
 
 Every clinical term is a real SNOMED CT concept with a real description id, and the Read v2 code
 the same entry carries in GP systems that still send it. They were gathered from public GP Connect
@@ -230,3 +234,14 @@ ROLES = {
     "consultant": ("R0050", "Consultant"),
     "scientist": ("R1420", "Biomedical Scientist"),
 }
+
+
+# Look-ups by code (what a record style needs to render a coding with its translations).
+TERMS = {t.concept: t for table in (PROBLEMS, FINDINGS, SENSITIVE_FINDINGS, MEASURES, LABS, ALLERGIES, IMMUNISATIONS,
+                                    REFERRALS, DIARY, DOCUMENT_TYPES) for t in table.values()}
+DRUGS = {d.dmd: d for d in (*REPEATS, *CONFIDENTIAL_REPEATS, *ACUTES)}
+
+
+def code_text(term: T) -> str:
+    """A term as a persona record writes a code: ``"<concept id>|<display>"``."""
+    return f"{term.concept}|{term.display}"
