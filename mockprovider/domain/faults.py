@@ -38,7 +38,8 @@ SOCKET_KINDS = ("reset", "empty", "truncated", "drip")
 # The interaction names as the routes table (mockprovider/http/routes.py) and the journal write
 # them. tests/unit/test_faults.py checks this list against the routes table.
 INTERACTIONS = ("migrate_structured", "migrate_document", "retrieve_document", "find_patient",
-                "read_patient", "search_documents", "metadata", "metadata_structured", "metadata_documents")
+                "read_patient", "search_documents", "metadata", "metadata_structured", "metadata_documents",
+                "retrieve_structured")
 MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid")
 
 # What each kind takes, for people and forms (GET /_control/catalogue, the console): one line per

@@ -20,11 +20,18 @@ OPERATION_MIGRATE = {
                                 "GPConnect-MigrateStructuredRecord-Operation-1"},
 }
 
+OPERATION_RETRIEVE = {
+    "name": "gpc.getstructuredrecord",
+    "definition": {"reference": "https://fhir.nhs.uk/STU3/OperationDefinition/"
+                                "GPConnect-GetStructuredRecord-Operation-1"},
+}
+
 # interaction name -> (root kind, resource type, what it adds to that resource's entry).
 # Interaction modules add their row here when they are implemented; only interactions that
 # have a handler are ever listed.
 CAPABILITIES = {
     "migrate_structured": ("structured", "Patient", {"operation": [OPERATION_MIGRATE]}),
+    "retrieve_structured": ("structured", "Patient", {"operation": [OPERATION_RETRIEVE]}),
     "migrate_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
     "retrieve_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
     # Patient read + search: what the assurance suite's FHIR.feature expects the documents
