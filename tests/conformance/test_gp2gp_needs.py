@@ -345,7 +345,9 @@ def test_contained_references_resolve_as_the_adaptor_resolves_them():
 
 @pytest.fixture(scope="module")
 def bundles(default_cast):
-    return [Bundle(label, body) for label, body in default_cast if body.get("type") == "collection"]
+    # GP2GP migrates: the Retrieve a structured record answers (a query's part of the record) are not its input.
+    return [Bundle(label, body) for label, body in default_cast
+            if body.get("type") == "collection" and "/retrieve-" not in label]
 
 
 def test_every_bundle_has_a_patient(bundles):
