@@ -132,6 +132,14 @@ class Query:
     diary: Diary | None = None
     unrecognised: tuple = ()        # names for the forward-compatibility warning, in request order
 
+    def __hash__(self):             # a cache key on every request: hashed once
+        found = self.__dict__.get("_hash")
+        if found is None:
+            found = hash((self.allergies, self.medications, self.consultations, self.problems, self.immunisations,
+                          self.uncategorised, self.investigations, self.referrals, self.diary, self.unrecognised))
+            object.__setattr__(self, "_hash", found)
+        return found
+
 
 # --- dates -------------------------------------------------------------------------------------------
 def interval(value) -> tuple | None:

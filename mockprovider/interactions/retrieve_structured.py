@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time as _time
 from collections import OrderedDict
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
@@ -122,9 +123,15 @@ def england_today(now: datetime | None = None) -> date:
     return (now + timedelta(hours=1 if start <= now < end else 0)).date()
 
 
+_TODAY = [-1, None]       # (minute, date): the date is read at most once a minute
+
+
 def today() -> date:
     """The validation clock (tests replace it)."""
-    return england_today()
+    minute = int(_time.time() // 60)
+    if _TODAY[0] != minute:
+        _TODAY[:] = [minute, england_today()]
+    return _TODAY[1]
 
 
 # --- reading the request ------------------------------------------------------------------------------
