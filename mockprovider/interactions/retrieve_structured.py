@@ -373,7 +373,10 @@ class _Lru:
     def get(self, key):
         hit = self.data.get(key)
         if hit is not None:
-            self.data.move_to_end(key)
+            try:
+                self.data.move_to_end(key)
+            except KeyError:        # evicted by another thread meanwhile: still a good answer
+                pass
         return hit
 
     def put(self, key, value):
