@@ -2,8 +2,9 @@
 
 Enablement (shared/spec/enablement.md §1): the Access Record Structured capability statement is one
 of the interactions the practice's switches govern, so with ``gpconnect_enabled`` or
-``structured_enabled`` off it answers 403 ACCESS DENIED. This is the one effect of
-``structured_enabled`` in this mock: migrate structured ignores enablement (§3).
+``structured_enabled`` off it answers 403 ACCESS DENIED, as Retrieve a structured record does
+(:mod:`.retrieve_structured` calls :func:`check_structured_enabled`); migrate structured ignores
+enablement (§3).
 """
 from __future__ import annotations
 
