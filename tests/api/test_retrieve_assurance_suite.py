@@ -890,3 +890,34 @@ def test_multiple_clinical_areas(client):
                      {"name": "includeProblems"}, {"name": "includeImmunisations"}, {"name": "includeUncategorisedData"},
                      {"name": "includeInvestigations"}, {"name": "includeReferrals"})
     no_outcome(bundle)
+
+
+# ======================================================================================================
+# The NHSNoMap.csv above also serves the suite's migrate and documents features for patient2 and patient3.
+def test_mapped_patient2_passes_the_migrate_confidential_marking(client):
+    """StructuredMigrate.feature (migrate without sensitive information, patient2): the confidential marking
+    on "Medications and medical devices", "Uncategorised data" and "Problems - medications related to
+    problems", and at least one document."""
+    r = client.post(h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord",
+                    data=json.dumps(h.migrate_body(nhs("patient2"), False)), headers=h.migrate_headers(False))
+    assert r.status_code == 200
+    bundle = r.get_json()
+    for title in ("Medications and medical devices", "Uncategorised data", "Problems - medications related to problems"):
+        [lst] = titled(bundle, title)
+        codes = [x["valueCode"] for x in lst.get("extension", []) if x["url"].endswith("ListWarningCode-1")]
+        assert codes.count("confidential-items") == 1 and [n["text"] for n in lst["note"]] == [CONFIDENTIAL]
+    assert resources(bundle, "DocumentReference")
+
+
+def test_mapped_patient3_has_no_documents(client):
+    """StructuredDocuments.feature (search for a patient with no documents, patient3): 0 DocumentReferences."""
+    find = client.get(f"{h.DOCUMENTS}/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|{nhs('patient3')}",
+                      headers=h.headers(h.FIND_PATIENT, h.claims()))
+    patient_id = find.get_json()["entry"][0]["resource"]["id"]
+    includes = ("_include=DocumentReference:subject:Patient&_include=DocumentReference:custodian:Organization"
+                "&_include=DocumentReference:author:Organization&_include=DocumentReference:author:Practitioner"
+                "&_revinclude:recurse=PractitionerRole:practitioner")
+    r = client.get(f"{h.DOCUMENTS}/Patient/{patient_id}/DocumentReference?{includes}",
+                   headers=h.headers(h.SEARCH_DOCUMENTS, h.claims()))
+    assert r.status_code == 200
+    assert not [e for e in r.get_json().get("entry", []) if e["resource"]["resourceType"] == "DocumentReference"]
