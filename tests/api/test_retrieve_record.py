@@ -531,3 +531,19 @@ def test_documents_over_the_retrieve_limit_come_as_placeholders(client):
             assert "url" not in att and "Retrieve a document" in att["title"]
         else:
             assert att["url"]
+
+
+@pytest.mark.parametrize("nhs", [EMIS, "9990042187"])
+def test_a_supplier_shaped_records_confidential_items(client, nhs):
+    """The EMIS- and TPP-shaped records (served as they came) mark a mental-health problem, its medication and
+    one consultation confidential: left out, and their Lists warn, exactly as for a hand-written record."""
+    migrate_with = client.post(h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord",
+                               data=json.dumps(h.migrate_body(nhs, True)), headers=h.migrate_headers(True)).get_json()
+    everything = {f"{e['resource']['resourceType']}/{e['resource'].get('id')}" for e in migrate_with["entry"]}
+    bundle = retrieve(client, nhs, {"name": "includeProblems"}, {"name": "includeMedication"},
+                      h.area("includeConsultations", consultationSearchPeriod=("1990-01-01", None)))
+    lists = query_lists(bundle)
+    for title in ("Problems", "Medications and medical devices", "List of consultations"):
+        assert warnings(lists[title]) == ["confidential-items"], title
+    withheld = everything - set(migrate_resources(client, nhs))
+    assert withheld and not withheld & refs(bundle)
