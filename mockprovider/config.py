@@ -83,8 +83,8 @@ class Settings:
     # --- run-time flags (changeable through /_control/flags) --------------------------------------
     gpconnect_enabled: bool = _flag(True, doc="GP Connect enabled at the practice")
     structured_enabled: bool = _flag(True, doc="Access Record Structured capability enabled; off: the structured "
-                                               "CapabilityStatement (metadata) answers 403 ACCESS DENIED "
-                                               "(migrate structured ignores enablement)")
+                                               "CapabilityStatement (metadata) and Retrieve a structured record "
+                                               "answer 403 ACCESS DENIED (migrate structured ignores enablement)")
     documents_enabled: bool = _flag(True, doc="Access Document capability enabled")
     validation: str = _flag("strict", ("strict", "lenient"),
                             "lenient accepts missing Ssp-From/Ssp-To and relaxes aud (docs: Requests, validation modes)")

@@ -73,6 +73,17 @@ def _migrate_parameters(subject: Subject, sensitive: bool) -> dict:
     ]}
 
 
+def _retrieve_parameters(subject: Subject, sensitive: bool) -> dict:
+    """A typical direct-care query: allergies (resolved ones too), medication and problems."""
+    return {"resourceType": "Parameters", "parameter": [
+        {"name": "patientNHSNumber",
+         "valueIdentifier": {"system": spec.NHS_NUMBER_SYSTEM, "value": subject.nhs_number}},
+        {"name": "includeAllergies", "part": [{"name": "includeResolvedAllergies", "valueBoolean": True}]},
+        {"name": "includeMedication"},
+        {"name": "includeProblems"},
+    ]}
+
+
 def _search_documents(subject: Subject) -> str:
     from .interactions.search_documents import INCLUDES, REVINCLUDE
     query = "&".join([f"_include={value}" for value in INCLUDES] + [f"{REVINCLUDE[0]}={REVINCLUDE[1]}"])
@@ -82,6 +93,8 @@ def _search_documents(subject: Subject) -> str:
 EXAMPLES: tuple[Example, ...] = (
     Example("migrate_structured", "nhs", lambda s: "/Patient/$gpc.migratestructuredrecord", _migrate_parameters,
             aliases=("migrate",), confidentiality="choice", summary="a patient's whole structured record"),
+    Example("retrieve_structured", "nhs", lambda s: "/Patient/$gpc.getstructuredrecord", _retrieve_parameters,
+            aliases=("retrieve",), summary="a patient's allergies, medication and problems (a direct-care query)"),
     Example("migrate_document", "document", lambda s: f"/Binary/{s.binary_id}", confidentiality="R",
             summary="one document, for record transfer"),
     Example("retrieve_document", "document", lambda s: f"/Binary/{s.binary_id}",

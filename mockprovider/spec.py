@@ -6,6 +6,8 @@ Sources: ../shared/spec/*.md (distilled from nhsconnect/gpconnect feature/1.6.2)
 
 # --- Interaction ids (Ssp-InteractionID) -------------------------------------------------------
 MIGRATE_STRUCTURED = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.migratestructuredrecord-1"
+# Retrieve a patient's structured record (accessrecord_structured_development_retrieve_patient_record.md).
+RETRIEVE_STRUCTURED = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
 MIGRATE_DOCUMENT = "urn:nhs:names:services:gpconnect:documents:fhir:rest:migrate:binary-1"
 RETRIEVE_DOCUMENT = "urn:nhs:names:services:gpconnect:documents:fhir:rest:read:binary-1"
 # One seed page (the interaction-id table) spells the retrieve id with "gpconnect-documents".

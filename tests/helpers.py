@@ -117,3 +117,45 @@ def home_migrate(app, persona) -> tuple[str, str] | None:
         return None
     return f"/{practice.ods}/STU3/1/{practice.roots['migrate_structured']}/Patient/$gpc.migratestructuredrecord", \
         practice.asid
+
+
+# --- Retrieve a structured record ($gpc.getstructuredrecord) ------------------------------------------
+RETRIEVE_STRUCTURED = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
+RETRIEVE_URL = STRUCTURED + "/Patient/$gpc.getstructuredrecord"
+
+
+def retrieve_headers(**claim_changes):
+    """A retrieve request's headers: directcare, patient/*.read (the suite's defaults)."""
+    return headers(RETRIEVE_STRUCTURED, claims(**claim_changes),
+                   **{"Content-Type": "application/fhir+json;charset=utf-8"})
+
+
+def nhs_param(nhs="9690937286", system="https://fhir.nhs.uk/Id/nhs-number") -> dict:
+    return {"name": "patientNHSNumber", "valueIdentifier": {"system": system, "value": nhs}}
+
+
+def area(name: str, **parts) -> dict:
+    """A clinical-area parameter with its parts (a Python value -> value[x] by type: bool -> Boolean,
+    int -> PositiveInt, (start, end) -> Period, "YYYY-MM-DD" for a *Date part -> Date, else Code)."""
+    param = {"name": name}
+    out = []
+    for part, value in parts.items():
+        if isinstance(value, bool):
+            out.append({"name": part, "valueBoolean": value})
+        elif isinstance(value, int):
+            out.append({"name": part, "valuePositiveInt": value})
+        elif isinstance(value, tuple):
+            period = {k: v for k, v in zip(("start", "end"), value) if v is not None}
+            out.append({"name": part, "valuePeriod": period})
+        elif part.endswith("Date"):
+            out.append({"name": part, "valueDate": value})
+        else:
+            out.append({"name": part, "valueCode": value})
+    if out:
+        param["part"] = out
+    return param
+
+
+def retrieve_body(nhs="9690937286", *params, nhs_parameter=True) -> dict:
+    return {"resourceType": "Parameters",
+            "parameter": ([nhs_param(nhs)] if nhs_parameter else []) + list(params)}

@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Iterator
 
 from . import ids
-from .persona_format import CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, SDS_RE, SECTION_VALIDATORS, PersonaError
+from .persona_format import (CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, PERSONA_CHECKS, SDS_RE,
+                             SECTION_VALIDATORS, PersonaError)
 
 CHUNK = 3 * 2 ** 18          # 786,432 bytes: base64 of a chunk is exactly 1 MiB
 POOL = 4                     # distinct blocks per seed
@@ -296,11 +297,10 @@ def verify(document: Document) -> str | None:
 
 
 # --- the index -------------------------------------------------------------------------------------------
-def check_links(persona) -> None:
-    """Links from documents to the rest of the persona: a practitioner author is the persona's
-    usual GP (the only Practitioner a persona has); consultation and problem keys exist in its
-    record. Raises PersonaError (file, JSON path, reason)."""
-    data = persona.stored() if hasattr(persona, "stored") else persona.data   # (a seed's record is not made here)
+def link_mistake(data: dict):
+    """The first wrong link from a document to the rest of the persona, as (JSON path, reason), or None:
+    a practitioner author is the persona's usual GP (the only Practitioner a persona has); consultation
+    and problem keys exist in its record."""
     record = data.get("record") or {}
     keys = {area: {item.get("key") for item in record.get(area, []) if isinstance(item, dict)}
             for area in ("consultations", "problems")}
@@ -309,11 +309,28 @@ def check_links(persona) -> None:
         p = f"$.documents[{n}]"
         practitioner = entry["author"].get("practitioner")
         if practitioner is not None and practitioner != gp:
-            raise PersonaError(persona.file, f"{p}.author.practitioner",
-                               f"{practitioner!r} is not this persona's usual_gp.sds_user_id")
+            return f"{p}.author.practitioner", f"{practitioner!r} is not this persona's usual_gp.sds_user_id"
         for link, area in (("consultation", "consultations"), ("problem", "problems")):
             if link in entry and entry[link] not in keys[area]:
-                raise PersonaError(persona.file, f"{p}.{link}", f"{entry[link]!r} is not a key in record.{area}")
+                return f"{p}.{link}", f"{entry[link]!r} is not a key in record.{area}"
+    return None
+
+
+def check_links(persona) -> None:
+    """:func:`link_mistake` of a loaded persona; raises PersonaError (file, JSON path, reason)."""
+    data = persona.stored() if hasattr(persona, "stored") else persona.data   # (a seed's record is not made here)
+    found = link_mistake(data)
+    if found:
+        raise PersonaError(persona.file, *found)
+
+
+def check_links_on_validate(c, data: dict) -> None:
+    """The same check when a persona body is validated (a run-time persona PUT through the control API
+    is refused with 400 naming the path, instead of failing later while the document index is built)."""
+    if isinstance(data.get("documents"), list) and data["documents"]:
+        found = link_mistake(data)
+        if found:
+            c.fail(*found)
 
 
 class DocumentIndex:
@@ -398,6 +415,7 @@ def index(store) -> DocumentIndex:
 
 
 SECTION_VALIDATORS["documents"] = validate_section
+PERSONA_CHECKS.append(check_links_on_validate)
 LOAD_HOOKS.append(build_index)
 
 

@@ -45,7 +45,8 @@ SOCKET_KINDS = ("reset", "empty", "truncated", "drip")
 # The interaction names as the routes table (mockprovider/http/routes.py) and the journal write
 # them. tests/unit/test_faults.py checks this list against the routes table.
 INTERACTIONS = ("migrate_structured", "migrate_document", "retrieve_document", "find_patient",
-                "read_patient", "search_documents", "metadata", "metadata_structured", "metadata_documents")
+                "read_patient", "search_documents", "metadata", "metadata_structured", "metadata_documents",
+                "retrieve_structured")
 # The look-up calls (mockprovider.http.lookups), journaled and matched under these names.
 LOOKUP_INTERACTIONS = ("sds_device", "sds_endpoint", "pds_read_patient", "pds_search_patient", "pds_token")
 MATCH_FIELDS = ("interaction", "nhs_number", "document_id", "from_asid", "ods", "path")

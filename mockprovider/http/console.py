@@ -23,7 +23,8 @@ from flask import Blueprint, Response, current_app, request
 
 STATIC = Path(__file__).resolve().parent.parent / "console" / "static"
 ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8",
-          "lookups.js": "text/javascript; charset=utf-8"}
+          "lookups.js": "text/javascript; charset=utf-8",
+          "retrieve-query.js": "text/javascript; charset=utf-8"}
 TOKEN_META = '<meta name="mockprovider-control-token" content="">'
 
 bp = Blueprint("console", __name__, url_prefix="/_console")

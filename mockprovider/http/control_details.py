@@ -7,12 +7,19 @@
 - ``GET /_control/personas/{nhs}/record?sensitive=true|false``: its migrate structured Bundle as
   a migrate request with those settings would get it (whatever the persona's error rules say;
   ``Bundle.id`` is ``trace_id`` when given, else a fixed id).
+- ``POST /_control/personas/{nhs}/retrieve``: "try a query". The body is a Retrieve a structured
+  record ``Parameters`` resource (JSON; ``patientNHSNumber`` may be left out: the path names the
+  patient); the answer is exactly what ``$gpc.getstructuredrecord`` answers for it without the
+  request headers and JWT: the Bundle (``Bundle.id`` ``trace_id`` when given, else a fixed id) or
+  the OperationOutcome with its Spine status (422 for a bad query, 404 for a patient the page
+  does not share, 403 when switched off).
 
 Same blueprint rules as the rest of the control API (mockprovider.http.control_api): the control
 token when one is set, ``Cache-Control: no-store``, JSON errors naming the field.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import fields
 from types import SimpleNamespace
@@ -28,7 +35,10 @@ from ..domain.practices import SDS_QUIRKS
 from ..errors import PROXY_STATUSES, TABLE
 from ..fhir.documents import binary_url
 from ..fhir.preview import FIXED_TRACE_ID
-from ..interactions import migrate_structured
+from ..errors import SpineError
+from ..fhir.outcome import operation_outcome
+from ..fhir.render import to_json_bytes
+from ..interactions import migrate_structured, retrieve_structured
 from . import control_api
 
 bp = Blueprint("control_details", __name__, url_prefix="/_control")
@@ -158,6 +168,7 @@ def persona_detail(nhs_number):
         "rules": list(entry.rules) if entry else [],
         "documents": documents,
         "record": {"sensitive": f"{record_path}?sensitive=true", "not_sensitive": f"{record_path}?sensitive=false"},
+        "retrieve": f"/_control/personas/{persona.nhs_number}/retrieve",
     })
 
 
@@ -176,3 +187,40 @@ def persona_record(nhs_number):
     shape = SimpleNamespace(runtime=runtime, flags=runtime.control.flags(), documents_base=_documents_base(runtime, persona))
     body = migrate_structured.cached_body(shape, persona, raw == "true").render(trace_id)
     return Response(body, content_type=spec.FHIR_JSON_UTF8)
+
+
+@bp.post("/personas/<nhs_number>/retrieve")
+def persona_retrieve(nhs_number):
+    persona, error = _persona_or_error(nhs_number)
+    if error:
+        return error
+    kind = (request.mimetype or "").lower()
+    if kind not in control_api.JSON_BODY_TYPES:
+        return control_api.json_error(415, f"the body must be a JSON Parameters resource, not {kind or 'no Content-Type'}",
+                                      field="Content-Type")
+    trace_id = request.args.get("trace_id", FIXED_TRACE_ID)
+    if not _UUID.match(trace_id):
+        return control_api.json_error(400, "'trace_id' must be a UUID", field="trace_id")
+    body = request.get_json(silent=True)
+    if isinstance(body, dict) and isinstance(body.get("parameter"), list):
+        named = [p for p in body["parameter"] if isinstance(p, dict) and p.get("name") == "patientNHSNumber"]
+        value = ((named[0].get("valueIdentifier") or {}).get("value") if named and isinstance(named[0], dict) else None)
+        if named and value != persona.nhs_number:
+            return control_api.json_error(400, f"patientNHSNumber {value!r} is not this persona ({persona.nhs_number})",
+                                          field="patientNHSNumber")
+        if not named:
+            body = {**body, "parameter": [{"name": "patientNHSNumber", "valueIdentifier": {
+                "system": spec.NHS_NUMBER_SYSTEM, "value": persona.nhs_number}}] + body["parameter"]}
+        raw = json.dumps(body).encode()
+    else:
+        raw = request.get_data()        # whatever it is: the interaction says why it is not a Parameters
+    runtime = _runtime()
+    flags = runtime.control.flags()
+    shape = SimpleNamespace(runtime=runtime, flags=flags, documents_base=_documents_base(runtime), body=raw,
+                            body_format="json")
+    try:
+        _, _, spliced = retrieve_structured.answer(shape)
+    except SpineError as failure:
+        outcome = to_json_bytes(operation_outcome(failure, flags.get("error_display", "codesystem")))
+        return Response(outcome, status=failure.status, content_type=spec.FHIR_JSON_UTF8)
+    return Response(spliced.render(trace_id), content_type=spec.FHIR_JSON_UTF8)

@@ -25,7 +25,7 @@ from werkzeug.wsgi import get_content_length, get_input_stream
 from ..domain.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
-                            read_patient, retrieve_document, search_documents)
+                            read_patient, retrieve_document, retrieve_structured, search_documents)
 from . import access_log, faults, gate, lookups, ssp
 from .responses import Answer, accepts_gzip, error_response, reply_response
 
@@ -43,6 +43,7 @@ HANDLERS = {
     "read_patient": read_patient.handle,
     "search_documents": search_documents.handle,
     "migrate_structured": migrate_structured.handle,
+    "retrieve_structured": retrieve_structured.handle,
 }
 
 HSTS = "max-age=31536000"   # one year: every answer over HTTPS (mockprovider.http.security)

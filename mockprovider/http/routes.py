@@ -50,6 +50,9 @@ def _i(name, method, path, ids, roots, scopes=("patient/*.read", "patient/*.writ
 INTERACTIONS = (
     _i("migrate_structured", "POST", r"/Patient/\$gpc\.migratestructuredrecord", [spec.MIGRATE_STRUCTURED],
        ["structured"], reasons=("migration",), practitioner_required=False),
+    # Retrieve a structured record: direct care, read scope (the JWT page's scope table).
+    _i("retrieve_structured", "POST", r"/Patient/\$gpc\.getstructuredrecord", [spec.RETRIEVE_STRUCTURED],
+       ["structured"], scopes=("patient/*.read",)),
     # Migrate a document: the spec says reason "migration"; the assurance suite sends "directcare".
     _i("migrate_document", "GET", rf"/Binary/(?P<document_id>{_ID})", [spec.MIGRATE_DOCUMENT],
        ["documents"], reasons=("migration", "directcare")),

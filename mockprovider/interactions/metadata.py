@@ -2,8 +2,9 @@
 
 Enablement (shared/spec/enablement.md §1): the Access Record Structured capability statement is one
 of the interactions the practice's switches govern, so with ``gpconnect_enabled`` or
-``structured_enabled`` off it answers 403 ACCESS DENIED. This is the one effect of
-``structured_enabled`` in this mock: migrate structured ignores enablement (§3).
+``structured_enabled`` off it answers 403 ACCESS DENIED, as Retrieve a structured record does
+(:mod:`.retrieve_structured` calls :func:`check_structured_enabled`); migrate structured ignores
+enablement (§3).
 """
 from __future__ import annotations
 
@@ -20,11 +21,18 @@ OPERATION_MIGRATE = {
                                 "GPConnect-MigrateStructuredRecord-Operation-1"},
 }
 
+OPERATION_RETRIEVE = {
+    "name": "gpc.getstructuredrecord",
+    "definition": {"reference": "https://fhir.nhs.uk/STU3/OperationDefinition/"
+                                "GPConnect-GetStructuredRecord-Operation-1"},
+}
+
 # interaction name -> (root kind, resource type, what it adds to that resource's entry).
 # Interaction modules add their row here when they are implemented; only interactions that
 # have a handler are ever listed.
 CAPABILITIES = {
     "migrate_structured": ("structured", "Patient", {"operation": [OPERATION_MIGRATE]}),
+    "retrieve_structured": ("structured", "Patient", {"operation": [OPERATION_RETRIEVE]}),
     "migrate_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
     "retrieve_document": ("documents", "Binary", {"interaction": [{"code": "read"}]}),
     # Patient read + search: what the assurance suite's FHIR.feature expects the documents

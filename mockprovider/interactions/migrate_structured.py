@@ -75,33 +75,28 @@ def _first_part_name(param: dict):
     return first.get("name") if isinstance(first, dict) else repr(first)
 
 
-def parse_parameters(body: bytes, body_format: str = "json") -> tuple[str, bool]:
-    """The Parameters body (FHIR JSON, or FHIR XML when ``body_format`` is xml) -> (NHS number,
-    includeSensitiveInformation); raises SpineError.
-
-    Spec choices (migrate-structured.md "Contradictions"): includeFullRecord is 1..1 and its
-    includeSensitiveInformation part is mandatory, so a missing one is 422 INVALID_PARAMETER
-    (the strict reading); a wrong NHS number identifier system is 400 INVALID_IDENTIFIER_SYSTEM.
-    """
+def load_parameters(body: bytes, body_format: str = "json"):
+    """A request body (FHIR JSON, or FHIR XML when ``body_format`` is xml) -> the JSON form of the
+    resource it holds; raises INVALID_RESOURCE when it cannot be parsed (shared by every operation
+    that takes a ``Parameters`` body)."""
     if body_format == "xml":
         try:
-            resource = from_xml_bytes(body)
+            return from_xml_bytes(body)
         except XmlError as exc:
             raise invalid_resource(f"The request body cannot be parsed as a FHIR XML Parameters resource: {exc}") from None
         except RecursionError:
             raise invalid_resource("The request body is XML nested too deeply to be a Parameters resource") from None
-        return parse_parameters_resource(resource)
     try:
-        resource = json.loads(body)
+        return json.loads(body)
     except (ValueError, UnicodeDecodeError):
         raise invalid_resource("The request body cannot be parsed as a FHIR JSON Parameters resource") from None
     except RecursionError:   # JSON nested deeper than the parser's stack (~1,000 levels): a body, not a bug
         raise invalid_resource("The request body is JSON nested too deeply to be a Parameters resource") from None
-    return parse_parameters_resource(resource)
 
 
-def parse_parameters_resource(resource) -> tuple[str, bool]:
-    """A parsed Parameters resource (the JSON form) -> (NHS number, includeSensitiveInformation)."""
+def parameter_list(resource) -> list:
+    """A parsed body that must be a ``Parameters`` resource -> its ``parameter`` array (each entry's
+    shape checked: a name, at most one value[x], parts as an array); raises INVALID_RESOURCE."""
     if not isinstance(resource, dict) or resource.get("resourceType") != "Parameters":
         found = resource.get("resourceType") if isinstance(resource, dict) else type(resource).__name__
         raise invalid_resource(f"The request body must be a Parameters resource, not {found!r}")
@@ -111,6 +106,48 @@ def parse_parameters_resource(resource) -> tuple[str, bool]:
     params = resource.get("parameter", [])
     if not isinstance(params, list):
         raise invalid_resource("Parameters.parameter must be an array")
+    return params
+
+
+check_parameter_shape = _check_parameter_shape
+value_keys = _value_keys
+
+
+def nhs_number_of(nhs_param: dict) -> str:
+    """The NHS number of a ``patientNHSNumber`` parameter (its valueIdentifier); raises
+    INVALID_PARAMETER (no value), INVALID_RESOURCE (not an Identifier), INVALID_IDENTIFIER_SYSTEM
+    (400) or INVALID_NHS_NUMBER (400: format or Modulus 11 check digit)."""
+    identifier = nhs_param.get("valueIdentifier")
+    if identifier is None:
+        raise invalid_parameter("Parameter patientNHSNumber has no valueIdentifier")
+    if not isinstance(identifier, dict):
+        raise invalid_resource("patientNHSNumber.valueIdentifier is not an Identifier")
+    system, value = identifier.get("system"), identifier.get("value")
+    if value is None or value == "":
+        raise invalid_parameter("Parameter patientNHSNumber has no identifier value")
+    if system != spec.NHS_NUMBER_SYSTEM:
+        raise SpineError("INVALID_IDENTIFIER_SYSTEM",
+                         f"patientNHSNumber identifier system must be {spec.NHS_NUMBER_SYSTEM}, not {system!r}")
+    if not nhs_number.is_valid(value):
+        raise SpineError("INVALID_NHS_NUMBER", f"patientNHSNumber {value!r} is not a valid NHS number "
+                                               "(10 digits with a Modulus 11 check digit)")
+    return value
+
+
+def parse_parameters(body: bytes, body_format: str = "json") -> tuple[str, bool]:
+    """The Parameters body (FHIR JSON, or FHIR XML when ``body_format`` is xml) -> (NHS number,
+    includeSensitiveInformation); raises SpineError.
+
+    Spec choices (migrate-structured.md "Contradictions"): includeFullRecord is 1..1 and its
+    includeSensitiveInformation part is mandatory, so a missing one is 422 INVALID_PARAMETER
+    (the strict reading); a wrong NHS number identifier system is 400 INVALID_IDENTIFIER_SYSTEM.
+    """
+    return parse_parameters_resource(load_parameters(body, body_format))
+
+
+def parse_parameters_resource(resource) -> tuple[str, bool]:
+    """A parsed Parameters resource (the JSON form) -> (NHS number, includeSensitiveInformation)."""
+    params = parameter_list(resource)
     names = [_check_parameter_shape(p, f"parameter[{i}]") for i, p in enumerate(params)]
     known = (PATIENT_NHS_NUMBER, INCLUDE_FULL_RECORD)
     if not any(n in known for n in names):
@@ -128,20 +165,7 @@ def parse_parameters_resource(resource) -> tuple[str, bool]:
         raise invalid_parameter("Parameter patientNHSNumber is missing")
     if nhs_param.get("part"):
         raise invalid_parameter(f"Unrecognised part of patientNHSNumber: {_first_part_name(nhs_param)}")
-    identifier = nhs_param.get("valueIdentifier")
-    if identifier is None:
-        raise invalid_parameter("Parameter patientNHSNumber has no valueIdentifier")
-    if not isinstance(identifier, dict):
-        raise invalid_resource("patientNHSNumber.valueIdentifier is not an Identifier")
-    system, value = identifier.get("system"), identifier.get("value")
-    if value is None or value == "":
-        raise invalid_parameter("Parameter patientNHSNumber has no identifier value")
-    if system != spec.NHS_NUMBER_SYSTEM:
-        raise SpineError("INVALID_IDENTIFIER_SYSTEM",
-                         f"patientNHSNumber identifier system must be {spec.NHS_NUMBER_SYSTEM}, not {system!r}")
-    if not nhs_number.is_valid(value):
-        raise SpineError("INVALID_NHS_NUMBER", f"patientNHSNumber {value!r} is not a valid NHS number "
-                                               "(10 digits with a Modulus 11 check digit)")
+    value = nhs_number_of(nhs_param)
 
     full = by_name.get(INCLUDE_FULL_RECORD)
     if full is None:

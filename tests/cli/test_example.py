@@ -27,7 +27,7 @@ from mockprovider.http import gate, routes
 SUCCESS = {"migrate_structured": "Bundle", "migrate_document": "Binary", "retrieve_document": "Binary",
            "find_patient": "Bundle", "read_patient": "Patient", "search_documents": "Bundle",
            "metadata_structured": "CapabilityStatement", "metadata_documents": "CapabilityStatement",
-           "metadata": "CapabilityStatement"}
+           "metadata": "CapabilityStatement", "retrieve_structured": "Bundle"}
 
 
 def test_every_interaction_the_mock_serves_has_an_example():

@@ -4,7 +4,10 @@
   (the JWT's ODS set to the persona's PDS registered practice; personas answering an error are skipped);
 - a documents searchset (find patient, then search documents with every ``_include``) and a Patient
   searchset, for the main documents persona;
-- the Binary of one of its documents (Retrieve a document).
+- the Binary of one of its documents (Retrieve a document);
+- Retrieve a structured record answers for every built-in persona that answers 200: a spread of queries
+  (:data:`RETRIEVE_QUERIES`: each area, its filters, the predefined multi-area search, every area with an
+  unrecognised parameter; a few for the large records), labelled ``<NHS number>/retrieve-<query>``.
 
 ``payloads(client, personas)`` returns ``[(label, body)]``; a label names the request, e.g.
 ``9690937286/standard``.
@@ -12,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from urllib.parse import quote
 
 from tests import helpers as h
@@ -36,6 +40,50 @@ def structured(client, persona, sensitive: bool):
     headers["Ssp-TraceID"] = TRACE_ID
     headers["Ssp-To"] = provider_asid
     r = client.post(url, data=json.dumps(h.migrate_body(persona.nhs_number, sensitive)), headers=headers)
+    return r.get_json() if r.status_code == 200 else None
+
+
+def _area(name, **parts):
+    return h.area(name, **parts)
+
+
+def retrieve_queries(today: date) -> dict:
+    """name -> the area parameters of one Retrieve a structured record request."""
+    year_ago = (today - timedelta(days=365)).isoformat()
+    return {
+        "allergies": [_area("includeAllergies", includeResolvedAllergies=True)],
+        "allergies-active": [_area("includeAllergies", includeResolvedAllergies=False)],
+        "medications": [{"name": "includeMedication"}],
+        "medications-since": [_area("includeMedication", includePrescriptionIssues=False,
+                                    medicationSearchFromDate="2018-01-16")],
+        "consultations": [{"name": "includeConsultations"}],
+        "consultations-recent": [_area("includeConsultations", includeNumberOfMostRecent=2)],
+        "problems": [{"name": "includeProblems"}],
+        "problems-active": [_area("includeProblems", filterStatus="active")],
+        "problems-inactive": [_area("includeProblems", filterStatus="inactive")],
+        "immunisations": [_area("includeImmunisations", includeNotGiven=True)],
+        "uncategorised": [_area("includeUncategorisedData", uncategorisedDataSearchPeriod=("2019-01-01", "2023-12-31"))],
+        "investigations": [{"name": "includeInvestigations"}],
+        "referrals": [_area("includeReferrals", referralSearchPeriod=("2016-01-01", None))],
+        "diary": [{"name": "includeDiaryEntries"}],
+        "predefined": [_area("includeConsultations", includeNumberOfMostRecent=3), {"name": "includeProblems"},
+                       _area("includeAllergies", includeResolvedAllergies=True),
+                       _area("includeMedication", medicationSearchFromDate=year_ago),
+                       {"name": "includeImmunisations"}, {"name": "includeUncategorisedData"}],
+        "everything": [_area("includeAllergies", includeResolvedAllergies=True), {"name": "includeMedication"},
+                       {"name": "includeConsultations"}, {"name": "includeProblems"}, {"name": "includeImmunisations"},
+                       {"name": "includeUncategorisedData"}, {"name": "includeInvestigations"},
+                       {"name": "includeReferrals"}, {"name": "includeDiaryEntries"}, {"name": "includeFutureArea"}],
+    }
+
+
+LARGE_RECORD_QUERIES = ("problems-active", "consultations-recent", "predefined")
+
+
+def retrieved(client, persona, params):
+    headers = h.retrieve_headers()
+    headers["Ssp-TraceID"] = TRACE_ID
+    r = client.post(h.RETRIEVE_URL, data=json.dumps(h.retrieve_body(persona.nhs_number, *params)), headers=headers)
     return r.get_json() if r.status_code == 200 else None
 
 
@@ -67,6 +115,14 @@ def payloads(client, personas) -> list:
             body = structured(client, persona, sensitive)
             if body is not None:
                 out.append((f"{persona.nhs_number}/{'sensitive' if sensitive else 'standard'}", body))
+    from mockprovider.interactions.retrieve_structured import today
+    queries = retrieve_queries(today())
+    for persona in personas:
+        names = LARGE_RECORD_QUERIES if "large-record" in persona.tags else queries
+        for name in names:
+            body = retrieved(client, persona, queries[name])
+            if body is not None:
+                out.append((f"{persona.nhs_number}/retrieve-{name}", body))
     patients, docs, binary = documents(client)
     out += [(f"{DOCUMENTS_PERSONA}/find-patient", patients), (f"{DOCUMENTS_PERSONA}/search-documents", docs),
             (f"{DOCUMENTS_PERSONA}/binary", binary)]

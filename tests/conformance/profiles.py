@@ -186,7 +186,16 @@ class Definitions:
 
 # HL7 core ValueSets a profile binds where the element's own model has no code list (a Duration's
 # code bound to units-of-time in MedicationRequest.dispenseRequest.expectedSupplyDuration).
-CORE_VALUESETS = {"http://hl7.org/fhir/ValueSet/units-of-time": frozenset({"s", "min", "h", "d", "wk", "mo", "a"})}
+# OperationOutcome.issue.code (an OperationOutcome inside a Bundle: Retrieve a structured record's
+# forward-compatibility warning): the STU3 issue-type codes (hl7.org/fhir/STU3/valueset-issue-type.html),
+# which fhir.resources does not enumerate.
+CORE_VALUESETS = {"http://hl7.org/fhir/ValueSet/units-of-time": frozenset({"s", "min", "h", "d", "wk", "mo", "a"}),
+                  "http://hl7.org/fhir/ValueSet/issue-type": frozenset({
+                      "invalid", "structure", "required", "value", "invariant", "security", "login", "unknown",
+                      "expired", "forbidden", "suppressed", "processing", "not-supported", "duplicate", "not-found",
+                      "too-long", "code-invalid", "extension", "too-costly", "business-rule", "conflict",
+                      "incomplete", "transient", "lock-error", "no-store", "exception", "timeout", "throttled",
+                      "informational"})}
 
 
 @lru_cache(maxsize=None)

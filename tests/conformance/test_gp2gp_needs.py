@@ -356,7 +356,8 @@ def edge_case_numbers() -> set:
 
 @pytest.fixture(scope="module")
 def all_bundles(default_cast):
-    return [Bundle(label, body) for label, body in default_cast if body.get("type") == "collection"]
+    # GP2GP migrates: the Retrieve a structured record answers (a query's part of the record) are not its input.
+    return [Bundle(label, body) for label, body in default_cast if body.get("type") == "collection" and "/retrieve-" not in label]
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
 """Bugs the fuzzer found, pinned as plain examples (each answered 500 or HTML before its fix)."""
+import json
+
 import pytest
 
 from tests import helpers as h
@@ -64,3 +66,18 @@ def test_a_fault_rule_with_a_code_or_status_of_the_wrong_type_is_400(client, rul
     response = client.post("/_control/faults", json=rule)
     assert response.status_code == 400 and response.is_json
     assert response.get_json()["field"] in ("code", "status")
+
+
+def test_a_document_authored_by_someone_not_the_usual_gp_is_refused_at_put(client):
+    """Found by test_fuzz_personas (a mutated usual_gp): the document-author link was only checked while
+    the document index was built, after the persona was stored, so the PUT answered 500 and every later
+    request failed. It is now a 400 naming the path, and nothing is stored."""
+    from pathlib import Path
+    from mockprovider.config import BUILT_IN_PERSONAS
+    data = json.loads((Path(BUILT_IN_PERSONAS) / "9690937286.json").read_text())
+    data["usual_gp"]["sds_user_id"] = "G9999999"
+    r = client.put("/_control/personas/9690937286", json=data)
+    assert r.status_code == 400
+    assert r.get_json()["errors"][0]["path"].endswith(".author.practitioner")
+    assert client.get("/_control/personas").status_code == 200
+    assert client.get("/_control/personas/9690937286").get_json()["name"] == "Mrs Jane Anne Jackson"

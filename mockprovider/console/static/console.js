@@ -235,6 +235,8 @@
       el("h3", { id: "record-heading", text: "Migrate structured Bundle" }),
       recordArea);
     renderRecordControls(recordArea, persona);
+    // Other parts of the console add to the persona view (retrieve-query.js: "Try a query").
+    document.dispatchEvent(new CustomEvent("mockprovider:persona", { detail: { persona, pane } }));
     if (moveFocus) heading.focus();
     await loadRecord(persona, true);
   }
