@@ -90,6 +90,7 @@ docs: $(STAMP)
 ## tests/docs/test_generated.py fails while one differs from the code.
 docs-generate: $(STAMP)
 	$(BIN)/python tools/docs_generate.py
+	$(BIN)/python tools/lookup_table.py --write
 
 ## The site on http://127.0.0.1:8000, rebuilt as you edit.
 docs-serve: $(STAMP)

@@ -216,8 +216,10 @@ def persona_retrieve(nhs_number):
         raw = request.get_data()        # whatever it is: the interaction says why it is not a Parameters
     runtime = _runtime()
     flags = runtime.control.flags()
-    shape = SimpleNamespace(runtime=runtime, flags=flags, documents_base=_documents_base(runtime), body=raw,
-                            body_format="json")
+    home = persona.practice or runtime.settings.ods_code      # asked at the persona's home practice
+    shape = SimpleNamespace(runtime=runtime, flags=flags, documents_base=_documents_base(runtime, persona), body=raw,
+                            body_format="json", ods=home,
+                            at_practice=lambda p: (p.practice or runtime.settings.ods_code) == home)
     try:
         _, _, spliced = retrieve_structured.answer(shape)
     except SpineError as failure:

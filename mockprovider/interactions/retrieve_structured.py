@@ -355,7 +355,7 @@ def check_business_rules(call: Call, persona) -> None:
     if data.get("active") is False:
         raise SpineError("PATIENT_NOT_FOUND", "Patient's registration at this practice is not active")
     registered = persona.registered_practice_ods
-    if registered and registered != call.runtime.settings.ods_code:
+    if registered and registered != call.ods:
         raise SpineError("PATIENT_NOT_FOUND", "Patient is not a Regular/GMS patient of this practice (registered "
                                               "elsewhere on PDS)")
     if persona.pds.get("dissent"):
@@ -407,7 +407,10 @@ def record_of(call, persona) -> record_index.RecordIndex:
     if hit is not None and hit[0] is persona:
         return hit[1]
     documents = documents_index(runtime.personas).of(persona)
-    bundles = [structured_bundle(persona, runtime.settings.ods_code, sensitive, call.documents_base, status_system,
+    # The practice the record comes from: the persona's home practice, as for migrate (the request
+    # reached it there, mockprovider.interactions.Call.at_practice), so every resource is migrate's.
+    ods = persona.practice or runtime.settings.ods_code
+    bundles = [structured_bundle(persona, ods, sensitive, call.documents_base, status_system,
                                  documents=documents, migrate_limit_bytes=0, general_practitioner=gp_mode)
                for sensitive in (True, False)]
     found = record_index.build(*bundles)
@@ -452,6 +455,8 @@ def answer(call: Call) -> tuple[str, Query, Spliced]:
     else:
         number, query = parse(body, call.body_format, day)
     persona = call.runtime.personas.get(number)
+    if persona is not None and not call.at_practice(persona):
+        persona = None              # a patient of another registered practice: not registered here
     check_business_rules(call, persona)
     return number, query, cached_body(call, persona, query)
 

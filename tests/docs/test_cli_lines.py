@@ -125,11 +125,15 @@ def test_a_wrong_command_is_caught():
 
 # --- the copy-paste requests of the interaction pages, run as printed ----------------------------------------
 def page_requests() -> list[tuple[str, str]]:
+    """The generated request to copy of each interaction page (a page's other examples, such as the
+    per-area queries of Retrieve a structured record that share a preamble, have their own test)."""
     found = []
     for page in sorted((DOCS / "interactions").glob("*.md")):
-        for block in code_blocks(page.read_text(encoding="utf-8"), langs=("sh",)):
-            if block.startswith("curl "):
-                found.append((page.name, block))
+        text = page.read_text(encoding="utf-8")
+        for m in re.finditer(r"<!-- generated: example-[a-z-]+.*?-->(.*?)<!-- end generated", text, re.S):
+            for block in code_blocks(m.group(1), langs=("sh",)):
+                if block.startswith("curl "):
+                    found.append((page.name, block))
     return found
 
 
@@ -145,7 +149,12 @@ REQUESTS = page_requests()
 
 
 def test_every_interaction_page_has_its_request():
+    """Each interaction has its generated request to copy on a page (a page may show more requests,
+    e.g. one per clinical area of Retrieve a structured record: every one runs below)."""
     from mockprovider import example
+    generated = {m.group(1) for page in (DOCS / "interactions").glob("*.md")
+                 for m in re.finditer(r"<!-- generated: example-([a-z-]+)", page.read_text(encoding="utf-8"))}
+    assert generated == {example.command_name(e.interaction) for e in example.EXAMPLES}
     assert len(REQUESTS) == len(example.EXAMPLES)
 
 
