@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from bench.cases import (CONSUMER_ODS, MIGRATE_DOCUMENT, ODS, RETRIEVE_DOCUMENT, TYPICAL_PERSONA, Case,
-                         binary_case, metadata_case, migrate_case, request, trace_ids)
+                         binary_case, metadata_case, migrate_case, request, retrieve_case, trace_ids)
 from bench.harness import (MB, MIGRATE_LIMIT, RETRIEVE_LIMIT, ROOT, WORK, Manifest, Server, free_port, log,
                            product_server, replay_server)
 from bench.measure import download
@@ -129,6 +129,8 @@ class Bed:
             results["structured_personas"] = {"typical": typical, "largest": largest}
             self.load_cases.append((migrate_case("structured_typical", typical["nhs"], typical["ods"]), [1, 16]))
             self.load_cases.append((migrate_case("structured_largest", largest["nhs"], largest["ods"]), [1, 16]))
+            # Retrieve a structured record beside migrate: the same persona, a typical query.
+            self.load_cases.append((retrieve_case("retrieve_typical", typical["nhs"], typical["ods"]), [1, 16]))
         else:
             results["structured_unavailable"] = sorted(set(found["statuses"].values()))
             log(f"  migrate structured answered {results['structured_unavailable']}: not measured")

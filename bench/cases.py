@@ -99,6 +99,25 @@ def migrate_case(name: str, nhs: str, ods: str) -> Case:
                 reason="migration", scope="patient/*.read conf/N", ods=ods, body=migrate_body(nhs))
 
 
+RETRIEVE_STRUCTURED = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
+
+
+def retrieve_body(nhs: str) -> bytes:
+    """A typical direct-care query: allergies (resolved ones too), medication and problems."""
+    return json.dumps({"resourceType": "Parameters", "parameter": [
+        {"name": "patientNHSNumber", "valueIdentifier": {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}},
+        {"name": "includeAllergies", "part": [{"name": "includeResolvedAllergies", "valueBoolean": True}]},
+        {"name": "includeMedication"},
+        {"name": "includeProblems"},
+    ]}).encode()
+
+
+def retrieve_case(name: str, nhs: str, ods: str) -> Case:
+    """Retrieve a structured record: direct care, ``patient/*.read`` (the retrieve page's JWT)."""
+    return Case(name, "POST", STRUCTURED + "/Patient/$gpc.getstructuredrecord", RETRIEVE_STRUCTURED,
+                ods=ods, body=retrieve_body(nhs))
+
+
 def binary_case(name: str, path: str, interaction: str, ods: str) -> Case:
     """A Binary GET: migrate a document (migration, conf/R) or retrieve a document (direct care)."""
     if interaction == MIGRATE_DOCUMENT:

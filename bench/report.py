@@ -85,11 +85,14 @@ def fmt(value, unit=""):
 def table(results: dict) -> str:
     rows = [("Scenario", "Metric", "Product", "Baseline", "Ratio")]
     labels = {"gate_bad_ssp_to": "gate: bad Ssp-To (400)", "metadata": "metadata (full gate, 200)",
-              "structured_typical": "migrate structured, typical", "structured_largest": "migrate structured, largest"}
+              "structured_typical": "migrate structured, typical", "structured_largest": "migrate structured, largest",
+              "retrieve_typical": "retrieve structured (allergies, medication, problems), typical"}
     who = results.get("structured_personas", {})
     for which in ("typical", "largest"):
         if which in who:
             labels[f"structured_{which}"] += f" ({who[which]['nhs']}, {who[which]['bytes'] / 1000:,.0f} kB)"
+    if "typical" in who:
+        labels["retrieve_typical"] += f" ({who['typical']['nhs']})"
     for e in results.get("load", []):
         name = f"{labels.get(e['case'], e['case'])} c{e['connections']}"
         p, b, r = e["product"], e["baseline"], e["ratio"]
