@@ -141,10 +141,6 @@ FHIR_XML_UTF8 = "application/fhir+xml;charset=utf-8"
 CONTENT_TYPES = {"json": FHIR_JSON_UTF8, "xml": FHIR_XML_UTF8}
 
 # --- Look-up services around the provider (issue #26) ------------------------------------------------
-# Retrieve a structured record's interaction id: SDS publishes it (the GPC Consumer Adaptor asks for it,
-# SdsRequestBuilder); #25 serves it.
-GET_STRUCTURED_RECORD = "urn:nhs:names:services:gpconnect:fhir:operation:gpc.getstructuredrecord-1"
-
 # SDS FHIR API (NHSDigital/spine-directory-service-api: specification/spine-directory-service.yaml and
 # its request handlers): query identifier systems and the systems of what it answers.
 SDS_INTERACTION_SYSTEM = "https://fhir.nhs.uk/Id/nhsServiceInteractionId"

@@ -109,6 +109,15 @@ def migrate_headers(sensitive=False, **claim_changes):
     return headers(MIGRATE_STRUCTURED, claims(**merged), **{"Content-Type": "application/fhir+json;charset=utf-8"})
 
 
+def home_root(app, persona, interaction: str) -> tuple[str, str] | None:
+    """(the URL of ``interaction``'s root on the persona's home practice's published roots, that practice's
+    ASID), from the app's practices registry; None when the practice does not offer it (or is not served)."""
+    practice = app.extensions["mockprovider"].practices.home_of(persona)
+    if not practice.served or interaction not in practice.roots:
+        return None
+    return f"/{practice.ods}/STU3/1/{practice.roots[interaction]}", practice.asid
+
+
 def home_migrate(app, persona) -> tuple[str, str] | None:
     """(the migrate URL on the persona's home practice's published root, that practice's ASID), from the
     app's practices registry; None when the provider does not serve the practice (not on GP Connect)."""

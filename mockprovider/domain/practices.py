@@ -41,7 +41,7 @@ DEFAULT_ASID = "918999198738"
 # id, root kind). The ids are the ones the GPC Consumer Adaptor asks SDS for (SdsRequestBuilder) and
 # the metadata ones of the spec's interaction-id table.
 SERVICES = {
-    "retrieve_structured": (spec.GET_STRUCTURED_RECORD, "structured"),
+    "retrieve_structured": (spec.RETRIEVE_STRUCTURED, "structured"),
     "migrate_structured": (spec.MIGRATE_STRUCTURED, "structured"),
     "metadata_structured": (spec.METADATA_STRUCTURED, "structured"),
     "find_patient": (spec.FIND_PATIENT, "documents"),

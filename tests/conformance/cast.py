@@ -81,9 +81,17 @@ LARGE_RECORD_QUERIES = ("problems-active", "consultations-recent", "predefined")
 
 
 def retrieved(client, persona, params):
+    """At the persona's home practice, like :func:`structured`; None where that practice does not offer
+    Retrieve a structured record, or for an error answer."""
+    home = h.home_root(client.application, persona, "retrieve_structured")
+    if home is None:
+        return None
+    root, provider_asid = home
     headers = h.retrieve_headers()
     headers["Ssp-TraceID"] = TRACE_ID
-    r = client.post(h.RETRIEVE_URL, data=json.dumps(h.retrieve_body(persona.nhs_number, *params)), headers=headers)
+    headers["Ssp-To"] = provider_asid
+    r = client.post(root + "/Patient/$gpc.getstructuredrecord",
+                    data=json.dumps(h.retrieve_body(persona.nhs_number, *params)), headers=headers)
     return r.get_json() if r.status_code == 200 else None
 
 

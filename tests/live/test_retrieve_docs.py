@@ -17,7 +17,10 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "interactions" / "retrieve-
 
 
 def blocks() -> list[str]:
-    return re.findall(r"```sh\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    """The page's own examples: the helpers block, then one per area (the generated request to copy at
+    the top is run by tests/docs/test_cli_lines.py)."""
+    text = re.sub(r"<!-- generated:.*?<!-- end generated[^>]*-->", "", DOC.read_text(encoding="utf-8"), flags=re.S)
+    return re.findall(r"```sh\n(.*?)```", text, re.S)
 
 
 @pytest.fixture(scope="module")
