@@ -72,6 +72,7 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
                      tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs,
                      log_format=log_format, access_log=access_log, state_url=state_url)
     log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
+    warn_unknown_variables()
     from . import preflight
     try:
         settings = Settings.from_env(**overrides)
@@ -313,6 +314,15 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value):
         pass
+
+
+def warn_unknown_variables(environ=None) -> None:
+    """One stderr warning for each ``MOCKPROVIDER_*`` variable no setting reads (a typo such as
+    ``MOCKPROVIDER_CONTROLTOKEN`` would otherwise be ignored without a word)."""
+    from .config import unknown_variables
+    for name, nearest in unknown_variables(environ):
+        hint = f" (did you mean {nearest}?)" if nearest else ""
+        logging.getLogger("mockprovider").warning("%s is not a setting%s: ignored", name, hint)
 
 
 def log_to_stderr() -> None:

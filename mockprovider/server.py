@@ -19,6 +19,7 @@ Transport rules the mock keeps here (README "Reliability"):
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import select
 import socket
@@ -216,6 +217,9 @@ def gunicorn_options(settings) -> dict:
         "control_socket_disable": True,
         "client_timeout": settings.client_timeout_seconds,
         "post_worker_init": _post_worker_init,
+        # gunicorn itself honours X-Forwarded-Proto (wsgi.url_scheme) from these peers; by default
+        # it trusts loopback. The mock trusts only MOCKPROVIDER_TRUSTED_PROXIES (none by default).
+        "forwarded_allow_ips": forwarded_allow_ips(settings.trusted_proxies),
     }
     if settings.tls_certfile:
         options.update(certfile=settings.tls_certfile, keyfile=settings.tls_keyfile or None,
@@ -223,6 +227,15 @@ def gunicorn_options(settings) -> dict:
         if settings.tls_ca_certs:
             options.update(ca_certs=settings.tls_ca_certs, cert_reqs=ssl.CERT_REQUIRED)
     return options
+
+
+def forwarded_allow_ips(trusted_proxies: str) -> str:
+    """gunicorn's ``forwarded_allow_ips`` from the mock's ``trusted_proxies`` (IPs or CIDRs, ``*``
+    for any, empty for none), in the strict network form gunicorn accepts."""
+    trusted = trusted_proxies.strip()
+    if trusted == "*":
+        return "*"
+    return ",".join(str(ipaddress.ip_network(item.strip(), strict=False)) for item in trusted.split(",") if item.strip())
 
 
 def run_gunicorn(app, settings) -> None:

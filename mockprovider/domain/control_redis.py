@@ -39,7 +39,7 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
+from ..config import RUNTIME_FLAGS, SettingsError, redact_url, check_flag_value, check_state_url
 from .control import ControlView, Flags, PersonaLayer, remove_at_exit
 from .faults import choose
 
@@ -158,21 +158,26 @@ return 1
 
 def redact(url: str) -> str:
     """The URL without its password (for messages and /_control/health)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:              # not a usable URL (check_url says why): redact by hand
+        return redact_url(url)
     if parts.password:
         host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
+        if port:
+            host += f":{port}"
         user = parts.username or ""
         return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
     return url
 
 
 def check_url(url: str) -> None:
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        raise StateStoreError(f"MOCKPROVIDER_STATE_URL {redact(url)!r}: use redis://host:port/db "
-                              "(or rediss:// or unix://); empty = SQLite in MOCKPROVIDER_STATE_DIR")
+    """The settings' own check (mockprovider.config.check_state_url), as a StateStoreError."""
+    try:
+        check_state_url(url)
+    except SettingsError as exc:
+        raise StateStoreError(str(exc)) from None
 
 
 class RedisControlStore:

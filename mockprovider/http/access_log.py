@@ -89,11 +89,14 @@ def startup_fields(settings, personas: int, personas_source: str, state_store: s
     return {"event": "start", "url": f"{scheme}://{host}:{settings.port}", "practice": settings.ods_code,
             "provider_asid": settings.provider_asid, "personas": personas, "personas_source": personas_source,
             "personas_folder": settings.personas, "validation": settings.validation,
-            "state_store": state_store, "workers": settings.workers, "threads": getattr(settings, "threads", None)}
+            "state_store": state_store, "workers": settings.workers, "threads": getattr(settings, "threads", None),
+            "control_api": "protected" if settings.control_token else "open"}
 
 
 def startup_text(f: dict) -> str:
     return (f"mockprovider serving {f['url']} practice {f['practice']} (ASID {f['provider_asid']}), "
             f"{f['personas']} personas ({f['personas_source']}: {f['personas_folder']}), "
             f"validation {f['validation']}, state {f['state_store']}, {f['workers']} workers"
-            + (f" x {f['threads']} threads" if f.get("threads") else ""))
+            + (f" x {f['threads']} threads" if f.get("threads") else "")
+            + (", control API protected (token)" if f.get("control_api") == "protected"
+               else ", control API open (no token)"))

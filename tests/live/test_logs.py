@@ -40,7 +40,8 @@ def test_text_lines(start_server):
     start = printed(server, 1, r"^mockprovider serving")[0]
     assert start.startswith(f"mockprovider serving http://127.0.0.1:{server.port} practice B82617 "
                             "(ASID 918999198738), ")
-    assert re.search(r", \d+ personas \(built-in: \S+personas\), validation strict, state sqlite:\S+, 2 workers x \d+ threads$",
+    assert re.search(r", \d+ personas \(built-in: \S+personas\), validation strict, state sqlite:\S+, 2 workers x \d+ threads, "
+                     r"control API open \(no token\)$",
                      start), start
     trace = traffic(server)
     ok, refused = printed(server, 2, r"^\d{4}-\d\d-\d\dT\S+Z POST ")[-2:]
