@@ -288,3 +288,38 @@ def test_a_bundle_put_through_the_control_api_is_served_as_it_came(tmp_path, cap
     assert r.status_code == 400
     paths = [e["path"] for e in r.get_json()["errors"]]
     assert "$.type" in paths and "$.entry[0].resource" in paths
+
+
+# --- issue #28 item 2: an imported folder is readable by another user (the image runs as uid 10001) ------
+def test_imported_files_are_written_with_the_usual_umask_and_read_by_another_user(tmp_path, captured):
+    import os
+    import stat
+    import subprocess
+    import tempfile
+    refs = [e["resource"] for e in captured["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / f"{refs[0]['id']}.txt").write_bytes(b"letter\n")
+    shared = Path(tempfile.mkdtemp(prefix="mockprovider-import-"))      # not under pytest's 0700 tmp
+    try:
+        shared.chmod(0o755)
+        bundle_file = tmp_path / "fixture.json"
+        bundle_file.write_text(json.dumps(captured))
+        old = os.umask(0o022)                  # the usual umask (a container's default)
+        try:
+            result = CliRunner().invoke(cli, ["personas", "import", str(bundle_file), "--nhs-number", NEW_NHS,
+                                              "--documents", str(docs), "--out", str(shared / "my-personas")])
+        finally:
+            os.umask(old)
+        assert result.exit_code == 0, result.output
+        written = [p for p in (shared / "my-personas").rglob("*") if p.is_file()]
+        assert len(written) == 2, written               # the persona and its one document
+        for path in written:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o644, (path, oct(path.stat().st_mode))
+        if os.geteuid() == 0:                  # root: read them as the image's user really does
+            for path in written:
+                read = subprocess.run(["cat", str(path)], user=10001, group=10001, capture_output=True)
+                assert read.returncode == 0 and read.stdout == path.read_bytes(), read.stderr
+    finally:
+        import shutil as _shutil
+        _shutil.rmtree(shared, ignore_errors=True)
