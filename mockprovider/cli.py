@@ -240,10 +240,13 @@ def personas_generate(count, seed, out, tags, style, volume, force, variants):
               help="personas folder to write <NHS number>.json into [env MOCKPROVIDER_PERSONAS; default: "
                    "the built-in cast]")
 @click.option("--force", is_flag=True, help="replace a persona file of the same NHS number")
-def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force):
+@click.option("--allow-invalid", is_flag=True,
+              help="import content that is not FHIR STU3 anyway (a deliberately broken fixture)")
+def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force, allow_invalid):
     """Turn a GP Connect structured Bundle into a persona served as it came (see personas/README.md)."""
     from .domain.bundle_import import BundleImportError, import_bundle, write_imported
     from .domain.personas import PersonaError, validate
+    from .fhir.stu3_shape import not_stu3, refusal
     try:
         raw = Path(bundle_file).read_bytes()
     except OSError as exc:
@@ -252,6 +255,12 @@ def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force):
         bundle = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{bundle_file}: $: is not JSON ({exc})")
+    if not allow_invalid:
+        problems = not_stu3(bundle)
+        for path, reason in problems:
+            click.echo(f"error: {bundle_file}: {path}: {reason}", err=True)
+        if problems:
+            raise click.ClickException(f"{bundle_file} {refusal(problems)}; --allow-invalid imports it anyway")
     try:
         persona = import_bundle(bundle, nhs_number=nhs_number,
                                 documents_dir=Path(documents_dir) if documents_dir else None, source=bundle_file)

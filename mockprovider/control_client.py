@@ -92,10 +92,12 @@ class ControlClient:
         return self.call("GET", f"/personas/{nhs_number}")
 
     def put_persona(self, nhs_number: str, persona=None, *, data: bytes | None = None,
-                    content_type: str = "application/json"):
+                    content_type: str = "application/json", allow_invalid: bool = False):
         """A persona dict (or its bytes); ``content_type="application/fhir+json"`` with a
-        structured Bundle's bytes imports the Bundle as the persona."""
-        return self.call("PUT", f"/personas/{nhs_number}", persona, data=data, content_type=content_type)
+        structured Bundle's bytes imports the Bundle as the persona (``allow_invalid``: even when
+        it is not FHIR STU3)."""
+        query = "?allow_invalid=true" if allow_invalid else ""
+        return self.call("PUT", f"/personas/{nhs_number}{query}", persona, data=data, content_type=content_type)
 
     def delete_persona(self, nhs_number: str):
         return self.call("DELETE", f"/personas/{nhs_number}")
@@ -255,8 +257,9 @@ def _bundle_nhs_number(bundle) -> str | None:
 @persona.command("put")
 @click.argument("file", type=click.File("rb"))
 @click.option("--nhs-number", default=None, help="[default: the file's nhs_number, or a Bundle's Patient]")
+@click.option("--allow-invalid", is_flag=True, help="a Bundle that is not FHIR STU3 is imported anyway")
 @click.pass_context
-def persona_put(ctx, file, nhs_number):
+def persona_put(ctx, file, nhs_number, allow_invalid):
     """Create or replace the persona in FILE: a persona JSON file, or a GP Connect structured
     Bundle (resourceType Bundle), which the mock imports."""
     raw = file.read()
@@ -270,7 +273,8 @@ def persona_put(ctx, file, nhs_number):
     if not isinstance(nhs_number, str) or not nhs_number:
         raise click.ClickException(f"{file.name} names no NHS number; give --nhs-number")
     _run_persona(ctx, "put_persona", nhs_number, data=raw,
-                 content_type="application/fhir+json" if is_bundle else "application/json")
+                 content_type="application/fhir+json" if is_bundle else "application/json",
+                 allow_invalid=allow_invalid)
 
 
 @persona.command("delete")

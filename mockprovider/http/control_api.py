@@ -26,6 +26,7 @@ from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
 from ..domain.persona_check import every_mistake
 from ..domain.personas import PersonaError, PersonaStore, parse
+from ..fhir.stu3_shape import not_stu3, refusal
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
 
@@ -201,12 +202,12 @@ def list_personas():
     return jsonify(_runtime().cast.rows())
 
 
-def _bad_persona(errors: list, nhs: str):
+def _bad_persona(errors: list, nhs: str, headline: str | None = None):
     rows = [{"path": e.path, "reason": e.reason} for e in errors]
     first = rows[0]
     more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-    return json_error(400, f"persona {nhs} not stored: {first['path']}: {first['reason']}{more}",
-                      field=first["path"], errors=rows)
+    why = headline or f"{first['path']}: {first['reason']}{more}"
+    return json_error(400, f"persona {nhs} not stored: {why}", field=first["path"], errors=rows)
 
 
 @bp.put("/personas/<nhs>")
@@ -228,6 +229,11 @@ def put_persona(nhs):
     except PersonaError as exc:
         return _bad_persona([exc], nhs)
     if request.mimetype == "application/fhir+json":
+        if request.args.get("allow_invalid", "false").lower() != "true":
+            problems = not_stu3(data)
+            if problems:
+                return _bad_persona([PersonaError(label, path, reason) for path, reason in problems], nhs,
+                                    f"the Bundle {refusal(problems)}; ?allow_invalid=true imports it anyway")
         try:
             data = _import_bundle(data, nhs)
         except _NotSupported as exc:

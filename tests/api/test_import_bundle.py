@@ -323,3 +323,64 @@ def test_imported_files_are_written_with_the_usual_umask_and_read_by_another_use
     finally:
         import shutil as _shutil
         _shutil.rmtree(shared, ignore_errors=True)
+
+
+# --- issue #28 item 3: content that is not STU3 is refused, naming what gave it away ---------------------
+def r4_shaped(captured) -> dict:
+    """The captured STU3 record as an R4 system writes it: urn:uuid fullUrls, clinicalStatus and
+    verificationStatus as CodeableConcepts, Condition.recordedDate instead of assertedDate."""
+    bundle = json.loads(json.dumps(captured))
+    for n, entry in enumerate(bundle["entry"]):
+        entry["fullUrl"] = f"urn:uuid:{uuid.UUID(int=n)}"
+        r = entry["resource"]
+        if r["resourceType"] in ("AllergyIntolerance", "Condition"):
+            for name in ("clinicalStatus", "verificationStatus"):
+                if name in r:
+                    r[name] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/x", "code": r[name]}]}
+        if r["resourceType"] == "Condition" and "assertedDate" in r:
+            r["recordedDate"] = r.pop("assertedDate")
+    return bundle
+
+
+def first_index(bundle, kind):
+    return next(n for n, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == kind)
+
+
+def test_an_r4_bundle_is_refused_by_personas_import_naming_what_gave_it_away(tmp_path, captured):
+    bundle = r4_shaped(captured)
+    source = tmp_path / "r4.json"
+    source.write_text(json.dumps(bundle))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["personas", "import", str(source), "--nhs-number", NEW_NHS, "--out", str(out)])
+    assert result.exit_code == 1
+    allergy, condition = first_index(bundle, "AllergyIntolerance"), first_index(bundle, "Condition")
+    assert f"$.entry[{allergy}].resource.clinicalStatus: is an object, where STU3 AllergyIntolerance.clinicalStatus " \
+           "is a string (a primitive)" in result.output, result.output
+    assert f"$.entry[{condition}].resource.recordedDate: is not an element of STU3 Condition" in result.output
+    assert "not FHIR STU3" in result.output and "--allow-invalid" in result.output
+    assert not (out / f"{NEW_NHS}.json").exists()
+    kept = CliRunner().invoke(cli, ["personas", "import", str(source), "--nhs-number", NEW_NHS, "--out", str(out),
+                                    "--allow-invalid"])
+    assert kept.exit_code == 0, kept.output
+    assert (out / f"{NEW_NHS}.json").exists()
+
+
+def test_an_r4_bundle_put_is_refused_unless_allowed(tmp_path, captured):
+    client = create_app({"state_dir": str(tmp_path / "state")}).test_client()
+    bundle = r4_shaped(captured)
+    r = client.put(f"/_control/personas/{NEW_NHS}", data=json.dumps(bundle), content_type="application/fhir+json")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    body = r.get_json()
+    allergy = first_index(bundle, "AllergyIntolerance")
+    assert {"path": f"$.entry[{allergy}].resource.clinicalStatus",
+            "reason": "is an object, where STU3 AllergyIntolerance.clinicalStatus is a string (a primitive)"} in body["errors"]
+    assert "not FHIR STU3" in body["error"]
+    assert client.get(f"/_control/personas/{NEW_NHS}").status_code == 404
+    r = client.put(f"/_control/personas/{NEW_NHS}?allow_invalid=true", data=json.dumps(bundle),
+                   content_type="application/fhir+json")
+    assert r.status_code == 201, r.get_data(as_text=True)[:300]
+
+
+def test_genuine_stu3_bundles_pass_the_check(captured):
+    from mockprovider.fhir.stu3_shape import not_stu3
+    assert not_stu3(captured) == []
