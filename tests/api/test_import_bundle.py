@@ -384,3 +384,46 @@ def test_an_r4_bundle_put_is_refused_unless_allowed(tmp_path, captured):
 def test_genuine_stu3_bundles_pass_the_check(captured):
     from mockprovider.fhir.stu3_shape import not_stu3
     assert not_stu3(captured) == []
+
+
+# --- issue #28 item 4: the control export marks what the import recognises, so the round trip keeps ---
+# --- the persona's behaviour ------------------------------------------------------------------------------
+CONFIDENTIAL_PERSONAS = ["9690937286", "9690938118", "9690990004", "9690990039", "9690990047", "9690990063",
+                         "9990042187"]
+
+
+def masked(bundle) -> list:
+    """The entries, with attachment urls (rewritten to the imported documents' Binary ids) and
+    the export's confidentiality markers taken out."""
+    out = []
+    for entry in bundle["entry"]:
+        r = json.loads(json.dumps(entry["resource"]))
+        for content in r.get("content", []) if r["resourceType"] == "DocumentReference" else []:
+            content["attachment"].pop("url", None)
+        security = (r.get("meta") or {}).get("security")
+        if security:
+            r["meta"]["security"] = [c for c in security if c.get("system") != CONFIDENTIALITY]
+            if not r["meta"]["security"]:
+                del r["meta"]["security"]
+        out.append(r)
+    return out
+
+
+@pytest.mark.parametrize("nhs", CONFIDENTIAL_PERSONAS)
+def test_the_exported_record_put_back_answers_as_the_persona_did(tmp_path, nhs):
+    client = create_app({"state_dir": str(tmp_path / "state")}).test_client()
+    original = {s: migrate(client, nhs, s).get_json() for s in (True, False)}
+    exported = client.get(f"/_control/personas/{nhs}/record?sensitive=true")
+    assert exported.status_code == 200
+    marked = [e["resource"] for e in exported.get_json()["entry"]
+              if any(c.get("system") == CONFIDENTIALITY and c.get("code") == "R"
+                     for c in (e["resource"].get("meta") or {}).get("security", []))]
+    left_out = {(e["resource"]["resourceType"], e["resource"].get("id")) for e in original[True]["entry"]} - \
+        {(e["resource"]["resourceType"], e["resource"].get("id")) for e in original[False]["entry"]}
+    assert marked and {(r["resourceType"], r["id"]) for r in marked} <= left_out
+    r = client.put(f"/_control/personas/{nhs}", data=exported.data, content_type="application/fhir+json")
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    for sensitive in (True, False):
+        again = migrate(client, nhs, sensitive).get_json()
+        assert len(again["entry"]) == len(original[sensitive]["entry"])
+        assert masked(again) == masked(original[sensitive])
