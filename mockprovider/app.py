@@ -58,7 +58,7 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     personas = PersonaStore.load(settings.personas)
     control = open_store(settings)
 
-    from .http import access_log, console, control_api, control_details, fhir_views, security   # Flask: HTTP layer only
+    from .http import console, control_api, control_details, fhir_views, security   # Flask: HTTP layer only
 
     app = Flask("mockprovider")
     app.url_map.merge_slashes = False     # keep the Spine-proxy form /https://host/... intact
@@ -71,7 +71,6 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     app.register_blueprint(control_details.bp)
     app.register_blueprint(console.bp)
     security.init_app(app)
-    access_log.init_app(app, settings)
     fhir_views.init_app(app, runtime, settings)     # FHIR paths: plain WSGI before Flask
     warn_if_unprotected(settings)
     return app

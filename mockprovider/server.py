@@ -33,6 +33,7 @@ from gunicorn import util
 from .errors import SpineError
 from .fhir.outcome import operation_outcome
 from .fhir.render import to_json_bytes
+from .http import access_log
 from .http.security import HSTS
 
 log = logging.getLogger("mockprovider")
@@ -101,6 +102,19 @@ class MockWorker(gthread.ThreadWorker):
         self.log.error_log.addFilter(_QuietTimeouts())
         _TimedSocket.timeout_seconds = self.cfg.mockprovider_client_timeout
         super().init_process()
+
+    def run(self):
+        """gthread's loop; when it ends (a graceful stop, after the grace period) every answer
+        still going out is cut with the process: log it and journal it as incomplete."""
+        try:
+            super().run()
+        finally:
+            access_log.cut_all()
+
+    def handle_quit(self, sig, frame):
+        """SIGINT / SIGQUIT: gunicorn's quick stop exits at once; answers still going out are cut."""
+        access_log.cut_all()
+        super().handle_quit(sig, frame)
 
     def accept(self, listener):
         try:

@@ -94,7 +94,8 @@ class ControlStore(Protocol):
     def delete_fault(self, rule_id: str) -> bool: ...
     def clear_faults(self) -> int: ...
     def take_faults(self, candidates: list[dict]) -> list[dict]: ...  # atomic use of ``times``
-    def record(self, entry: dict) -> None: ...
+    def record(self, entry: dict) -> object: ...               # returns a token for finish()
+    def finish(self, token, fields: dict) -> None: ...         # how the answer went out (total_ms, ...)
     def journal(self, limit: int | None = None) -> list[dict]: ...
     def clear_journal(self) -> None: ...
     def reset(self) -> None: ...
@@ -271,9 +272,14 @@ class SqliteControlStore:
         return taken
 
     # --- journal -----------------------------------------------------------------------------------------
-    def record(self, entry: dict) -> None:
+    def record(self, entry: dict) -> str:
         entry.setdefault("replica", self.replica)
-        self._journal.record(entry)
+        return self._journal.record(entry)
+
+    def finish(self, token: str, fields: dict) -> None:
+        """Add how the answer went out (``total_ms``, ``bytes_sent``, ``complete``) to the entry
+        :meth:`record` returned ``token`` for."""
+        self._journal.finish(token, fields)
 
     def journal(self, limit: int | None = None) -> list[dict]:
         """Newest first, at most ``journal_size`` entries."""

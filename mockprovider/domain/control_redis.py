@@ -156,6 +156,17 @@ return 1
 """
 
 
+# KEYS: journal. ARGV: the row as recorded, the row with how its answer went out: replace it, same score.
+_JOURNAL_FINISH = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[1], score, ARGV[2])
+end
+return 1
+"""
+
+
 def redact(url: str) -> str:
     """The URL without its password (for messages and /_control/health)."""
     try:
@@ -210,7 +221,7 @@ class RedisControlStore:
         self._scripts = {name: self.client.register_script(source) for name, source in (
             ("flags", _SET_FLAGS), ("add", _ADD_FAULT), ("delete", _DELETE_FAULT),
             ("clear", _CLEAR_FAULTS), ("reset", _RESET), ("take", _TAKE), ("journal", _JOURNAL),
-            ("persona", _SET_PERSONA), ("reload", _RELOAD_PERSONAS))}
+            ("persona", _SET_PERSONA), ("reload", _RELOAD_PERSONAS), ("finish", _JOURNAL_FINISH))}
         try:
             self.client.ping()
         except self._redis_errors as exc:
@@ -500,8 +511,9 @@ class RedisControlStore:
         return taken
 
     # --- journal -----------------------------------------------------------------------------------------
-    def record(self, entry: dict) -> None:
-        """One script call: ZADD + trim (with any rows buffered while Redis was away)."""
+    def record(self, entry: dict) -> str:
+        """One script call: ZADD + trim (with any rows buffered while Redis was away). Returns
+        the row's member, for :meth:`finish`."""
         self._process()
         entry.setdefault("replica", self.replica)
         # A unique member: replica, process and a serial before the JSON row; scored by time.
@@ -513,6 +525,26 @@ class RedisControlStore:
                 self.dropped += 1
         if time.monotonic() >= self._retry_at:
             self._flush()
+        return member
+
+    def finish(self, member: str, fields: dict) -> None:
+        """Add how the answer went out to the row ``member`` (its replacement keeps its score):
+        in the buffer if it is still there, else in Redis, atomically (one script). A row that
+        has left the journal meanwhile is not brought back; with Redis away the fields are lost."""
+        self._process()
+        head, _, row = member.partition("|")
+        updated = f"{head}|{json.dumps({**json.loads(row), **fields})}"
+        with self._lock:
+            for i, (buffered, score) in enumerate(self._buffer):
+                if buffered == member:
+                    self._buffer[i] = (updated, score)
+                    return
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            self._scripts["finish"](keys=[self.journal_key], args=[member, updated])
+        except self._redis_errors as exc:
+            self._failed(exc)
 
     def _flush(self) -> None:
         with self._lock:

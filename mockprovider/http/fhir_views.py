@@ -105,18 +105,61 @@ class FhirFront:
         self.log_format = settings.log_format if settings.access_log else None
 
     def __call__(self, environ, start_response):
-        if not is_fhir_path(environ.get("PATH_INFO", "")):
-            return self.flask_wsgi(environ, start_response)
         started = time.perf_counter()
+        if not is_fhir_path(environ.get("PATH_INFO", "")):
+            # Control and console: Flask answers; a FHIR answer it gives (an unrouted console
+            # path) leaves its journal entry in the environ (``unrouted`` below).
+            status = []
+
+            def started_response(line, headers, exc_info=None):
+                status[:] = [int(line.split(" ", 1)[0]), time.perf_counter()]
+                return start_response(line, headers, exc_info)
+            body = self.flask_wsgi(environ, started_response)
+            return access_log.Tracked(body, started, lambda total, sent, complete: self._over(
+                environ, started, status, total, sent, complete))
         answer, entry, req = handle(self.runtime, environ)
         if environ.get("wsgi.url_scheme") == "https":
             answer.headers.append(("Strict-Transport-Security", HSTS))
-        if self.log_format is not None:
-            access_log.write_line(self.log_format, environ["REQUEST_METHOD"], req.path, entry.get("status"),
-                                  round((time.perf_counter() - started) * 1000, 1),
-                                  entry.get("trace_id", environ.get("HTTP_SSP_TRACEID")),
-                                  entry.get("interaction"), entry.get("spine_code"))
-        return answer(environ, start_response)
+        ready = [entry.get("status"), time.perf_counter()]
+        return access_log.Tracked(answer(environ, start_response), started,
+                                  lambda total, sent, complete: self._over(environ, started, ready, total, sent,
+                                                                           complete, req.path))
+
+    def _over(self, environ, started, status, total_ms, sent, complete, path=None):
+        """An answer is over (sent, or cut): finish its journal entry, then write its access line."""
+        entry = environ.get(ENTRY_KEY)
+        if entry is not None:
+            finish_journal(self.runtime, environ, total_ms, sent, complete)
+        if self.log_format is None:
+            return
+        ms = round((status[1] - started) * 1000, 1) if len(status) > 1 else None
+        if entry is not None:        # a FHIR answer: the journal's facts (status None: a reset/empty fault)
+            access_log.write_line(self.log_format, environ["REQUEST_METHOD"], path or entry.get("path"),
+                                  entry.get("status"), ms, entry.get("trace_id", environ.get("HTTP_SSP_TRACEID")),
+                                  entry.get("interaction"), entry.get("spine_code"), total_ms, sent, complete)
+        else:
+            req_path = path or "/" + environ.get("PATH_INFO", "").encode("latin1").decode(errors="replace").lstrip("/")
+            access_log.write_line(self.log_format, environ["REQUEST_METHOD"], req_path, status[0] if status else None,
+                                  ms, environ.get("HTTP_SSP_TRACEID"), None, None, total_ms, sent, complete)
+
+
+# Where handle() leaves a FHIR request's journal entry and its store token in the WSGI environ.
+ENTRY_KEY = "mockprovider.journal_entry"
+TOKEN_KEY = "mockprovider.journal_token"
+
+
+def finish_journal(runtime, environ, total_ms, sent, complete) -> None:
+    """Add how the answer went out to its journal entry (total_ms, bytes_sent, complete)."""
+    entry = environ.get(ENTRY_KEY)
+    fields = {"total_ms": total_ms, "bytes_sent": sent, "complete": complete}
+    entry.update(fields)
+    token = environ.get(TOKEN_KEY)
+    finish = getattr(runtime.control, "finish", None)
+    if token is not None and finish is not None:
+        try:
+            finish(token, fields)
+        except Exception:           # the journal must never break a response
+            log.exception("could not finish the request's journal entry")
 
 
 def _read_body(req: LazyRequest, limit: int) -> bytes:
@@ -270,8 +313,11 @@ def handle(runtime, environ) -> tuple[Answer, dict, LazyRequest]:
     # reset / empty: the client gets no HTTP status at all.
     entry["status"] = None if injected is not None and injected.kind in ("reset", "empty") else response.status
     entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
+    # How the answer goes out: set when it is over (FhirFront._over); null while it is sent.
+    entry["total_ms"] = entry["bytes_sent"] = entry["complete"] = None
+    environ[ENTRY_KEY] = entry
     try:
-        runtime.control.record(entry)
+        environ[TOKEN_KEY] = runtime.control.record(entry)
     except Exception:  # the journal must never break a response
         log.exception("could not record the request in the journal")
     return response, entry, req
@@ -346,7 +392,7 @@ def init_app(app, runtime, settings) -> None:
     """Put the FHIR front before the Flask app, and send what Flask's router cannot place to the
     same answers as before: a control path gets a JSON 404/405, anything else (an unknown
     console path) the FHIR gate's OperationOutcome, never Werkzeug's HTML page."""
-    from flask import g, request                          # the Flask side of the HTTP layer
+    from flask import request                             # the Flask side of the HTTP layer
     from werkzeug.exceptions import MethodNotAllowed, NotFound
     from . import control_api
 
@@ -355,8 +401,7 @@ def init_app(app, runtime, settings) -> None:
             if isinstance(error, MethodNotAllowed):
                 return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
             return control_api.json_error(404, f"no control endpoint {request.path}")
-        answer, entry, _ = handle(runtime, request.environ)
-        g.journal_entry = entry                           # for the access log line
+        answer, _, _ = handle(runtime, request.environ)   # its entry stays in the environ (access line, journal)
         return answer
 
     app.register_error_handler(MethodNotAllowed, unrouted)
