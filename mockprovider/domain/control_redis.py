@@ -243,6 +243,9 @@ class RedisControlStore:
         self._copy_path = os.path.join(state_dir, "redis-last-known.json")
         self._loaded_here = False
         self._personas_path = os.path.join(state_dir, "redis-last-personas.json")
+        # What each worker process holds back, so /_control/health can say it for the whole server.
+        self._held_prefix = os.path.join(state_dir, "journal-held.")
+        self._held_written = (0, 0)
         self._layer = None                  # the last PersonaLayer read from Redis
         self._cache = None                  # (version, flags, rules, personas_version)
         self._reload()                      # forked workers start from this copy
@@ -259,6 +262,8 @@ class RedisControlStore:
             self._lock = threading.Lock()
             self._loaded_here = False
             self._buffer = collections.deque()
+            self.dropped = 0
+            self._held_written = (0, 0)
             self._subscribed = threading.Event()
             self._stop = threading.Event()
             self._thread = thread = threading.Thread(target=self._listen, name="mockprovider-redis-sub",
@@ -407,9 +412,9 @@ class RedisControlStore:
             self._failed(exc)
             ok = False
         ok = ok and not self.last_error
+        buffered, dropped = self._held_by_server()
         out = {"backend": "redis", "status": "ok" if ok else "degraded", "url": redact(self.url),
-               "replica": self.replica, "journal_buffered": len(self._buffer),
-               "journal_dropped": self.dropped}
+               "replica": self.replica, "journal_buffered": buffered, "journal_dropped": dropped}
         if not ok:
             out["error"] = self.last_error
         return out
@@ -525,6 +530,8 @@ class RedisControlStore:
                 self.dropped += 1
         if time.monotonic() >= self._retry_at:
             self._flush()
+        if self._buffer or self._held_written != (0, self.dropped):
+            self._publish_held()
         return member
 
     def finish(self, member: str, fields: dict) -> None:
@@ -562,6 +569,54 @@ class RedisControlStore:
             for _ in rows:
                 self._buffer.popleft()
         self._healthy()
+        if self._held_written != (0, self.dropped):
+            self._publish_held()
+
+    def _publish_held(self) -> None:
+        """This process's (buffered, dropped) in a small file of the state folder (written only
+        when it changes: never while Redis answers and nothing was lost)."""
+        held = (len(self._buffer), self.dropped)
+        if held == self._held_written:
+            return
+        path = f"{self._held_prefix}{os.getpid()}"
+        try:
+            with open(path + ".tmp", "w") as fh:
+                fh.write(f"{held[0]} {held[1]}")
+            os.replace(path + ".tmp", path)
+            self._held_written = held
+        except OSError:
+            pass
+
+    def _held_by_server(self) -> tuple[int, int]:
+        """(buffered, dropped) summed over every live process of this server (its state folder)."""
+        self._publish_held()
+        buffered = dropped = 0
+        folder, prefix = os.path.split(self._held_prefix)
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(prefix) and n[len(prefix):].isdigit()]
+        except OSError:
+            return len(self._buffer), self.dropped
+        for name in names:
+            pid = int(name[len(prefix):])
+            path = os.path.join(folder, name)
+            if pid != os.getpid():
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:          # a worker that is gone took its rows with it
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+                    continue
+                except PermissionError:
+                    pass
+            try:
+                with open(path) as fh:
+                    one, two = fh.read().split()
+                buffered, dropped = buffered + int(one), dropped + int(two)
+            except (OSError, ValueError):
+                continue
+        return buffered, dropped
 
     def journal(self, limit: int | None = None) -> list[dict]:
         """Newest first across every replica, at most ``journal_size`` rows."""
