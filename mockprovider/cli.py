@@ -229,6 +229,15 @@ def personas_generate(count, seed, out, tags, style, volume, force, variants):
     click.echo(f"wrote {len(files)} personas to {out} in {time.perf_counter() - started:.1f} s")
 
 
+@personas.command("sha256")
+@click.argument("size", type=click.IntRange(min=1))
+@click.argument("seed")
+def personas_sha256(size, seed):
+    """The sha256 a generated document (generate: {size: SIZE, seed: SEED}) declares."""
+    from .domain.documents import generated_sha256
+    click.echo(generated_sha256(size, seed))
+
+
 @personas.command("import")
 @click.argument("bundle_file", metavar="BUNDLE.json", type=click.Path(dir_okay=False))
 @click.option("--nhs-number", default=None, metavar="N",

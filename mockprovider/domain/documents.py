@@ -191,6 +191,25 @@ def generated_sha256(size: int, seed) -> str:
     return sha256_of(generated_chunks(str(seed), size))
 
 
+# A run-time persona's generated document without a sha256 gets one computed (PUT /_control/personas),
+# up to this size (larger ones declare it: computing it means generating every byte).
+COMPUTE_SHA256_UP_TO = 1 << 30
+
+
+def fill_generated_sha256(data) -> None:
+    """Give every generated document of a persona body that declares no ``sha256`` the one its
+    ``generate: {size, seed}`` makes (an HTTP client cannot be asked to run the generator)."""
+    documents = data.get("documents") if isinstance(data, dict) else None
+    for doc in documents if isinstance(documents, list) else ():
+        gen = doc.get("generate") if isinstance(doc, dict) else None
+        if not isinstance(gen, dict) or "sha256" in doc:
+            continue
+        size, seed = gen.get("size"), gen.get("seed")
+        if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= COMPUTE_SHA256_UP_TO \
+                and isinstance(seed, (str, int)) and not isinstance(seed, bool) and seed != "":
+            doc["sha256"] = generated_sha256(size, seed)
+
+
 # --- the persona section -------------------------------------------------------------------------------
 def validate_section(c, value, path, persona_dir) -> None:
     """Check a persona's ``documents`` list (registered in personas.SECTION_VALIDATORS).
@@ -400,6 +419,6 @@ SECTION_VALIDATORS["documents"] = validate_section
 LOAD_HOOKS.append(build_index)
 
 
-if __name__ == "__main__":   # python -m mockprovider.domain.documents SIZE SEED -> the sha256 to declare
+if __name__ == "__main__":   # python -m mockprovider.domain.documents SIZE SEED (mockprovider personas sha256)
     import sys
     print(generated_sha256(int(sys.argv[1]), sys.argv[2]))

@@ -21,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from ..domain.control_redis import StoreUnavailable
+from ..domain.documents import fill_generated_sha256
 from ..domain import nhs_number as nhs_numbers
 from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
@@ -243,6 +244,7 @@ def put_persona(nhs):
             return _bad_persona([PersonaError(label, path, reason) for path, reason in problems] or [exc], nhs)
     if isinstance(data, dict):
         data.setdefault("nhs_number", nhs)
+    fill_generated_sha256(data)
     errors = every_mistake(data, label, runtime.cast.directory)
     if isinstance(data, dict) and isinstance(data["nhs_number"], str) and data["nhs_number"] != nhs \
             and not any(e.path == "$.nhs_number" for e in errors):
