@@ -11,6 +11,7 @@ import click
 
 from .config import Settings, SettingsError
 from .control_client import control
+from .http.access_log import plural
 
 
 class OneLineErrors(click.Group):
@@ -71,7 +72,7 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
                      allow_empty=allow_empty,
                      tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs,
                      log_format=log_format, access_log=access_log, state_url=state_url)
-    log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
+    log_to_stderr(_log_format_wanted(log_format))   # so start-up warnings (e.g. an unprotected control API) show
     warn_unknown_variables()
     from . import preflight
     try:
@@ -93,12 +94,16 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
     except (SettingsError, preflight.Refused) as exc:
         raise click.ClickException(str(exc))
     from .http import access_log as lines
+    log_to_stderr(settings.log_format)
     describe = getattr(runtime.control, "describe", None)      # every ControlStore has it; be kind
     fields = lines.startup_fields(settings, len(runtime.personas), runtime.cast.folder_source,
                                   describe() if describe else type(runtime.control).__name__,
-                                  "https" if settings.tls_certfile else "http")
+                                  "https" if settings.tls_certfile else "http",
+                                  "flask-dev" if dev else "gunicorn")
     lines.emit(fields, settings.log_format, lines.startup_text(fields))
     if dev:
+        # The mock writes one access line a request itself; werkzeug's own would be a second.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         ssl_context = (settings.tls_certfile, settings.tls_keyfile) if settings.tls_certfile else None
         app.run(host=settings.host, port=settings.port, threaded=True, ssl_context=ssl_context)
         return
@@ -190,7 +195,7 @@ def personas_validate(directory, render):
             checked = "loaded (no structured renderer installed: Bundles not checked)"
     for line in problems:
         click.echo(f"error: {line}", err=True)
-    click.echo(f"{len(store)} personas {checked}, {len(problems)} errors ({directory})")
+    click.echo(f"{plural(len(store), 'persona')} {checked}, {plural(len(problems), 'error')} ({directory})")
     if problems:
         sys.exit(1)
 
@@ -226,7 +231,7 @@ def personas_generate(count, seed, out, tags, style, volume, force, variants):
         gen.write_atomically(out, files, force=force)
     except gen.GenerateError as exc:
         raise click.ClickException(str(exc))
-    click.echo(f"wrote {len(files)} personas to {out} in {time.perf_counter() - started:.1f} s")
+    click.echo(f"wrote {plural(len(files), 'persona')} to {out} in {time.perf_counter() - started:.1f} s")
 
 
 @personas.command("sha256")
@@ -343,12 +348,24 @@ def warn_unknown_variables(environ=None) -> None:
         logging.getLogger("mockprovider").warning("%s is not a setting%s: ignored", name, hint)
 
 
-def log_to_stderr() -> None:
+def _log_format_wanted(option) -> str:
+    """The log format before the settings are read (so even a refusal's warnings match it)."""
+    import os
+    wanted = option or os.environ.get("MOCKPROVIDER_LOG_FORMAT", "text")
+    return "json" if str(wanted).strip().lower() == "json" else "text"
+
+
+def log_to_stderr(log_format: str = "text") -> None:
+    """The mockprovider logger's warnings and errors on stderr, as text or (``json``) one JSON
+    object a line, like the access lines."""
+    from .http.access_log import JsonFormatter
     logger = logging.getLogger("mockprovider")
-    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] [mockprovider] [%(levelname)s] %(message)s"))
         logger.addHandler(handler)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else
+                         logging.Formatter("[%(asctime)s] [mockprovider] [%(levelname)s] %(message)s"))
 
 
 def main():  # pragma: no cover - console entry point convenience

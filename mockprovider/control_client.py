@@ -7,7 +7,9 @@ Talks to a running mock at ``--url`` (env MOCKPROVIDER_URL, default http://127.0
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import click
@@ -92,12 +94,15 @@ class ControlClient:
         return self.call("GET", f"/personas/{nhs_number}")
 
     def put_persona(self, nhs_number: str, persona=None, *, data: bytes | None = None,
-                    content_type: str = "application/json", allow_invalid: bool = False):
+                    content_type: str = "application/json", allow_invalid: bool = False,
+                    source: str | None = None):
         """A persona dict (or its bytes); ``content_type="application/fhir+json"`` with a
         structured Bundle's bytes imports the Bundle as the persona (``allow_invalid``: even when
-        it is not FHIR STU3)."""
-        query = "?allow_invalid=true" if allow_invalid else ""
-        return self.call("PUT", f"/personas/{nhs_number}{query}", persona, data=data, content_type=content_type)
+        it is not FHIR STU3; ``source``: what it was imported from, e.g. the file name)."""
+        query = urllib.parse.urlencode({k: v for k, v in (("allow_invalid", "true" if allow_invalid else None),
+                                                          ("source", source)) if v}, quote_via=urllib.parse.quote)
+        return self.call("PUT", f"/personas/{nhs_number}" + (f"?{query}" if query else ""), persona, data=data,
+                         content_type=content_type)
 
     def delete_persona(self, nhs_number: str):
         return self.call("DELETE", f"/personas/{nhs_number}")
@@ -274,7 +279,7 @@ def persona_put(ctx, file, nhs_number, allow_invalid):
         raise click.ClickException(f"{file.name} names no NHS number; give --nhs-number")
     _run_persona(ctx, "put_persona", nhs_number, data=raw,
                  content_type="application/fhir+json" if is_bundle else "application/json",
-                 allow_invalid=allow_invalid)
+                 allow_invalid=allow_invalid, source=os.path.basename(file.name) if is_bundle else None)
 
 
 @persona.command("delete")

@@ -28,7 +28,7 @@ import ssl
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as gerrors
 from gunicorn.workers import gthread
-from gunicorn import util
+from gunicorn import glogging, util
 
 from .errors import SpineError
 from .fhir.outcome import operation_outcome
@@ -208,6 +208,15 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
+class JsonErrorLog(glogging.Logger):
+    """gunicorn's error log (stderr) as one JSON object a line, for MOCKPROVIDER_LOG_FORMAT=json."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(access_log.JsonFormatter())
+
+
 def gunicorn_options(settings) -> dict:
     options = {
         "bind": f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}",
@@ -235,6 +244,8 @@ def gunicorn_options(settings) -> dict:
         # it trusts loopback. The mock trusts only MOCKPROVIDER_TRUSTED_PROXIES (none by default).
         "forwarded_allow_ips": forwarded_allow_ips(settings.trusted_proxies),
     }
+    if settings.log_format == "json":
+        options["logger_class"] = JsonErrorLog
     if settings.tls_certfile:
         options.update(certfile=settings.tls_certfile, keyfile=settings.tls_keyfile or None,
                        ssl_context=_tls_context)

@@ -19,6 +19,7 @@ path is escaped so that it can never break its line.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 import time
@@ -60,6 +61,17 @@ def write_line(log_format: str, method, path, status, ms, trace_id, interaction,
              f"{ms}ms trace={_text_value(trace_id)} interaction={_text_value(interaction)} "
              f"spine={_text_value(spine_code)} total={total_ms}ms sent={_text_value(bytes_sent)} "
              f"complete={'-' if complete is None else 'yes' if complete else 'no'}")
+
+
+class JsonFormatter(logging.Formatter):
+    """Warnings and errors on stderr as one JSON object a line (``MOCKPROVIDER_LOG_FORMAT=json``):
+    ``{"time", "level", "logger", "message"}``, plus ``"exception"`` (the traceback) when there is one."""
+
+    def format(self, record):
+        out = {"time": now_iso(), "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False, separators=(",", ":"))
 
 
 # Answers still going out in this process (for :func:`cut_all` when the worker stops).
@@ -136,19 +148,30 @@ def cut_all() -> int:
     return len(pending)
 
 
-def startup_fields(settings, personas: int, personas_source: str, state_store: str, scheme: str) -> dict:
+def startup_fields(settings, personas: int, personas_source: str, state_store: str, scheme: str,
+                   server: str = "gunicorn") -> dict:
+    """``server``: ``gunicorn`` (workers x threads) or ``flask-dev`` (``serve --dev``: Flask's
+    development server, one process, no workers or threads to speak of)."""
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    dev = server == "flask-dev"
     return {"event": "start", "url": f"{scheme}://{host}:{settings.port}", "practice": settings.ods_code,
             "provider_asid": settings.provider_asid, "personas": personas, "personas_source": personas_source,
             "personas_folder": settings.personas, "validation": settings.validation,
-            "state_store": state_store, "workers": settings.workers, "threads": getattr(settings, "threads", None),
-            "control_api": "protected" if settings.control_token else "open"}
+            "state_store": state_store, "workers": None if dev else settings.workers,
+            "threads": None if dev else getattr(settings, "threads", None),
+            "control_api": "protected" if settings.control_token else "open", "server": server}
+
+
+def plural(count: int, word: str) -> str:
+    """``1 persona``, ``2 personas``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
 def startup_text(f: dict) -> str:
+    runs = "Flask development server" if f.get("server") == "flask-dev" else \
+        plural(f["workers"], "worker") + (f" x {plural(f['threads'], 'thread')}" if f.get("threads") else "")
     return (f"mockprovider serving {f['url']} practice {f['practice']} (ASID {f['provider_asid']}), "
-            f"{f['personas']} personas ({f['personas_source']}: {f['personas_folder']}), "
-            f"validation {f['validation']}, state {f['state_store']}, {f['workers']} workers"
-            + (f" x {f['threads']} threads" if f.get("threads") else "")
+            f"{plural(f['personas'], 'persona')} ({f['personas_source']}: {f['personas_folder']}), "
+            f"validation {f['validation']}, state {f['state_store']}, {runs}"
             + (", control API protected (token)" if f.get("control_api") == "protected"
                else ", control API open (no token)"))

@@ -266,13 +266,20 @@ class _NotSupported(Exception):
 
 
 def _import_bundle(bundle, nhs: str) -> dict:
-    """A structured Bundle -> a persona dict (mockprovider.domain.bundle_import, issue #14)."""
+    """A structured Bundle -> a persona dict (mockprovider.domain.bundle_import, issue #14).
+    Its source (the description "Imported from …", ``fhir_record.source``) is ``?source=`` (the
+    control CLI sends the file name), else the Bundle's own id, never the NHS number it was given."""
     try:
         from ..domain.bundle_import import import_bundle
     except ImportError:
         raise _NotSupported("Content-Type application/fhir+json (a structured Bundle to import) is not "
                             "supported by this build yet; send a persona as application/json") from None
-    return import_bundle(bundle, nhs_number=nhs, documents_dir=None, source=runtime_label(nhs))
+    source = request.args.get("source", "").strip()[:200]
+    if not source:
+        bundle_id = bundle.get("id") if isinstance(bundle, dict) else None
+        source = f"Bundle {bundle_id}" if isinstance(bundle_id, str) and bundle_id else "a Bundle put over the control API"
+    persona = import_bundle(bundle, nhs_number=nhs, documents_dir=None, source=source)
+    return persona
 
 
 @bp.delete("/personas/<nhs>")
@@ -345,4 +352,34 @@ def clear_requests():
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(rest):
+    """No route for this method: 405 with ``Allow`` when the path has other methods, else 404."""
+    allowed = allowed_methods(request.environ)
+    if allowed:
+        return method_not_allowed(request.method, request.path, allowed)
     return json_error(404, f"no control endpoint /_control/{rest}")
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(environ) -> list[str]:
+    """The methods some control or console route (not this catch-all) answers on this path."""
+    adapter = current_app.url_map.bind_to_environ(environ)
+    allowed = []
+    for method in _METHODS:
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != "control.unknown":
+            allowed.append(method)
+    if "GET" in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed
+
+
+def method_not_allowed(method: str, path: str, allowed) -> "Response":
+    response = json_error(405, f"method {method} is not allowed on {path} (allowed: {', '.join(allowed)})",
+                          field="method")
+    response.headers["Allow"] = ", ".join(allowed)
+    return response

@@ -399,7 +399,8 @@ def init_app(app, runtime, settings) -> None:
     def unrouted(error):
         if request.path == "/_control" or request.path.startswith("/_control/"):
             if isinstance(error, MethodNotAllowed):
-                return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
+                return control_api.method_not_allowed(request.method, request.path,
+                                                      control_api.allowed_methods(request.environ))
             return control_api.json_error(404, f"no control endpoint {request.path}")
         answer, _, _ = handle(runtime, request.environ)   # its entry stays in the environ (access line, journal)
         return answer

@@ -359,3 +359,22 @@ def test_serve_shows_the_warning(monkeypatch, tmp_path):
     assert "has no token" in result.output and "MOCKPROVIDER_CONTROL_TOKEN" in result.output
     quiet = CliRunner().invoke(cli.cli, ["serve", "--host", "127.0.0.1", "--port", "1"])
     assert "has no token" not in quiet.output
+
+
+# --- issue #28 item 9: a known control path with the wrong method is 405 with Allow, not 404 ------------
+@pytest.mark.parametrize("method, path, allowed", [
+    ("POST", "/_control/health", {"GET"}),
+    ("DELETE", "/_control/catalogue", {"GET"}),
+    ("PUT", "/_control/reset", {"POST"}),
+    ("POST", "/_control/personas/9690937286/record", {"GET"}),
+    ("PATCH", "/_control/personas/9690937286", {"GET", "PUT", "DELETE"}),
+])
+def test_a_known_control_path_with_another_method_is_405_with_allow(client, method, path, allowed):
+    r = client.open(path, method=method, json={} if method in ("POST", "PUT", "PATCH") else None)
+    assert r.status_code == 405, (r.status_code, r.get_json())
+    assert set(r.headers["Allow"].replace(" ", "").split(",")) - {"HEAD", "OPTIONS"} == allowed
+    assert r.get_json()["error"] and r.is_json
+
+
+def test_an_unknown_control_path_is_still_404(client):
+    assert client.post("/_control/nothing-here", json={}).status_code == 404

@@ -427,3 +427,30 @@ def test_the_exported_record_put_back_answers_as_the_persona_did(tmp_path, nhs):
         again = migrate(client, nhs, sensitive).get_json()
         assert len(again["entry"]) == len(original[sensitive]["entry"])
         assert masked(again) == masked(original[sensitive])
+
+
+# --- issue #28 item 9: an imported persona's description names its source, not the number it was given ---
+def test_a_bundle_put_over_http_is_described_by_its_source(tmp_path, captured):
+    client = create_app({"state_dir": str(tmp_path / "state")}).test_client()
+    r = client.put(f"/_control/personas/{NEW_NHS}", data=json.dumps(captured), content_type="application/fhir+json")
+    assert r.status_code == 201
+    assert NEW_NHS not in r.get_json()["description"]
+    assert captured["id"] in r.get_json()["description"]          # the Bundle's own id says where it came from
+    r = client.put(f"/_control/personas/{NEW_NHS}?source=emis-fixture.json", data=json.dumps(captured),
+                   content_type="application/fhir+json")
+    assert r.get_json()["description"] == "Imported from emis-fixture.json"
+
+
+def test_control_persona_put_names_the_file(tmp_path, captured):
+    from mockprovider.control_client import ControlClient
+    calls = []
+    original = ControlClient.call
+    try:
+        ControlClient.call = lambda self, method, path, *a, **k: calls.append((method, path)) or {}
+        bundle_file = tmp_path / "my fixture.json"
+        bundle_file.write_text(json.dumps(captured))
+        result = CliRunner().invoke(cli, ["control", "persona", "put", str(bundle_file), "--nhs-number", NEW_NHS])
+    finally:
+        ControlClient.call = original
+    assert result.exit_code == 0, result.output
+    assert calls == [("PUT", f"/personas/{NEW_NHS}?source=my%20fixture.json")]

@@ -79,7 +79,7 @@ def test_a_persona_may_name_the_schema_for_editors(tmp_path):
     (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))     # not taken for a persona
     result = CliRunner().invoke(cli, ["personas", "validate", "--no-render", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "1 personas loaded" in result.output
+    assert "1 persona loaded" in result.output
 
 
 def test_generate_variants_all_is_deterministic_and_renders_each_variant(tmp_path, validator):

@@ -189,3 +189,28 @@ def test_a_download_cut_by_shutdown_is_logged_as_incomplete(start_server):
     assert len(lines) == 1, server.stderr()[-2000:]
     assert lines[0]["status"] == 200 and lines[0]["complete"] is False
     assert len(got) - len(got.partition(b"\r\n\r\n")[0]) <= lines[0]["bytes_sent"] + 4 < 8_000_000
+
+
+# --- issue #28 item 9: --dev says what it runs and logs once; JSON logs are JSON on stderr too -----------
+def test_dev_server_says_so_and_logs_each_request_once(start_server):
+    server = start_server(workers=1, args=["--dev"])
+    start = printed(server, 1, r"^mockprovider serving")[0]
+    assert "Flask development server" in start and "workers" not in start and "threads" not in start, start
+    assert server.get(META, h.metadata_headers()).status == 200
+    time.sleep(0.3)
+    mentions = [line for line in server.stderr().splitlines() if "/gpconnect/structured/fhir/metadata" in line]
+    assert len(mentions) == 1, mentions
+
+
+def test_json_logs_put_json_on_stderr_too(start_server):
+    server = start_server(workers=1, env={"MOCKPROVIDER_LOG_FORMAT": "json", "MOCKPROVIDER_CONTROLTOKN": "x"})
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:     # gunicorn's parser refuses it
+        sock.sendall(b"GET /x HTTP/1.1\r\nHost: a\r\nBad Header Name: x\r\n\r\n")
+        sock.recv(65536)
+    time.sleep(0.5)
+    lines = [line for line in server.stderr().splitlines() if line.strip()]
+    warnings = [json.loads(line) for line in lines if "MOCKPROVIDER_CONTROLTOKN" in line or "Invalid request" in line]
+    assert len(warnings) == 2, lines
+    assert all(w["level"] == "WARNING" and w["message"] and w["time"] for w in warnings), warnings
+    for line in lines:
+        json.loads(line)             # every line, stdout and stderr, is one JSON object
