@@ -61,3 +61,29 @@ def test_the_start_up_line_says_the_control_api_is_protected(start_server):
     start = next(json.loads(line) for line in server.stderr().splitlines() if line.startswith('{"event":"start"'))
     assert start["control_api"] == "protected"
     assert "secret" not in server.stderr()
+
+
+# --- item 9: the tests remove the state folders they make, even of a server that had to be killed --------
+def test_a_killed_server_leaves_no_state_folder_behind(start_server):
+    import os
+    import signal
+    server = start_server(workers=1)
+    folder = server.state_dir
+    assert folder and os.path.isdir(folder) and os.listdir(folder)
+    os.killpg(server.process.pid, signal.SIGKILL)          # no chance to clean up after itself
+    server.process.wait(5)
+    server.stop()
+    assert not os.path.exists(folder)
+
+
+def test_the_pytest_plugin_server_removes_its_state_folder():
+    import os
+    import signal
+    from mockprovider.pytest_plugin import GPConnectProvider
+    provider = GPConnectProvider(workers=1, env={"MOCKPROVIDER_STATE_DIR": ""})
+    folder = provider._state_dir
+    assert folder and os.path.isdir(folder)
+    os.killpg(provider.process.pid, signal.SIGKILL)
+    provider.process.wait(5)
+    provider.stop()
+    assert not os.path.exists(folder)
