@@ -15,6 +15,7 @@ from flask import Flask
 from .config import BUILT_IN_PERSONAS, Settings
 from .domain.persona_layer import LayeredCast
 from .domain.control import ControlStore, SqliteControlStore
+from .domain.memory import give_back_memory, map_large_blocks
 from .domain.personas import PersonaStore
 
 
@@ -50,11 +51,18 @@ class Runtime:
                 # a new dict, not clear(): a request still on the old cast writes into the old one
                 self.caches = {}
                 self.personas = cast.store
+                changed = True
+            else:
+                changed = False
             self.personas_version = max(version, cast.version)
+        if changed:
+            give_back_memory()
+
 
 
 def create_app(overrides: dict | None = None, environ=None) -> Flask:
     settings = Settings.from_env(environ, **(overrides or {}))
+    map_large_blocks()          # large personas and Bundles come and go without fragmenting the heap
     personas = PersonaStore.load(settings.personas)
     control = open_store(settings)
 

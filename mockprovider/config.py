@@ -66,6 +66,10 @@ class Settings:
     replica: str = _setting("", "this server's name in journal rows (empty = the host name)")
     journal_size: int = _setting(500, "how many requests the journal keeps")
     max_body_bytes: int = _setting(1 * MB, "largest request body accepted")
+    max_persona_body_bytes: int = _setting(64 * MB, "largest body PUT /_control/personas/{nhs} accepts (a persona "
+                                                    "or a structured Bundle to import); over it: 413")
+    max_control_body_bytes: int = _setting(1 * MB, "largest body of any other control call (flags, fault rules); "
+                                                   "over it: 413")
     client_timeout_seconds: int = _setting(30, "longest wait on one socket read or write before a slow "
                                                "client is closed (gunicorn)")
     jwt_leeway_seconds: int = _setting(0, "seconds of grace on JWT expiry")

@@ -645,10 +645,12 @@ class RedisControlStore:
         pipe = self.client.pipeline(transaction=True)
         pipe.get(self.keys[9]).get(self.keys[10]).hgetall(self.keys[8])
         version, generation, entries = pipe.execute()
+        # The texts stay UTF-8 bytes: the persona keeps those very bytes (one copy with this one).
         layer = PersonaLayer(int(version or 0), int(generation or 0),
-                             {nhs.decode(): (text.decode() or None) for nhs, text in entries.items()})
+                             {nhs.decode(): (text or None) for nhs, text in entries.items()})
         self._layer = layer
-        _write_json(self._personas_path, layer._asdict())
+        _write_json(self._personas_path, {**layer._asdict(), "entries": {
+            nhs: text.decode() if isinstance(text, bytes) else text for nhs, text in layer.entries.items()}})
         return layer
 
     def persona_layer(self) -> PersonaLayer:

@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -319,11 +320,13 @@ def check_links(persona) -> None:
     """Links from documents to the rest of the persona: a practitioner author is the persona's
     usual GP (the only Practitioner a persona has); consultation and problem keys exist in its
     record. Raises PersonaError (file, JSON path, reason)."""
-    record = persona.data.get("record") or {}
+    head = persona.head
+    linked = any(link in entry for entry in persona.documents for link in ("consultation", "problem"))
+    record = (persona.data.get("record") or {}) if linked else {}     # the record only when a document names it
     keys = {area: {item.get("key") for item in record.get(area, []) if isinstance(item, dict)}
             for area in ("consultations", "problems")}
-    gp = (persona.data.get("usual_gp") or {}).get("sds_user_id")
-    for n, entry in enumerate(persona.data.get("documents", [])):
+    gp = (head.get("usual_gp") or {}).get("sds_user_id")
+    for n, entry in enumerate(persona.documents):
         p = f"$.documents[{n}]"
         practitioner = entry["author"].get("practitioner")
         if practitioner is not None and practitioner != gp:
@@ -340,7 +343,9 @@ class DocumentIndex:
     def __init__(self, store):
         self.by_id: dict[str, tuple] = {}
         self.by_nhs: dict[str, list[Document]] = {}
-        self._store = store
+        # Weak: the store holds its index (store.documents), and a cycle would keep a replaced
+        # cast, and a large run-time persona's bytes, alive until the cyclic collector ran.
+        self._store = weakref.ref(store)
         self._by_patient_id: dict | None = None
         for persona in store:
             self._add(persona, store.directory)
@@ -350,7 +355,7 @@ class DocumentIndex:
             self.by_nhs[persona.nhs_number] = []
             return
         check_links(persona)
-        docs = [resolve(persona, entry, directory) for entry in persona.data.get("documents", [])]
+        docs = [resolve(persona, entry, directory) for entry in persona.documents]
         self.by_nhs[persona.nhs_number] = docs
         for doc in docs:
             self.by_id[doc.binary_id] = (persona, doc)
@@ -360,7 +365,8 @@ class DocumentIndex:
         numbered in ``changed`` (put, replaced or deleted at run time): only those are indexed again,
         so a change costs the same with 20 personas as with 10,000 (none is parsed again)."""
         new = DocumentIndex.__new__(DocumentIndex)
-        new.by_id, new.by_nhs, new._store, new._by_patient_id = dict(self.by_id), dict(self.by_nhs), store, None
+        new.by_id, new.by_nhs, new._store, new._by_patient_id = dict(self.by_id), dict(self.by_nhs), \
+            weakref.ref(store), None
         for number in changed:
             for doc in new.by_nhs.pop(number, []):
                 new.by_id.pop(doc.binary_id, None)
@@ -374,7 +380,7 @@ class DocumentIndex:
         """Patient logical id -> persona, for every persona (the documents search URL's {id});
         built on first use, so start-up stays cheap with many personas."""
         if self._by_patient_id is None:
-            self._by_patient_id = {ids.patient_id(p.nhs_number): p for p in self._store}
+            self._by_patient_id = {ids.patient_id(p.nhs_number): p for p in self._store() or ()}
         return self._by_patient_id
 
     def get(self, binary_id: str):
@@ -388,7 +394,7 @@ class DocumentIndex:
 def findable(persona) -> bool:
     """Whether the documents searches may show this patient: not sensitive (PDS S-flag), not
     deceased, not inactive. A dissented patient is findable (assurance-suite.md P19)."""
-    data = persona.data
+    data = persona.head
     return not (data.get("pds") or {}).get("sensitive") and not data.get("deceased") \
         and data.get("active", True) is not False
 

@@ -151,10 +151,20 @@ def load_file(path, persona_dir=None) -> "Persona":
 _DATA_LOCK = threading.Lock()
 
 
-class Persona:
-    """One validated patient. ``data`` is the file's dict (parsed again lazily when it was dropped)."""
+# A persona whose file is larger than this never keeps its parsed dict: ``data`` parses the bytes
+# on each use (only the record builders use it; their Bundles are cached), ``head`` serves the rest.
+# A parsed dict costs about ten times its JSON, so a 50 MB imported record would otherwise hold
+# ~500 MB in every worker for as long as it is served (issue #28).
+KEEP_PARSED_BYTES = 1024 * 1024
 
-    __slots__ = ("file", "nhs_number", "tags", "documents", "_data", "_raw", "_summary")
+
+class Persona:
+    """One validated patient. ``data`` is the file's dict (parsed again lazily when it was dropped;
+    never kept for a file over :data:`KEEP_PARSED_BYTES`); ``head`` is that dict without its record
+    section (demographics, PDS facts, documents, usual GP: small, always kept), what every
+    interaction but the record builders reads."""
+
+    __slots__ = ("file", "nhs_number", "tags", "documents", "_head", "_data", "_raw", "_summary")
 
     def __init__(self, file: str, data: dict, tags: list | None = None):
         self.file = file
@@ -162,21 +172,57 @@ class Persona:
         self.tags = list(tags) if tags is not None else derive_tags(data, os.path.dirname(file))
         self._data = data
         self._raw = None
+        self._head = None
         # Kept even when data is dropped, so a document index built at load parses nothing.
         self.documents = data.get("documents") or []
         pds = data.get("pds") or {}
+        description = data.get("description")
         self._summary = (name_text(data.get("name") or {}), pds.get("registered_practice_ods"),
-                         bool(pds.get("sensitive")), bool(pds.get("dissent")))
+                         bool(pds.get("sensitive")), bool(pds.get("dissent")),
+                         description if isinstance(description, str) else None)
+
+    @classmethod
+    def from_parts(cls, raw: bytes, parts: tuple) -> "Persona":
+        """A large persona rebuilt from :meth:`parts` (made where it was parsed: a forked child,
+        mockprovider.domain.offload) and its bytes, without parsing them here."""
+        persona = cls.__new__(cls)
+        persona.file, persona.nhs_number, persona.tags, persona.documents, persona._head, persona._summary = parts
+        persona._data, persona._raw = None, raw
+        return persona
+
+    def parts(self) -> tuple:
+        """What :meth:`from_parts` needs: everything but the record and the bytes (small)."""
+        head = self._head if self._head is not None else \
+            {key: value for key, value in self.data.items() if key not in RECORD_SECTIONS}
+        return (self.file, self.nhs_number, self.tags, self.documents, head, self._summary)
+
+    @property
+    def size(self) -> int:
+        """The persona's bytes when it keeps them (a dropped file's), else 0."""
+        return len(self._raw) if self._raw is not None else 0
 
     def forget(self, raw: bytes):
-        """Keep only the raw bytes; ``data`` parses them again on first use (saves memory at scale)."""
+        """Keep only the raw bytes; ``data`` parses them again on first use (saves memory at scale).
+        A large file keeps its head (everything but the record section) parsed, for the interactions."""
+        if len(raw) > KEEP_PARSED_BYTES and self._data is not None:
+            self._head = {key: value for key, value in self._data.items() if key not in RECORD_SECTIONS}
         self._raw, self._data = raw, None
+
+    @property
+    def head(self) -> dict:
+        """The persona without its record section needed: what the interactions read (PDS facts,
+        demographics, usual GP). The whole dict for a small persona (parsed once and kept)."""
+        head = self._head
+        return head if head is not None else self.data
 
     @property
     def data(self) -> dict:
         data = self._data
         if data is not None and ("record" in data or "generated_record" not in data):
             return data
+        raw = self._raw
+        if data is None and raw is not None and len(raw) > KEEP_PARSED_BYTES:
+            return json.loads(raw)          # a large file: parsed for this use only, never kept
         with _DATA_LOCK:      # first use: parse (and expand) once, even with threaded workers
             data = self._data
             if data is None:
@@ -188,6 +234,10 @@ class Persona:
                 data["record"] = large_record(spec["seed"], spec["visits"])
             self._data, self._raw = data, None
         return data
+
+    @property
+    def description(self) -> str | None:
+        return self._summary[4]
 
     @property
     def name(self) -> str:
@@ -207,7 +257,7 @@ class Persona:
 
     @property
     def pds(self) -> dict:
-        return self.data.get("pds", {})
+        return self.head.get("pds", {})
 
     def summary(self) -> dict:
         """What ``personas list --json`` prints for this persona."""

@@ -118,7 +118,7 @@ def persona_detail(nhs_number):
         return error
     runtime = _runtime()
     flags = runtime.control.flags()
-    data = persona.data
+    data = persona.head
     entry = cast.load(runtime.personas.directory).get(persona.nhs_number)
     base = _documents_base(runtime)
     retrieve_limit = flags.get("retrieve_document_limit_bytes", 0)
