@@ -80,11 +80,16 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
         preflight.check_tls(settings)
         preflight.check_personas_folder(settings)
         from .app import create_app
-        from .domain.personas import PersonaError
+        from .domain.personas import PersonaError, PersonaStore
         try:
             app = create_app(overrides)
         except PersonaError as exc:
-            raise click.ClickException(f"persona error: {exc}")
+            # Every mistake of the folder, as `personas validate` and the control API list them.
+            errors = PersonaStore.check(settings.personas)[1] or [exc]
+            for error in errors:
+                click.echo(f"error: {error}", err=True)
+            raise click.ClickException(f"{plural(len(errors), 'mistake')} in the personas folder {settings.personas}: "
+                                       "nothing served (mockprovider personas validate lists the same)")
         settings = app.extensions["mockprovider"].settings
         runtime = app.extensions["mockprovider"]
         if len(runtime.personas) == 0 and not settings.allow_empty:

@@ -38,7 +38,7 @@ def in_child(size: int, fn, *args):
     limit = 30.0 + SECONDS_PER_MB * size / (1024 * 1024)
     try:
         outcome = _fork_and_wait(fn, args, limit)
-    except _ChildFailed as exc:
+    except (_ChildFailed, OSError, ValueError) as exc:
         log.warning("could not run %s in a child process (%s): running it in the worker",
                     getattr(fn, "__name__", fn), exc)
         return fn(*args)
@@ -107,12 +107,13 @@ def _read_exactly(fd: int, count: int, deadline: float) -> bytes:
     buffer = bytearray(count)
     view = memoryview(buffer)
     got = 0
+    poller = select.poll()          # (select.select cannot wait on a descriptor over 1023)
+    poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
     while got < count:
         left = deadline - time.monotonic()
         if left <= 0:
             raise _ChildFailed("it took too long")
-        ready, _, _ = select.select([fd], [], [], left)
-        if not ready:
+        if not poller.poll(left * 1000):
             continue
         n = os.readv(fd, [view[got:]])
         if n == 0:

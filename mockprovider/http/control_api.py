@@ -22,10 +22,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from ..domain.control_redis import StoreUnavailable
 from ..domain.documents import fill_generated_sha256
-from ..domain import nhs_number as nhs_numbers, offload
+from ..domain import nhs_number as nhs_numbers, offload, persona_contract
 from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
-from ..domain.persona_check import every_mistake
 from ..domain.personas import PersonaError, PersonaStore, parse
 from ..fhir.stu3_shape import not_stu3, refusal
 
@@ -307,7 +306,7 @@ def prepare_persona(raw: bytes, bundle: bool, nhs: str, directory: str, allow_in
     if isinstance(data, dict):
         data.setdefault("nhs_number", nhs)
     fill_generated_sha256(data)
-    errors = every_mistake(data, label, directory)
+    errors = persona_contract.check(data, label, directory)
     if isinstance(data, dict) and isinstance(data["nhs_number"], str) and data["nhs_number"] != nhs \
             and not any(e.path == "$.nhs_number" for e in errors):
         errors.insert(0, PersonaError(label, "$.nhs_number", f"{data['nhs_number']!r} is not the NHS number "
