@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import ids
-from .persona_format import CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, SDS_RE, SECTION_VALIDATORS, PersonaError
+from .persona_format import CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, SDS_RE, SECTION_VALIDATORS
 
 CHUNK = 3 * 2 ** 18          # 786,432 bytes: base64 of a chunk is exactly 1 MiB
 POOL = 4                     # distinct blocks per seed
