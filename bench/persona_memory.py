@@ -152,10 +152,10 @@ def large_bundle(megabytes: float) -> bytes:
     """The heavy EMIS-shaped record as a migrate answer, its non-Patient entries repeated under new
     ids (``-c<n>`` suffixes) until the JSON is about ``megabytes`` MB. Still FHIR STU3 in shape."""
     from mockprovider.app import create_app
-    client = create_app({"state_dir": tempfile.mkdtemp(prefix="mockprovider-bench-state-"),
-                         "access_log": False}).test_client()
-    bundle = client.post(MIGRATE, data=json.dumps(h.migrate_body(SOURCE, True)),
-                         headers=h.migrate_headers(True)).get_json()
+    with tempfile.TemporaryDirectory(prefix="mockprovider-bench-state-") as state:
+        client = create_app({"state_dir": state, "access_log": False}).test_client()
+        bundle = client.post(MIGRATE, data=json.dumps(h.migrate_body(SOURCE, True)),
+                             headers=h.migrate_headers(True)).get_json()
     base = [e for e in bundle["entry"] if e["resource"]["resourceType"] != "Patient"]
     one = len(json.dumps(base, separators=(",", ":")).encode())
     copies = max(0, int(megabytes * MB / one) - 1)
