@@ -13,3 +13,10 @@ __version__ = "0.1.0"
 # Wire the record section's checks (mockprovider.record, one clinical area a module) into the
 # persona loader (mockprovider.domain), so every entry point validates a record the same way.
 from . import record  # noqa: E402,F401
+
+# ``python -m mockprovider.domain.documents SIZE SEED`` (the sha256 of a generated document) runs a
+# module this package has already imported (the persona loader needs it): runpy's warning about
+# that says nothing useful to the person who asked for a checksum.
+import warnings as _warnings  # noqa: E402
+_warnings.filterwarnings("ignore", category=RuntimeWarning,
+                         message=r"'mockprovider\.domain\.documents' found in sys\.modules")

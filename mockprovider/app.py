@@ -15,6 +15,7 @@ from flask import Flask
 from .config import BUILT_IN_PERSONAS, Settings
 from .domain.persona_layer import LayeredCast
 from .domain.control import ControlStore, SqliteControlStore
+from .domain.memory import give_back_memory, map_large_blocks
 from .domain.personas import PersonaStore
 from .domain import practices as practice_registry
 
@@ -52,7 +53,13 @@ class Runtime:
                 # a new dict, not clear(): a request still on the old cast writes into the old one
                 self.caches = {}
                 self.personas = cast.store
+                changed = True
+            else:
+                changed = False
             self.personas_version = max(version, cast.version)
+        if changed:
+            give_back_memory()
+
 
 
 def create_app(overrides: dict | None = None, environ=None) -> Flask:
@@ -60,13 +67,14 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     registry = practice_registry.load(settings)           # RegistryError: one line naming file and key
     # The settings read the default practice (a changed MOCKPROVIDER_ODS_CODE / _PROVIDER_ASID renamed it).
     settings = settings.with_changes(ods_code=registry.default.ods, provider_asid=registry.default.asid)
+    map_large_blocks()          # large personas and Bundles come and go without fragmenting the heap
     personas = PersonaStore.load(settings.personas)
     mistakes = practice_registry.check_store(registry, personas)
     if mistakes:
         raise mistakes[0]                                  # a PersonaError: file, JSON path, reason
     control = open_store(settings)
 
-    from .http import access_log, console, control_api, control_details, control_lookups, fhir_views, routes, \
+    from .http import console, control_api, control_details, control_lookups, fhir_views, routes, \
         security   # Flask: HTTP layer only
     routes.check_registry(registry)
 
@@ -83,7 +91,6 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
     app.register_blueprint(control_lookups.bp)
     app.register_blueprint(console.bp)
     security.init_app(app)
-    access_log.init_app(app, settings)
     fhir_views.init_app(app, runtime, settings)     # FHIR paths: plain WSGI before Flask
     warn_if_unprotected(settings)
     return app

@@ -11,6 +11,7 @@ import click
 
 from .config import Settings, SettingsError
 from .control_client import control
+from .http.access_log import plural
 
 
 class OneLineErrors(click.Group):
@@ -74,18 +75,24 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
                      allow_empty=allow_empty,
                      tls_certfile=certfile, tls_keyfile=keyfile, tls_ca_certs=ca_certs,
                      log_format=log_format, access_log=access_log, state_url=state_url, practices=practices)
-    log_to_stderr()   # so start-up warnings (e.g. an unprotected control API) show
+    log_to_stderr(_log_format_wanted(log_format))   # so start-up warnings (e.g. an unprotected control API) show
+    warn_unknown_variables()
     from . import preflight
     try:
         settings = Settings.from_env(**overrides)
         preflight.check_tls(settings)
         preflight.check_personas_folder(settings)
         from .app import create_app
-        from .domain.personas import PersonaError
+        from .domain.personas import PersonaError, PersonaStore
         try:
             app = create_app(overrides)
         except PersonaError as exc:
-            raise click.ClickException(f"persona error: {exc}")
+            # Every mistake of the folder, as `personas validate` and the control API list them.
+            errors = PersonaStore.check(settings.personas)[1] or [exc]
+            for error in errors:
+                click.echo(f"error: {error}", err=True)
+            raise click.ClickException(f"{plural(len(errors), 'mistake')} in the personas folder {settings.personas}: "
+                                       "nothing served (mockprovider personas validate lists the same)")
         settings = app.extensions["mockprovider"].settings
         runtime = app.extensions["mockprovider"]
         if len(runtime.personas) == 0 and not settings.allow_empty:
@@ -95,12 +102,16 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
     except (SettingsError, preflight.Refused) as exc:
         raise click.ClickException(str(exc))
     from .http import access_log as lines
+    log_to_stderr(settings.log_format)
     describe = getattr(runtime.control, "describe", None)      # every ControlStore has it; be kind
     fields = lines.startup_fields(settings, len(runtime.personas), runtime.cast.folder_source,
                                   describe() if describe else type(runtime.control).__name__,
-                                  "https" if settings.tls_certfile else "http")
+                                  "https" if settings.tls_certfile else "http",
+                                  "flask-dev" if dev else "gunicorn")
     lines.emit(fields, settings.log_format, lines.startup_text(fields))
     if dev:
+        # The mock writes one access line a request itself; werkzeug's own would be a second.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         ssl_context = (settings.tls_certfile, settings.tls_keyfile) if settings.tls_certfile else None
         app.run(host=settings.host, port=settings.port, threaded=True, ssl_context=ssl_context)
         return
@@ -199,7 +210,7 @@ def personas_validate(directory, render):
             checked = "loaded (no structured renderer installed: Bundles not checked)"
     for line in problems:
         click.echo(f"error: {line}", err=True)
-    click.echo(f"{len(store)} personas {checked}, {len(problems)} errors ({directory})")
+    click.echo(f"{plural(len(store), 'persona')} {checked}, {plural(len(problems), 'error')} ({directory})")
     if problems:
         sys.exit(1)
 
@@ -235,7 +246,16 @@ def personas_generate(count, seed, out, tags, style, volume, force, variants):
         gen.write_atomically(out, files, force=force)
     except gen.GenerateError as exc:
         raise click.ClickException(str(exc))
-    click.echo(f"wrote {len(files)} personas to {out} in {time.perf_counter() - started:.1f} s")
+    click.echo(f"wrote {plural(len(files), 'persona')} to {out} in {time.perf_counter() - started:.1f} s")
+
+
+@personas.command("sha256")
+@click.argument("size", type=click.IntRange(min=1))
+@click.argument("seed")
+def personas_sha256(size, seed):
+    """The sha256 a generated document (generate: {size: SIZE, seed: SEED}) declares."""
+    from .domain.documents import generated_sha256
+    click.echo(generated_sha256(size, seed))
 
 
 @personas.command("import")
@@ -249,10 +269,13 @@ def personas_generate(count, seed, out, tags, style, volume, force, variants):
               help="personas folder to write <NHS number>.json into [env MOCKPROVIDER_PERSONAS; default: "
                    "the built-in cast]")
 @click.option("--force", is_flag=True, help="replace a persona file of the same NHS number")
-def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force):
+@click.option("--allow-invalid", is_flag=True,
+              help="import content that is not FHIR STU3 anyway (a deliberately broken fixture)")
+def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force, allow_invalid):
     """Turn a GP Connect structured Bundle into a persona served as it came (docs/personas/import.md)."""
     from .domain.bundle_import import BundleImportError, import_bundle, write_imported
     from .domain.personas import PersonaError, validate
+    from .fhir.stu3_shape import not_stu3, refusal
     try:
         raw = Path(bundle_file).read_bytes()
     except OSError as exc:
@@ -261,6 +284,12 @@ def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force):
         bundle = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{bundle_file}: $: is not JSON ({exc})")
+    if not allow_invalid:
+        problems = not_stu3(bundle)
+        for path, reason in problems:
+            click.echo(f"error: {bundle_file}: {path}: {reason}", err=True)
+        if problems:
+            raise click.ClickException(f"{bundle_file} {refusal(problems)}; --allow-invalid imports it anyway")
     try:
         persona = import_bundle(bundle, nhs_number=nhs_number,
                                 documents_dir=Path(documents_dir) if documents_dir else None, source=bundle_file)
@@ -405,12 +434,33 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def log_to_stderr() -> None:
+def warn_unknown_variables(environ=None) -> None:
+    """One stderr warning for each ``MOCKPROVIDER_*`` variable no setting reads (a typo such as
+    ``MOCKPROVIDER_CONTROLTOKEN`` would otherwise be ignored without a word)."""
+    from .config import unknown_variables
+    for name, nearest in unknown_variables(environ):
+        hint = f" (did you mean {nearest}?)" if nearest else ""
+        logging.getLogger("mockprovider").warning("%s is not a setting%s: ignored", name, hint)
+
+
+def _log_format_wanted(option) -> str:
+    """The log format before the settings are read (so even a refusal's warnings match it)."""
+    import os
+    wanted = option or os.environ.get("MOCKPROVIDER_LOG_FORMAT", "text")
+    return "json" if str(wanted).strip().lower() == "json" else "text"
+
+
+def log_to_stderr(log_format: str = "text") -> None:
+    """The mockprovider logger's warnings and errors on stderr, as text or (``json``) one JSON
+    object a line, like the access lines."""
+    from .http.access_log import JsonFormatter
     logger = logging.getLogger("mockprovider")
-    if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("[%(asctime)s] [mockprovider] [%(levelname)s] %(message)s"))
         logger.addHandler(handler)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else
+                         logging.Formatter("[%(asctime)s] [mockprovider] [%(levelname)s] %(message)s"))
 
 
 def main():  # pragma: no cover - console entry point convenience

@@ -10,6 +10,7 @@ Every field reads ``MOCKPROVIDER_<FIELD NAME IN CAPITALS>``.
 """
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 from dataclasses import dataclass, field, fields, replace
@@ -65,6 +66,10 @@ class Settings:
     replica: str = _setting("", "this server's name in journal rows (empty = the host name)")
     journal_size: int = _setting(500, "how many requests the journal keeps")
     max_body_bytes: int = _setting(1 * MB, "largest request body accepted")
+    max_persona_body_bytes: int = _setting(64 * MB, "largest body PUT /_control/personas/{nhs} accepts (a persona "
+                                                    "or a structured Bundle to import); over it: 413")
+    max_control_body_bytes: int = _setting(1 * MB, "largest body of any other control call (flags, fault rules); "
+                                                   "over it: 413")
     client_timeout_seconds: int = _setting(30, "longest wait on one socket read or write before a slow "
                                                "client is closed (gunicorn)")
     jwt_leeway_seconds: int = _setting(0, "seconds of grace on JWT expiry")
@@ -158,6 +163,8 @@ class Settings:
             raise SettingsError(f"workers must be at least 1, not {self.workers}")
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"port must be between 1 and 65535, not {self.port}")
+        if self.state_url:
+            check_state_url(self.state_url)
 
     def with_changes(self, **changes) -> "Settings":
         return replace(self, **changes)
@@ -169,6 +176,74 @@ class Settings:
 
 FIELDS = {f.name: f for f in fields(Settings)}
 RUNTIME_FLAGS = {name: f for name, f in FIELDS.items() if f.metadata.get("runtime")}
+PREFIX = "MOCKPROVIDER_"
+
+# MOCKPROVIDER_* variables that are not server settings but are read elsewhere: by the control CLI
+# (mockprovider control --url) and by the project's own test harness. Known, so never warned about.
+OTHER_VARIABLES = {
+    "MOCKPROVIDER_URL": "the running mock the control CLI talks to (mockprovider control --url)",
+    "MOCKPROVIDER_FUZZ_SCALE": "test suite: times as many fuzz examples (make fuzz)",
+    "MOCKPROVIDER_SCREENSHOTS": "test suite: save the console screenshots",
+    "MOCKPROVIDER_CHROMIUM": "test suite: the chromium the console tests drive",
+}
+
+
+def variable_names() -> list[str]:
+    """Every MOCKPROVIDER_* variable the server reads: one a setting (derived from Settings)."""
+    return [PREFIX + f.name.upper() for f in fields(Settings)]
+
+
+def unknown_variables(environ=None) -> list[tuple[str, str | None]]:
+    """(variable, nearest known variable or None) for every ``MOCKPROVIDER_*`` variable in the
+    environment that no setting reads (e.g. ``MOCKPROVIDER_CONTROLTOKEN``, a typo that would
+    otherwise leave the control API open without a word), sorted by name."""
+    environ = os.environ if environ is None else environ
+    known = variable_names()
+    everything = set(known) | set(OTHER_VARIABLES)
+    out = []
+    for name in sorted(environ):
+        if not name.startswith(PREFIX) or name in everything:
+            continue
+        close = difflib.get_close_matches(name, known + list(OTHER_VARIABLES), n=1, cutoff=0.75)
+        out.append((name, close[0] if close else None))
+    return out
+
+
+def check_state_url(url: str) -> None:
+    """A ``state_url`` the Redis client can use, or SettingsError saying what is wrong with it:
+    the scheme (redis, rediss, unix), the port (1-65535), the database (a whole number: the
+    path ``/<db>``, or ``?db=<n>``). Checked here so a bad URL is one line at start-up, before
+    any Redis client parses it."""
+    from urllib.parse import parse_qs, urlsplit
+    what = "MOCKPROVIDER_STATE_URL"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(f"{what} {redact_url(url)!r} is not a URL: {exc} (use redis://host:port/db)") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise SettingsError(f"{what} {redact_url(url)!r}: use redis://host:port/db (or rediss:// or unix://); "
+                            "empty = SQLite in MOCKPROVIDER_STATE_DIR")
+    if port is not None and not 1 <= port <= 65535:
+        raise SettingsError(f"{what} {redact_url(url)!r}: port {port} is not between 1 and 65535")
+    databases = parse_qs(parts.query).get("db", [])
+    if parts.scheme != "unix":
+        path = parts.path.strip("/")
+        if path:
+            databases.append(path)
+    for db in databases:
+        if not db.isdigit():
+            raise SettingsError(f"{what} {redact_url(url)!r}: the database {db!r} is not a whole number "
+                                "(redis://host:port/<db>, e.g. /0)")
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password replaced (never parses the port: the URL may be the bad one)."""
+    scheme, sep, rest = url.partition("://")
+    auth, at, host = rest.rpartition("@")
+    if at and ":" in auth:
+        auth = auth.split(":", 1)[0] + ":***"
+    return f"{scheme}{sep}{auth}{at}{host}"
 
 
 def parse_value(f, raw, name):

@@ -7,7 +7,9 @@ Talks to a running mock at ``--url`` (env MOCKPROVIDER_URL, default http://127.0
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import click
@@ -105,10 +107,16 @@ class ControlClient:
         return self.call("GET", f"/personas/{nhs_number}")
 
     def put_persona(self, nhs_number: str, persona=None, *, data: bytes | None = None,
-                    content_type: str = "application/json"):
+                    content_type: str = "application/json", allow_invalid: bool = False,
+                    source: str | None = None):
         """Create or replace a persona for every worker: a persona dict (or its bytes); with
-        ``content_type="application/fhir+json"`` a structured Bundle's bytes, imported as the persona."""
-        return self.call("PUT", f"/personas/{nhs_number}", persona, data=data, content_type=content_type)
+        ``content_type="application/fhir+json"`` a structured Bundle's bytes, imported as the persona
+        (``allow_invalid``: even when it is not FHIR STU3; ``source``: what it was imported from, e.g.
+        the file name)."""
+        query = urllib.parse.urlencode({k: v for k, v in (("allow_invalid", "true" if allow_invalid else None),
+                                                          ("source", source)) if v}, quote_via=urllib.parse.quote)
+        return self.call("PUT", f"/personas/{nhs_number}" + (f"?{query}" if query else ""), persona, data=data,
+                         content_type=content_type)
 
     def delete_persona(self, nhs_number: str):
         """Take a persona out (a built-in or folder one too, until reset)."""
@@ -270,8 +278,9 @@ def _bundle_nhs_number(bundle) -> str | None:
 @persona.command("put")
 @click.argument("file", type=click.File("rb"))
 @click.option("--nhs-number", default=None, help="[default: the file's nhs_number, or a Bundle's Patient]")
+@click.option("--allow-invalid", is_flag=True, help="a Bundle that is not FHIR STU3 is imported anyway")
 @click.pass_context
-def persona_put(ctx, file, nhs_number):
+def persona_put(ctx, file, nhs_number, allow_invalid):
     """Create or replace the persona in FILE: a persona JSON file, or a GP Connect structured
     Bundle (resourceType Bundle), which the mock imports."""
     raw = file.read()
@@ -285,7 +294,8 @@ def persona_put(ctx, file, nhs_number):
     if not isinstance(nhs_number, str) or not nhs_number:
         raise click.ClickException(f"{file.name} names no NHS number; give --nhs-number")
     _run_persona(ctx, "put_persona", nhs_number, data=raw,
-                 content_type="application/fhir+json" if is_bundle else "application/json")
+                 content_type="application/fhir+json" if is_bundle else "application/json",
+                 allow_invalid=allow_invalid, source=os.path.basename(file.name) if is_bundle else None)
 
 
 @persona.command("delete")

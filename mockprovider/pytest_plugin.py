@@ -78,6 +78,10 @@ class GPConnectProvider:
         if personas:
             command += ["--personas", personas]
         self._log = tempfile.TemporaryFile()
+        # Its control state in a folder this object removes (stop), even if the server must be killed.
+        self._state_dir = None
+        if not environ.get("MOCKPROVIDER_STATE_DIR") and not environ.get("MOCKPROVIDER_STATE_URL"):
+            self._state_dir = environ["MOCKPROVIDER_STATE_DIR"] = tempfile.mkdtemp(prefix="mockprovider-state-")
         self.process = subprocess.Popen(command, env=environ, stdout=self._log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         self._wait_ready()
@@ -114,6 +118,9 @@ class GPConnectProvider:
                 self.process.wait(5)
             except ProcessLookupError:
                 pass
+        if self._state_dir:
+            import shutil
+            shutil.rmtree(self._state_dir, ignore_errors=True)
 
     def __repr__(self):
         return f"GPConnectProvider({self.url})"

@@ -19,6 +19,7 @@ Transport rules the mock keeps here (docs/reliability.md):
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import select
 import socket
@@ -27,11 +28,12 @@ import ssl
 from gunicorn.app.base import BaseApplication
 from gunicorn.http import errors as gerrors
 from gunicorn.workers import gthread
-from gunicorn import util
+from gunicorn import glogging, util
 
 from .errors import SpineError
 from .fhir.outcome import operation_outcome
 from .fhir.render import to_json_bytes
+from .http import access_log
 from .http.security import HSTS
 
 log = logging.getLogger("mockprovider")
@@ -100,6 +102,19 @@ class MockWorker(gthread.ThreadWorker):
         self.log.error_log.addFilter(_QuietTimeouts())
         _TimedSocket.timeout_seconds = self.cfg.mockprovider_client_timeout
         super().init_process()
+
+    def run(self):
+        """gthread's loop; when it ends (a graceful stop, after the grace period) every answer
+        still going out is cut with the process: log it and journal it as incomplete."""
+        try:
+            super().run()
+        finally:
+            access_log.cut_all()
+
+    def handle_quit(self, sig, frame):
+        """SIGINT / SIGQUIT: gunicorn's quick stop exits at once; answers still going out are cut."""
+        access_log.cut_all()
+        super().handle_quit(sig, frame)
 
     def accept(self, listener):
         try:
@@ -193,6 +208,15 @@ class _Gunicorn(BaseApplication):
         return self.application
 
 
+class JsonErrorLog(glogging.Logger):
+    """gunicorn's error log (stderr) as one JSON object a line, for MOCKPROVIDER_LOG_FORMAT=json."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for handler in self.error_log.handlers:
+            handler.setFormatter(access_log.JsonFormatter())
+
+
 def gunicorn_options(settings) -> dict:
     options = {
         "bind": f"[{settings.host}]:{settings.port}" if ":" in settings.host else f"{settings.host}:{settings.port}",
@@ -216,13 +240,27 @@ def gunicorn_options(settings) -> dict:
         "control_socket_disable": True,
         "client_timeout": settings.client_timeout_seconds,
         "post_worker_init": _post_worker_init,
+        # gunicorn itself honours X-Forwarded-Proto (wsgi.url_scheme) from these peers; by default
+        # it trusts loopback. The mock trusts only MOCKPROVIDER_TRUSTED_PROXIES (none by default).
+        "forwarded_allow_ips": forwarded_allow_ips(settings.trusted_proxies),
     }
+    if settings.log_format == "json":
+        options["logger_class"] = JsonErrorLog
     if settings.tls_certfile:
         options.update(certfile=settings.tls_certfile, keyfile=settings.tls_keyfile or None,
                        ssl_context=_tls_context)
         if settings.tls_ca_certs:
             options.update(ca_certs=settings.tls_ca_certs, cert_reqs=ssl.CERT_REQUIRED)
     return options
+
+
+def forwarded_allow_ips(trusted_proxies: str) -> str:
+    """gunicorn's ``forwarded_allow_ips`` from the mock's ``trusted_proxies`` (IPs or CIDRs, ``*``
+    for any, empty for none), in the strict network form gunicorn accepts."""
+    trusted = trusted_proxies.strip()
+    if trusted == "*":
+        return "*"
+    return ",".join(str(ipaddress.ip_network(item.strip(), strict=False)) for item in trusted.split(",") if item.strip())
 
 
 def run_gunicorn(app, settings) -> None:

@@ -35,8 +35,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shutil
-import tempfile
 from pathlib import Path
 
 from . import ids, nhs_number as nhs
@@ -85,6 +85,9 @@ class BundleImportError(PersonaError):
 
     def lines(self) -> list[str]:
         return [f"{self.file}: {path}: {reason}" for path, reason in self.problems]
+
+    def __reduce__(self):
+        return type(self), (self.file, self.problems)
 
 
 def _is_confidential_coding(coding) -> bool:
@@ -185,11 +188,13 @@ def _nhs_identifier(patient: dict):
 
 
 def import_bundle(bundle: dict, *, nhs_number: str | None = None, documents_dir: Path | None = None,
-                  source: str = "<bundle>") -> dict:
+                  source: str = "<bundle>", copy: bool = True) -> dict:
     """A GP Connect structured Bundle -> a persona (plain JSON data the persona loader accepts).
 
     Raises :class:`BundleImportError` with every problem found, each as (JSON path, message); the
-    paths name the Bundle's own elements (``$.entry[3].resource.birthDate``).
+    paths name the Bundle's own elements (``$.entry[3].resource.birthDate``). ``copy=False`` takes
+    the Bundle's entries as they are (and may rewrite them) instead of a deep copy: a 50 MB Bundle
+    parses to ~500 MB of objects, and the control API drops the Bundle right after.
     """
     problems: list[tuple[str, str]] = []
 
@@ -245,7 +250,8 @@ def import_bundle(bundle: dict, *, nhs_number: str | None = None, documents_dir:
     if problems:
         fail()
 
-    entries = json.loads(json.dumps(entries))      # a deep copy: the caller's Bundle is never changed
+    if copy:        # the caller's Bundle is never changed (copy=False: a caller that drops it anyway)
+        entries = json.loads(json.dumps(entries))
     pn = patients[0]
     ppath = f"$.entry[{pn}].resource"
     patient = entries[pn]["resource"]
@@ -398,13 +404,13 @@ def write_imported(persona: dict, out_dir, *, documents_dir=None, force: bool = 
             src = Path(documents_dir) / Path(doc["file"]).name
             dest = out / doc["file"]
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+            fd, tmp = _temporary(dest)
             os.close(fd)
-            moves.append((Path(tmp), dest))
+            moves.append((tmp, dest))
             shutil.copyfile(src, tmp)
         body = (json.dumps(persona, ensure_ascii=False, indent=1) + "\n").encode("utf-8")
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{target.name}.", suffix=".tmp")
-        moves.append((Path(tmp), target))
+        fd, tmp = _temporary(target)
+        moves.append((tmp, target))
         with os.fdopen(fd, "wb") as fh:
             fh.write(body)
             fh.flush()
@@ -422,6 +428,19 @@ def write_imported(persona: dict, out_dir, *, documents_dir=None, force: bool = 
     for tmp_path, dest in moves:        # documents first, the persona file last
         os.replace(tmp_path, dest)
     return target
+
+
+def _temporary(dest: Path) -> tuple[int, Path]:
+    """A new hidden file beside ``dest`` (fd, path), created with mode 0644 less the umask, as
+    ``personas generate`` writes: ``tempfile.mkstemp`` would make it 0600, unreadable to the
+    container's own user (uid 10001) when the folder is mounted into the image."""
+    for _ in range(100):
+        tmp = dest.parent / f".{dest.name}.{os.getpid()}-{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {dest}")
 
 
 def binary_id(nhs_number: str, key: str) -> str:

@@ -54,7 +54,7 @@ class ControlView(NamedTuple):
 class PersonaLayer(NamedTuple):
     """The run-time persona layer as one consistent read (see :class:`ControlStore`).
 
-    ``entries``: NHS number -> the persona's JSON text, or None when the number was deleted
+    ``entries``: NHS number -> the persona's JSON text (str, or UTF-8 bytes), or None when the number was deleted
     (hides a folder persona too). ``folder_generation``: 0 = the personas folder as loaded at
     start-up; every ``reload_personas`` makes it larger (each worker then re-reads the folder)."""
     version: int
@@ -94,7 +94,8 @@ class ControlStore(Protocol):
     def delete_fault(self, rule_id: str) -> bool: ...
     def clear_faults(self) -> int: ...
     def take_faults(self, candidates: list[dict]) -> list[dict]: ...  # atomic use of ``times``
-    def record(self, entry: dict) -> None: ...
+    def record(self, entry: dict) -> object: ...               # returns a token for finish()
+    def finish(self, token, fields: dict) -> None: ...         # how the answer went out (total_ms, ...)
     def journal(self, limit: int | None = None) -> list[dict]: ...
     def clear_journal(self) -> None: ...
     def reset(self) -> None: ...
@@ -147,8 +148,11 @@ class SqliteControlStore:
             self._pid = os.getpid()
         conn = getattr(local, name, None)
         if conn is None:
+            # cached_statements=0: a cached statement keeps its last bound values, and a run-time
+            # persona's text is megabytes: every request thread that once stored one would keep a
+            # copy for good (statements run only when the state changes; preparing costs µs).
             conn = sqlite3.connect(os.path.join(self.state_dir, name + ".sqlite3"), timeout=10,
-                                   isolation_level=None, check_same_thread=False)
+                                   isolation_level=None, check_same_thread=False, cached_statements=0)
             # synchronous=OFF first: switching a new file to WAL under the default FULL costs
             # several fsyncs (10-40 ms a file, twice per start-up) for state that is private
             # and temporary anyway.
@@ -271,9 +275,14 @@ class SqliteControlStore:
         return taken
 
     # --- journal -----------------------------------------------------------------------------------------
-    def record(self, entry: dict) -> None:
+    def record(self, entry: dict) -> str:
         entry.setdefault("replica", self.replica)
-        self._journal.record(entry)
+        return self._journal.record(entry)
+
+    def finish(self, token: str, fields: dict) -> None:
+        """Add how the answer went out (``total_ms``, ``bytes_sent``, ``complete``) to the entry
+        :meth:`record` returned ``token`` for."""
+        self._journal.finish(token, fields)
 
     def journal(self, limit: int | None = None) -> list[dict]:
         """Newest first, at most ``journal_size`` entries."""
@@ -308,14 +317,23 @@ class SqliteControlStore:
     def persona_layer(self) -> PersonaLayer:
         with self._control() as db:      # one transaction: version and entries agree
             meta = dict(db.execute("SELECT name, value FROM meta"))
-            entries = dict(db.execute("SELECT nhs_number, persona FROM personas"))
+            # as UTF-8 bytes: what the persona keeps (a str of a large non-ASCII text is twice the size)
+            entries = dict(db.execute("SELECT nhs_number, CAST(persona AS BLOB) FROM personas"))
+        self._shrink(db)
         return PersonaLayer(meta["personas_version"], meta["folder_generation"], entries)
+
+    @staticmethod
+    def _shrink(db) -> None:
+        """A persona row can be megabytes: let this connection (one per thread) drop the pages it
+        cached for it instead of keeping up to its cache size in every request thread."""
+        db.execute("PRAGMA shrink_memory")
 
     def _set_persona(self, nhs_number: str, text: str | None) -> int:
         with self._control() as db:
             db.execute("INSERT INTO personas (nhs_number, persona) VALUES (?, ?) "
                        "ON CONFLICT(nhs_number) DO UPDATE SET persona = excluded.persona", (nhs_number, text))
             version = self._bump(db)
+        self._shrink(db)
         self._local.cache = None
         return version
 

@@ -39,7 +39,7 @@ import threading
 import time
 from urllib.parse import urlsplit, urlunsplit
 
-from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
+from ..config import RUNTIME_FLAGS, SettingsError, redact_url, check_flag_value, check_state_url
 from .control import ControlView, Flags, PersonaLayer, remove_at_exit
 from .faults import choose
 
@@ -156,23 +156,39 @@ return 1
 """
 
 
+# KEYS: journal. ARGV: the row as recorded, the row with how its answer went out: replace it, same score.
+_JOURNAL_FINISH = """
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if score then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  redis.call('ZADD', KEYS[1], score, ARGV[2])
+end
+return 1
+"""
+
+
 def redact(url: str) -> str:
     """The URL without its password (for messages and /_control/health)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:              # not a usable URL (check_url says why): redact by hand
+        return redact_url(url)
     if parts.password:
         host = parts.hostname or ""
-        if parts.port:
-            host += f":{parts.port}"
+        if port:
+            host += f":{port}"
         user = parts.username or ""
         return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, parts.fragment))
     return url
 
 
 def check_url(url: str) -> None:
-    scheme = urlsplit(url).scheme
-    if scheme not in ("redis", "rediss", "unix"):
-        raise StateStoreError(f"MOCKPROVIDER_STATE_URL {redact(url)!r}: use redis://host:port/db "
-                              "(or rediss:// or unix://); empty = SQLite in MOCKPROVIDER_STATE_DIR")
+    """The settings' own check (mockprovider.config.check_state_url), as a StateStoreError."""
+    try:
+        check_state_url(url)
+    except SettingsError as exc:
+        raise StateStoreError(str(exc)) from None
 
 
 class RedisControlStore:
@@ -205,7 +221,7 @@ class RedisControlStore:
         self._scripts = {name: self.client.register_script(source) for name, source in (
             ("flags", _SET_FLAGS), ("add", _ADD_FAULT), ("delete", _DELETE_FAULT),
             ("clear", _CLEAR_FAULTS), ("reset", _RESET), ("take", _TAKE), ("journal", _JOURNAL),
-            ("persona", _SET_PERSONA), ("reload", _RELOAD_PERSONAS))}
+            ("persona", _SET_PERSONA), ("reload", _RELOAD_PERSONAS), ("finish", _JOURNAL_FINISH))}
         try:
             self.client.ping()
         except self._redis_errors as exc:
@@ -227,6 +243,9 @@ class RedisControlStore:
         self._copy_path = os.path.join(state_dir, "redis-last-known.json")
         self._loaded_here = False
         self._personas_path = os.path.join(state_dir, "redis-last-personas.json")
+        # What each worker process holds back, so /_control/health can say it for the whole server.
+        self._held_prefix = os.path.join(state_dir, "journal-held.")
+        self._held_written = (0, 0)
         self._layer = None                  # the last PersonaLayer read from Redis
         self._cache = None                  # (version, flags, rules, personas_version)
         self._reload()                      # forked workers start from this copy
@@ -243,6 +262,8 @@ class RedisControlStore:
             self._lock = threading.Lock()
             self._loaded_here = False
             self._buffer = collections.deque()
+            self.dropped = 0
+            self._held_written = (0, 0)
             self._subscribed = threading.Event()
             self._stop = threading.Event()
             self._thread = thread = threading.Thread(target=self._listen, name="mockprovider-redis-sub",
@@ -391,9 +412,9 @@ class RedisControlStore:
             self._failed(exc)
             ok = False
         ok = ok and not self.last_error
+        buffered, dropped = self._held_by_server()
         out = {"backend": "redis", "status": "ok" if ok else "degraded", "url": redact(self.url),
-               "replica": self.replica, "journal_buffered": len(self._buffer),
-               "journal_dropped": self.dropped}
+               "replica": self.replica, "journal_buffered": buffered, "journal_dropped": dropped}
         if not ok:
             out["error"] = self.last_error
         return out
@@ -495,8 +516,9 @@ class RedisControlStore:
         return taken
 
     # --- journal -----------------------------------------------------------------------------------------
-    def record(self, entry: dict) -> None:
-        """One script call: ZADD + trim (with any rows buffered while Redis was away)."""
+    def record(self, entry: dict) -> str:
+        """One script call: ZADD + trim (with any rows buffered while Redis was away). Returns
+        the row's member, for :meth:`finish`."""
         self._process()
         entry.setdefault("replica", self.replica)
         # A unique member: replica, process and a serial before the JSON row; scored by time.
@@ -508,6 +530,28 @@ class RedisControlStore:
                 self.dropped += 1
         if time.monotonic() >= self._retry_at:
             self._flush()
+        if self._buffer or self._held_written != (0, self.dropped):
+            self._publish_held()
+        return member
+
+    def finish(self, member: str, fields: dict) -> None:
+        """Add how the answer went out to the row ``member`` (its replacement keeps its score):
+        in the buffer if it is still there, else in Redis, atomically (one script). A row that
+        has left the journal meanwhile is not brought back; with Redis away the fields are lost."""
+        self._process()
+        head, _, row = member.partition("|")
+        updated = f"{head}|{json.dumps({**json.loads(row), **fields})}"
+        with self._lock:
+            for i, (buffered, score) in enumerate(self._buffer):
+                if buffered == member:
+                    self._buffer[i] = (updated, score)
+                    return
+        if time.monotonic() < self._retry_at:
+            return
+        try:
+            self._scripts["finish"](keys=[self.journal_key], args=[member, updated])
+        except self._redis_errors as exc:
+            self._failed(exc)
 
     def _flush(self) -> None:
         with self._lock:
@@ -525,6 +569,54 @@ class RedisControlStore:
             for _ in rows:
                 self._buffer.popleft()
         self._healthy()
+        if self._held_written != (0, self.dropped):
+            self._publish_held()
+
+    def _publish_held(self) -> None:
+        """This process's (buffered, dropped) in a small file of the state folder (written only
+        when it changes: never while Redis answers and nothing was lost)."""
+        held = (len(self._buffer), self.dropped)
+        if held == self._held_written:
+            return
+        path = f"{self._held_prefix}{os.getpid()}"
+        try:
+            with open(path + ".tmp", "w") as fh:
+                fh.write(f"{held[0]} {held[1]}")
+            os.replace(path + ".tmp", path)
+            self._held_written = held
+        except OSError:
+            pass
+
+    def _held_by_server(self) -> tuple[int, int]:
+        """(buffered, dropped) summed over every live process of this server (its state folder)."""
+        self._publish_held()
+        buffered = dropped = 0
+        folder, prefix = os.path.split(self._held_prefix)
+        try:
+            names = [n for n in os.listdir(folder) if n.startswith(prefix) and n[len(prefix):].isdigit()]
+        except OSError:
+            return len(self._buffer), self.dropped
+        for name in names:
+            pid = int(name[len(prefix):])
+            path = os.path.join(folder, name)
+            if pid != os.getpid():
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:          # a worker that is gone took its rows with it
+                    try:
+                        os.unlink(path)
+                    except OSError:
+                        pass
+                    continue
+                except PermissionError:
+                    pass
+            try:
+                with open(path) as fh:
+                    one, two = fh.read().split()
+                buffered, dropped = buffered + int(one), dropped + int(two)
+            except (OSError, ValueError):
+                continue
+        return buffered, dropped
 
     def journal(self, limit: int | None = None) -> list[dict]:
         """Newest first across every replica, at most ``journal_size`` rows."""
@@ -553,10 +645,12 @@ class RedisControlStore:
         pipe = self.client.pipeline(transaction=True)
         pipe.get(self.keys[9]).get(self.keys[10]).hgetall(self.keys[8])
         version, generation, entries = pipe.execute()
+        # The texts stay UTF-8 bytes: the persona keeps those very bytes (one copy with this one).
         layer = PersonaLayer(int(version or 0), int(generation or 0),
-                             {nhs.decode(): (text.decode() or None) for nhs, text in entries.items()})
+                             {nhs.decode(): (text or None) for nhs, text in entries.items()})
         self._layer = layer
-        _write_json(self._personas_path, layer._asdict())
+        _write_json(self._personas_path, {**layer._asdict(), "entries": {
+            nhs: text.decode() if isinstance(text, bytes) else text for nhs, text in layer.entries.items()}})
         return layer
 
     def persona_layer(self) -> PersonaLayer:

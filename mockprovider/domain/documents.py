@@ -23,14 +23,14 @@ import hashlib
 import os
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
 from . import ids
-from .persona_format import (CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, PERSONA_CHECKS, SDS_RE,
-                             SECTION_VALIDATORS, PersonaError)
+from .persona_format import CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, SDS_RE, SECTION_VALIDATORS
 
 CHUNK = 3 * 2 ** 18          # 786,432 bytes: base64 of a chunk is exactly 1 MiB
 POOL = 4                     # distinct blocks per seed
@@ -192,21 +192,37 @@ def generated_sha256(size: int, seed) -> str:
     return sha256_of(generated_chunks(str(seed), size))
 
 
+# A run-time persona's generated document without a sha256 gets one computed (PUT /_control/personas),
+# up to this size (larger ones declare it: computing it means generating every byte).
+COMPUTE_SHA256_UP_TO = 1 << 30
+
+
+def fill_generated_sha256(data) -> None:
+    """Give every generated document of a persona body that declares no ``sha256`` the one its
+    ``generate: {size, seed}`` makes (an HTTP client cannot be asked to run the generator)."""
+    documents = data.get("documents") if isinstance(data, dict) else None
+    for doc in documents if isinstance(documents, list) else ():
+        gen = doc.get("generate") if isinstance(doc, dict) else None
+        if not isinstance(gen, dict) or "sha256" in doc:
+            continue
+        size, seed = gen.get("size"), gen.get("seed")
+        if isinstance(size, int) and not isinstance(size, bool) and 0 < size <= COMPUTE_SHA256_UP_TO \
+                and isinstance(seed, (str, int)) and not isinstance(seed, bool) and seed != "":
+            doc["sha256"] = generated_sha256(size, seed)
+
+
 # --- the persona section -------------------------------------------------------------------------------
 def validate_section(c, value, path, persona_dir) -> None:
     """Check a persona's ``documents`` list (registered in personas.SECTION_VALIDATORS).
 
-    Cheap: a shipped file is only stat()ed (it must exist, and match a declared ``size``);
-    a generated document's ``sha256`` is declared, not recomputed (``verify`` does that).
+    Cheap: a generated document's ``sha256`` is declared, not recomputed (``verify`` does that).
+    A shipped file's existence and size, keys used twice and links to the record are rules of the
+    persona contract (mockprovider.domain.persona_contract).
     """
-    seen = set()
     for n, doc in enumerate(c.array(value, path)):
         p = f"{path}[{n}]"
         c.obj(doc, p, REQUIRED, OPTIONAL)
-        key = c.string(doc["key"], f"{p}.key", KEY_RE)
-        if key in seen:
-            c.fail(f"{p}.key", f"{key!r} is used by another document of this persona")
-        seen.add(key)
+        c.string(doc["key"], f"{p}.key", KEY_RE)
         c.string(doc["description"], f"{p}.description")
         if "title" in doc:
             c.string(doc["title"], f"{p}.title")
@@ -244,17 +260,8 @@ def _check_file(c, doc, p, persona_dir):
     rel = c.string(doc["file"], f"{p}.file")
     if rel.startswith("/") or ".." in Path(rel).parts:
         c.fail(f"{p}.file", "must be a path inside the personas folder, e.g. files/letter.pdf")
-    full = Path(persona_dir) / rel
-    try:
-        actual = os.stat(full).st_size
-    except OSError:
-        c.fail(f"{p}.file", f"{rel!r} does not exist in {persona_dir}")
-    if actual == 0:
-        c.fail(f"{p}.file", f"{rel!r} is empty")
     if "size" in doc:
-        declared = c.integer(doc["size"], f"{p}.size", minimum=1)
-        if declared != actual:
-            c.fail(f"{p}.size", f"declares {declared} bytes but {rel!r} has {actual}")
+        c.integer(doc["size"], f"{p}.size", minimum=1)
 
 
 def _check_generated(c, doc, p):
@@ -297,49 +304,15 @@ def verify(document: Document) -> str | None:
 
 
 # --- the index -------------------------------------------------------------------------------------------
-def link_mistake(data: dict):
-    """The first wrong link from a document to the rest of the persona, as (JSON path, reason), or None:
-    a practitioner author is the persona's usual GP (the only Practitioner a persona has); consultation
-    and problem keys exist in its record."""
-    record = data.get("record") or {}
-    keys = {area: {item.get("key") for item in record.get(area, []) if isinstance(item, dict)}
-            for area in ("consultations", "problems")}
-    gp = (data.get("usual_gp") or {}).get("sds_user_id")
-    for n, entry in enumerate(data.get("documents", [])):
-        p = f"$.documents[{n}]"
-        practitioner = entry["author"].get("practitioner")
-        if practitioner is not None and practitioner != gp:
-            return f"{p}.author.practitioner", f"{practitioner!r} is not this persona's usual_gp.sds_user_id"
-        for link, area in (("consultation", "consultations"), ("problem", "problems")):
-            if link in entry and entry[link] not in keys[area]:
-                return f"{p}.{link}", f"{entry[link]!r} is not a key in record.{area}"
-    return None
-
-
-def check_links(persona) -> None:
-    """:func:`link_mistake` of a loaded persona; raises PersonaError (file, JSON path, reason)."""
-    data = persona.stored() if hasattr(persona, "stored") else persona.data   # (a seed's record is not made here)
-    found = link_mistake(data)
-    if found:
-        raise PersonaError(persona.file, *found)
-
-
-def check_links_on_validate(c, data: dict) -> None:
-    """The same check when a persona body is validated (a run-time persona PUT through the control API
-    is refused with 400 naming the path, instead of failing later while the document index is built)."""
-    if isinstance(data.get("documents"), list) and data["documents"]:
-        found = link_mistake(data)
-        if found:
-            c.fail(*found)
-
-
 class DocumentIndex:
     """Every document of every persona, by Binary id and by persona (built at load; no file reads)."""
 
     def __init__(self, store):
         self.by_id: dict[str, tuple] = {}
         self.by_nhs: dict[str, list[Document]] = {}
-        self._store = store
+        # Weak: the store holds its index (store.documents), and a cycle would keep a replaced
+        # cast, and a large run-time persona's bytes, alive until the cyclic collector ran.
+        self._store = weakref.ref(store)
         self._by_patient_id: dict | None = None
         for persona in store:
             self._add(persona, store.directory)
@@ -348,7 +321,6 @@ class DocumentIndex:
         if not persona.documents:      # kept at load: no need to parse a dropped persona again
             self.by_nhs[persona.nhs_number] = []
             return
-        check_links(persona)
         docs = [resolve(persona, entry, directory) for entry in persona.documents]
         self.by_nhs[persona.nhs_number] = docs
         for doc in docs:
@@ -359,7 +331,8 @@ class DocumentIndex:
         numbered in ``changed`` (put, replaced or deleted at run time): only those are indexed again,
         so a change costs the same with 20 personas as with 10,000 (none is parsed again)."""
         new = DocumentIndex.__new__(DocumentIndex)
-        new.by_id, new.by_nhs, new._store, new._by_patient_id = dict(self.by_id), dict(self.by_nhs), store, None
+        new.by_id, new.by_nhs, new._store, new._by_patient_id = dict(self.by_id), dict(self.by_nhs), \
+            weakref.ref(store), None
         for number in changed:
             for doc in new.by_nhs.pop(number, []):
                 new.by_id.pop(doc.binary_id, None)
@@ -373,7 +346,7 @@ class DocumentIndex:
         """Patient logical id -> persona, for every persona (the documents search URL's {id});
         built on first use, so start-up stays cheap with many personas."""
         if self._by_patient_id is None:
-            self._by_patient_id = {ids.patient_id(p.nhs_number): p for p in self._store}
+            self._by_patient_id = {ids.patient_id(p.nhs_number): p for p in self._store() or ()}
         return self._by_patient_id
 
     def get(self, binary_id: str):
@@ -387,7 +360,7 @@ class DocumentIndex:
 def findable(persona) -> bool:
     """Whether the documents searches may show this patient: not sensitive (PDS S-flag), not
     deceased, not inactive. A dissented patient is findable (assurance-suite.md P19)."""
-    data = persona.data
+    data = persona.head
     return not (data.get("pds") or {}).get("sensitive") and not data.get("deceased") \
         and data.get("active", True) is not False
 
@@ -415,10 +388,9 @@ def index(store) -> DocumentIndex:
 
 
 SECTION_VALIDATORS["documents"] = validate_section
-PERSONA_CHECKS.append(check_links_on_validate)
 LOAD_HOOKS.append(build_index)
 
 
-if __name__ == "__main__":   # python -m mockprovider.domain.documents SIZE SEED -> the sha256 to declare
+if __name__ == "__main__":   # python -m mockprovider.domain.documents SIZE SEED (mockprovider personas sha256)
     import sys
     print(generated_sha256(int(sys.argv[1]), sys.argv[2]))

@@ -14,10 +14,17 @@ changed) within :data:`CHECK_EVERY` writes and reopens; lines written in between
 previous file, which is read too (a second rotation needs a megabyte more first).
 
 A reader skips a last line still being written (no newline yet) and a line that is not JSON.
+
+An entry is written when its answer is ready; how the answer went out (``total_ms``,
+``bytes_sent``, ``complete``) is known only when it is over, possibly seconds later, so it is one
+more line, ``{"_finish": <id>, ...fields}``, naming the entry's ``_id`` (this process's id and a
+serial). A reader, going newest first, meets the finishing line before its entry and merges it
+in; neither ``_id`` nor a finishing line is ever shown.
 """
 from __future__ import annotations
 
 import fcntl
+import itertools
 import json
 import os
 import threading
@@ -41,6 +48,7 @@ class FileJournal:
         self.rotate_at = max(ROTATE_BYTES, 4 * size * 512)
         self._fd = None               # (pid, fd, inode) of the live file this process appends to
         self._writes = 0
+        self._serial = itertools.count(1)
         self._open_lock = threading.Lock()
         self._open()
 
@@ -70,8 +78,17 @@ class FileJournal:
                     state = self._open()
         return state
 
-    def record(self, entry: dict) -> None:
-        line = (_ENCODE(entry) + "\n").encode("utf-8")
+    def record(self, entry: dict) -> str:
+        """Append the entry; returns its id, for :meth:`finish`."""
+        token = f"{os.getpid()}:{next(self._serial)}"
+        self._write((_ENCODE({**entry, "_id": token}) + "\n").encode("utf-8"))
+        return token
+
+    def finish(self, token: str, fields: dict) -> None:
+        """Add fields to the entry ``token`` names (how its answer went out)."""
+        self._write((_ENCODE({"_finish": token, **fields}) + "\n").encode("utf-8"))
+
+    def _write(self, line: bytes) -> None:
         self._writes += 1
         state = self._fd
         if self._writes % CHECK_EVERY == 0 or state is None or state[0] != os.getpid():
@@ -110,11 +127,21 @@ class FileJournal:
                 data = data[:data.rfind(b"\n") + 1]       # a line still being written
             lines.extend(data.splitlines())
         out = []
+        finished: dict = {}
         for raw in reversed(lines):
             try:
-                out.append(json.loads(raw))
+                row = json.loads(raw)
             except ValueError:
                 continue
+            if not isinstance(row, dict):
+                continue
+            if "_finish" in row:
+                finished[row.pop("_finish")] = row
+                continue
+            later = finished.pop(row.pop("_id", None), None)
+            if later:
+                row.update(later)
+            out.append(row)
             if len(out) == limit:
                 break
         return out

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections import OrderedDict
 
-from . import nhs_number
 from .generate import large_record
 from .supplier_records import record as supplier_record
 from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERSONA_CHECKS, SECTION_VALIDATORS, TAGS,  # noqa: F401
@@ -33,12 +33,17 @@ PDS_FIELDS = ("sensitive", "dissent", "registered_practice_ods", "on_pds", "inva
 # supplier sends it, mockprovider.domain.fhir_record).
 RECORD_SECTIONS = ("record", "generated_record", "fhir_record", "supplier_record")
 GENERATED_RECORD_MAX_VISITS = 20_000
+NHS_NUMBER_RE = re.compile(r"^\d{10}\Z")
 
 
 # --- validation ---------------------------------------------------------------------------------------
 
 def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
-    """Check one persona's dict; return the Persona or raise PersonaError (file, JSON path, reason).
+    """Check one persona's dict; return the Persona or raise PersonaError (file, JSON path, reason)
+    at the first mistake: the loader's fast pass over the persona contract. Every surface that
+    reports mistakes goes through :func:`mockprovider.domain.persona_contract.check`, which
+    lists every one in the contract's words; the rules across fields run here from
+    :data:`PERSONA_CHECKS` (registered by the contract).
 
     Section validators (:data:`SECTION_VALIDATORS`) must not change the data: a loaded persona keeps
     only its file's bytes and parses them again when its data is first needed.
@@ -48,7 +53,7 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
     number = data["nhs_number"]
     if not isinstance(number, str):
         c.fail("$.nhs_number", f"must be a string of 10 digits, not {_kind(number)}")
-    if not nhs_number.is_valid(number):
+    if not NHS_NUMBER_RE.match(number):
         c.fail("$.nhs_number", f"{number!r} is not a valid NHS number (10 digits, Mod-11 check digit)")
     if "$schema" in data:
         c.string(data["$schema"], "$.$schema")
@@ -62,11 +67,9 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
     if "text" in name:
         c.string(name["text"], "$.name.text")
     c.string(data["gender"], "$.gender", choices=GENDERS)
-    born = c.date(data["birth_date"], "$.birth_date")
+    c.date(data["birth_date"], "$.birth_date")
     if data.get("deceased") is not None:
-        died = c.date(data["deceased"], "$.deceased")
-        if died < born:
-            c.fail("$.deceased", f"{data['deceased']} is before the birth date {data['birth_date']}")
+        c.date(data["deceased"], "$.deceased")
     if "active" in data:
         c.boolean(data["active"], "$.active")
     if "nhs_number_status" in data:
@@ -81,16 +84,7 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
         if "registered_practice_ods" in pds:
             c.string(pds["registered_practice_ods"], "$.pds.registered_practice_ods", ODS_RE, nullable=True)
         if "superseded_by" in pds:
-            other = c.string(pds["superseded_by"], "$.pds.superseded_by")
-            if not nhs_number.is_valid(other):
-                c.fail("$.pds.superseded_by", f"{other!r} is not a valid NHS number (10 digits, Mod-11 check digit)")
-            if other == number:
-                c.fail("$.pds.superseded_by", "a record cannot be superseded by itself")
-        states = [name for name in ("invalidated", "superseded_by") if pds.get(name)]
-        if pds.get("on_pds") is False and states:
-            c.fail(f"$.pds.{states[0]}", "a patient who is not on PDS has no PDS record to invalidate or supersede")
-        if len(states) > 1:
-            c.fail("$.pds.superseded_by", "an invalidated record is not superseded: give one of the two")
+            c.string(pds["superseded_by"], "$.pds.superseded_by")
     if "generated_record" in data:
         spec = c.obj(data["generated_record"], "$.generated_record", ("seed", "visits"))
         seed = spec["seed"]
@@ -99,11 +93,9 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
         c.integer(spec["visits"], "$.generated_record.visits", minimum=1)
         if spec["visits"] > GENERATED_RECORD_MAX_VISITS:
             c.fail("$.generated_record.visits", f"must be at most {GENERATED_RECORD_MAX_VISITS}")
-        if "record" in data:
-            c.fail("$.generated_record", "a persona has either record or generated_record, not both")
-    sections = [name for name in RECORD_SECTIONS if name in data]
-    if len(sections) > 1:
-        c.fail(f"$.{sections[1]}", f"a persona has one record section, not both {sections[0]} and {sections[1]}")
+    if "tags" in data:
+        for i, tag in enumerate(c.array(data["tags"], "$.tags")):
+            c.string(tag, f"$.tags[{i}]", choices=tuple(TAGS))
     for section, validator in SECTION_VALIDATORS.items():
         if section in data:
             try:
@@ -112,17 +104,9 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
                 raise
             except Exception as exc:   # a validator tripped over an unexpected shape: still say where
                 c.fail(f"$.{section}", f"could not be read ({type(exc).__name__}: {exc})")
-    for check in PERSONA_CHECKS:
-        check(c, data)
     tags = derive_tags(data, persona_dir, raw)
-    if "tags" in data:
-        for i, tag in enumerate(c.array(data["tags"], "$.tags")):
-            c.string(tag, f"$.tags[{i}]")
-            if tag not in TAGS:
-                c.fail(f"$.tags[{i}]", f"{tag!r} is not a known tag (known: {', '.join(TAGS)})")
-            if tag not in tags:
-                c.fail(f"$.tags[{i}]", f"{tag!r} is declared but the data does not show it "
-                                       f"({TAGS[tag]}); the data gives: {', '.join(tags) or 'no tags'}")
+    for check in PERSONA_CHECKS:        # the rules across fields (mockprovider.domain.persona_contract)
+        check(c, data, persona_dir, tags)
     return Persona(str(file), data, tags=tags)
 
 
@@ -174,10 +158,25 @@ SEEDED_RECORDS_KEPT = 32
 _SEEDED: "OrderedDict[int, Persona]" = OrderedDict()
 
 
-class Persona:
-    """One validated patient. ``data`` is the file's dict (parsed again lazily when it was dropped)."""
+# A persona whose file is larger than this never keeps its parsed dict: ``data`` parses the bytes
+# on each use (only the record builders use it; their Bundles are cached), ``head`` serves the rest.
+# A parsed dict costs about ten times its JSON, so a 50 MB imported record would otherwise hold
+# ~500 MB in every worker for as long as it is served (issue #28).
+KEEP_PARSED_BYTES = 1024 * 1024
 
-    __slots__ = ("file", "nhs_number", "tags", "documents", "_data", "_raw", "_summary", "_expanded")
+
+class Persona:
+    """One validated patient.
+
+    - ``data``: the file's dict with its record; a record made from a seed (``generated_record``,
+      ``supplier_record``) is made on first use and kept while it is among the
+      :data:`SEEDED_RECORDS_KEPT` last made;
+    - ``stored()``: the file's dict as it says, without making a seed's record (parsed again lazily
+      when it was dropped; never kept for a file over :data:`KEEP_PARSED_BYTES`);
+    - ``head``: that dict without its record section (demographics, PDS facts, documents, usual GP:
+      small, always kept), what every interaction but the record builders reads."""
+
+    __slots__ = ("file", "nhs_number", "tags", "documents", "_head", "_data", "_raw", "_summary", "_expanded")
 
     def __init__(self, file: str, data: dict, tags: list | None = None):
         self.file = file
@@ -185,23 +184,55 @@ class Persona:
         self.tags = list(tags) if tags is not None else derive_tags(data, os.path.dirname(file))
         self._data = data
         self._raw = None
+        self._head = None
         self._expanded = None
         # Kept even when data is dropped, so a document index built at load parses nothing.
         self.documents = data.get("documents") or []
         pds = data.get("pds") or {}
+        description = data.get("description")
         self._summary = (name_text(data.get("name") or {}), pds.get("registered_practice_ods"),
-                         bool(pds.get("sensitive")), bool(pds.get("dissent")), data.get("practice"),
+                         bool(pds.get("sensitive")), bool(pds.get("dissent")),
+                         description if isinstance(description, str) else None, data.get("practice"),
                          pds.get("superseded_by"))
 
+    @classmethod
+    def from_parts(cls, raw: bytes, parts: tuple) -> "Persona":
+        """A large persona rebuilt from :meth:`parts` (made where it was parsed: a forked child,
+        mockprovider.domain.offload) and its bytes, without parsing them here."""
+        persona = cls.__new__(cls)
+        persona.file, persona.nhs_number, persona.tags, persona.documents, persona._head, persona._summary = parts
+        persona._data, persona._raw, persona._expanded = None, raw, None
+        return persona
+
+    def parts(self) -> tuple:
+        """What :meth:`from_parts` needs: everything but the record and the bytes (small)."""
+        head = self._head if self._head is not None else \
+            {key: value for key, value in self.stored().items() if key not in RECORD_SECTIONS}
+        return (self.file, self.nhs_number, self.tags, self.documents, head, self._summary)
+
+    @property
+    def size(self) -> int:
+        """The persona's bytes when it keeps them (a dropped file's), else 0."""
+        return len(self._raw) if self._raw is not None else 0
+
     def forget(self, raw: bytes):
-        """Keep only the raw bytes; ``data`` parses them again on first use (saves memory at scale)."""
+        """Keep only the raw bytes; ``data`` parses them again on first use (saves memory at scale).
+        A large file keeps its head (everything but the record section) parsed, for the interactions."""
+        if len(raw) > KEEP_PARSED_BYTES and self._data is not None:
+            self._head = {key: value for key, value in self._data.items() if key not in RECORD_SECTIONS}
         self._raw, self._data = raw, None
 
     @property
+    def head(self) -> dict:
+        """The persona without its record section needed: what the interactions read (PDS facts,
+        demographics, usual GP). The whole stored dict for a small persona (parsed once and kept)."""
+        head = self._head
+        return head if head is not None else self.stored()
+
+    @property
     def data(self) -> dict:
-        """The persona's dict; a record made from a seed (generated_record, supplier_record) is made on
-        first use and kept while it is among the :data:`SEEDED_RECORDS_KEPT` last made."""
-        data = self._data if self._data is not None else self.stored()
+        """The persona's dict with its record (see the class docstring)."""
+        data = self.stored()
         if "record" in data or not ("generated_record" in data or "supplier_record" in data):
             return data
         expanded = self._expanded
@@ -228,10 +259,14 @@ class Persona:
 
     def stored(self) -> dict:
         """The persona as its file says it, without making a record from a seed (what start-up reads:
-        the document index must not make 10,000 records)."""
+        the document index must not make 10,000 records). A file over :data:`KEEP_PARSED_BYTES` is
+        parsed for this use only, never kept (a parsed dict costs about ten times its JSON)."""
         data = self._data
         if data is not None:
             return data
+        raw = self._raw
+        if raw is not None and len(raw) > KEEP_PARSED_BYTES:
+            return json.loads(raw)
         with _DATA_LOCK:
             if self._data is None:
                 self._data, self._raw = json.loads(self._raw), None
@@ -241,6 +276,9 @@ class Persona:
     def demographics(self) -> dict:
         """The file's data without making a generated record (``data`` makes it on first use): what
         PDS reads (name, gender, dates, address, telecom, pds), cheap for any persona."""
+        head = self._head
+        if head is not None:
+            return head
         with _DATA_LOCK:
             data, raw = self._data, self._raw
         return data if data is not None else json.loads(raw)
@@ -262,19 +300,23 @@ class Persona:
         return self._summary[3]
 
     @property
+    def description(self) -> str | None:
+        return self._summary[4]
+
+    @property
     def practice(self):
         """The home practice's ODS code as the file gives it (None: the registry's default practice;
         mockprovider.domain.practices.Registry.home_of)."""
-        return self._summary[4]
+        return self._summary[5]
 
     @property
     def superseded_by(self):
         """The NHS number of the record PDS retained instead of this one (``pds.superseded_by``)."""
-        return self._summary[5]
+        return self._summary[6]
 
     @property
     def pds(self) -> dict:
-        return self.data.get("pds", {})
+        return self.head.get("pds", {})
 
     def summary(self) -> dict:
         """What ``personas list --json`` prints for this persona."""

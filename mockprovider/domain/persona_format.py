@@ -63,6 +63,9 @@ class PersonaError(ValueError):
         self.file, self.path, self.reason = str(file), path, reason
         super().__init__(f"{file}: {path}: {reason}")
 
+    def __reduce__(self):           # pickles (a forked child sends it back: mockprovider.domain.offload)
+        return type(self), (self.file, self.path, self.reason)
+
 
 _ALLOWED: dict = {}
 

@@ -19,11 +19,13 @@ cast it had); ``POST /_control/reset`` puts back the cast loaded at start-up.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import threading
 
+from . import offload
 from .personas import LOAD_HOOKS, Persona, PersonaError, PersonaStore, validate
 
 log = logging.getLogger("mockprovider")
@@ -36,11 +38,30 @@ def runtime_label(nhs_number: str) -> str:
     return f"/_control/personas/{nhs_number}"
 
 
-def persona_from_text(nhs_number: str, text: str, directory: str) -> Persona:
-    """A layer entry -> Persona (raises PersonaError; the control API checked it before storing)."""
-    raw = text.encode("utf-8")
-    data = json.loads(raw)
-    return validate(data, runtime_label(nhs_number), directory, raw)
+def persona_from_text(nhs_number: str, text, directory: str) -> Persona:
+    """A layer entry (JSON text, as str or UTF-8 bytes) -> Persona (raises PersonaError; the control
+    API checked it before storing). Like a folder persona it keeps its bytes, not its parsed dict:
+    the very bytes the store gave when it gave bytes (the Redis store keeps its last layer for
+    outages: one copy, not two). A large one is parsed and checked in a forked child
+    (mockprovider.domain.offload) and never parsed here."""
+    raw = text if isinstance(text, bytes) else text.encode("utf-8")
+    del text
+    if len(raw) >= offload.OFFLOAD_FROM_BYTES:
+        return Persona.from_parts(raw, offload.in_child(len(raw), _checked_parts, nhs_number, raw, directory))
+    persona = validate(json.loads(raw), runtime_label(nhs_number), directory, raw)
+    persona.forget(raw)
+    return persona
+
+
+def _checked_parts(nhs_number: str, raw: bytes, directory: str) -> tuple:
+    persona = validate(json.loads(raw), runtime_label(nhs_number), directory, raw)
+    persona.forget(raw)
+    return persona.parts()
+
+
+def _digest(text) -> bytes:
+    """What tells a layer entry's text from another's, without keeping the text."""
+    return hashlib.blake2b(text if isinstance(text, bytes) else text.encode("utf-8"), digest_size=16).digest()
 
 
 class LayeredCast:
@@ -56,9 +77,8 @@ class LayeredCast:
         self.folder_generation = 0
         self.store = startup                 # folder + layer: what requests see
         self.runtime_numbers: frozenset = frozenset()
-        self._parsed: dict = {}              # nhs -> (text, Persona): parse a layer entry once
+        self._parsed: dict = {}              # nhs -> (digest of its text, Persona): parse a layer entry once
         self._lock = threading.Lock()
-        self._descriptions: dict = {}        # id(persona) -> (persona, description), read once
 
     def source(self, nhs_number: str) -> str:
         return RUN_TIME if nhs_number in self.runtime_numbers else self.folder_source
@@ -94,8 +114,9 @@ class LayeredCast:
             if text is None:
                 personas.pop(number, None)
                 continue
+            digest = _digest(text)
             kept = self._parsed.get(number)
-            if kept is not None and kept[0] == text:
+            if kept is not None and kept[0] == digest:
                 persona = kept[1]
             else:
                 try:
@@ -103,7 +124,7 @@ class LayeredCast:
                 except (PersonaError, ValueError) as exc:
                     log.error("run-time persona %s cannot be served: %s", number, exc)
                     continue
-            parsed[number] = (text, persona)
+            parsed[number] = (digest, persona)
             personas[number] = persona
         store = PersonaStore(personas, self.directory)
         changed = [n for n in previous.by_nhs_number.keys() | personas.keys()
@@ -136,27 +157,8 @@ class LayeredCast:
                 "nhs_number": number,
                 "name": persona.name,
                 "tags": list(persona.tags),
-                "description": self._description(persona),
+                "description": persona.description,
                 "source": RUN_TIME if run_time else self.folder_source,
                 "file": None if run_time else os.path.basename(persona.file),
             })
         return out
-
-    def _description(self, persona: Persona) -> str | None:
-        key = id(persona)
-        kept = self._descriptions.get(key)
-        if kept is None or kept[0] is not persona:
-            kept = self._descriptions[key] = (persona, description(persona))
-        return kept[1]
-
-
-def description(persona: Persona, data: dict | None = None) -> str | None:
-    """The persona's ``description``, read without keeping a large dropped persona parsed."""
-    if data is None:
-        data = persona._data
-    if data is None and persona._raw is not None:
-        data = json.loads(persona._raw)
-    if data is None:
-        data = persona.data
-    value = data.get("description")
-    return value if isinstance(value, str) else None

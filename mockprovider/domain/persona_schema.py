@@ -1,10 +1,11 @@
-"""The persona JSON Schema (``personas/schema.json``) and every mistake of a file at once.
+"""The persona JSON Schema (``personas/schema.json``): the structure part of the persona contract.
 
-``mockprovider personas validate`` checks each file against the schema with the ``jsonschema``
-library and reports every mistake, each with its JSON path (``$.record.medications[0].drug``), then
-the rules a schema cannot express (links between items, document files, check digits) through the
-persona loader's own checks. Start-up keeps using only the loader's fast checks (first mistake),
-so ``jsonschema`` is never imported on the serving path.
+:func:`schema_errors` checks a persona against the schema with the ``jsonschema`` library and
+gives every mistake, each with its JSON path (``$.record.medications[0].drug``), in the
+contract's words (the loader's: "'x' must be one of a, b", "is required", "is not a known field
+(known: …)", "has the wrong format (…)"). :mod:`.persona_contract` adds the rules a schema
+cannot express. A valid persona never gets here (the loader's fast pass accepts it), so
+``jsonschema`` is imported only when there is a mistake to list.
 
 The schema ships beside the built-in personas (``personas/schema.json``; in a wheel
 ``mockprovider/builtin_personas/schema.json``) and a persona file may name it in ``"$schema"`` so
@@ -60,16 +61,44 @@ def _leaves(error):
     return [error]
 
 
+_KINDS = {"object": "a JSON object", "array": "a JSON array", "string": "a non-empty string",
+          "boolean": "true or false", "integer": "a whole number", "number": "a number", "null": "null"}
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+
+
 def _message(error) -> tuple[str, str]:
     path = json_path(error.absolute_path)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else ""
         return json_path([*error.absolute_path, missing]), "is required"
-    if error.validator in ("additionalProperties", "unevaluatedProperties"):
-        names = ", ".join(re.findall(r"'([^']*)'", error.message.split("(", 1)[-1])) or error.message
-        return path, f"has fields that are not part of the format: {names}"
-    if error.validator == "pattern" and error.schema.get("description"):
-        return path, f"{error.instance!r} has the wrong format ({error.schema['description']})"
+    if error.validator == "enum":
+        return path, f"{error.instance!r} must be one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "const":
+        return path, f"{error.instance!r} must be {error.validator_value!r}"
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        if wanted == ["boolean"]:
+            return path, f"must be true or false, not {_kind(error.instance)}"
+        return path, f"must be {' or '.join(_KINDS.get(w, w) for w in wanted)}, not {_kind(error.instance)}"
+    if error.validator == "minLength" and error.validator_value == 1:
+        return path, "must not be empty"
+    if error.validator == "minimum":
+        return path, f"must be a whole number >= {error.validator_value}"
+    if error.validator == "maximum":
+        return path, f"must be at most {error.validator_value}"
+    if error.validator == "minItems":
+        return path, f"must have at least {error.validator_value} item{'s' if error.validator_value != 1 else ''}"
+    if error.validator == "maxItems":
+        return path, f"must have at most {error.validator_value} item{'s' if error.validator_value != 1 else ''}"
+    if error.validator == "pattern":
+        hint = f" ({error.schema['description'].rstrip('.')})" if error.schema.get("description") else ""
+        return path, f"{error.instance!r} has the wrong format{hint}"
     if error.validator == "oneOf" and error.validator_value and all("required" in s for s in error.validator_value):
         names = " or ".join(s["required"][0] for s in error.validator_value)
         return path, f"needs exactly one of {names}"
@@ -89,17 +118,50 @@ def schema_errors(data, file) -> list[PersonaError]:
     unknown_fields = []
     for error in _validator().iter_errors(data):
         for leaf in _leaves(error):
+            if leaf.validator in ("additionalProperties", "unevaluatedProperties"):
+                item = json_path(leaf.absolute_path)
+                for path, reason in _unknown_fields(leaf):
+                    if leaf.validator == "unevaluatedProperties":
+                        unknown_fields.append((item, path, reason))
+                    else:
+                        found.setdefault((path, reason), PersonaError(file, path, reason))
+                continue
             path, reason = _message(leaf)
-            if leaf.validator == "unevaluatedProperties":
-                unknown_fields.append((path, reason))
-            else:
-                found.setdefault((path, reason), PersonaError(file, path, reason))
+            found.setdefault((path, reason), PersonaError(file, path, reason))
     # An item whose fields failed is not "evaluated": report its unknown fields only when nothing
     # else is wrong at or below it (else the real mistake would be named twice, once wrongly).
-    for path, reason in unknown_fields:
-        if not any(p == path or p.startswith(path + ".") or p.startswith(path + "[") for p, _ in found):
+    for item, path, reason in unknown_fields:
+        if not any(p == item or p.startswith(item + ".") or p.startswith(item + "[") for p, _ in found):
             found.setdefault((path, reason), PersonaError(file, path, reason))
     return sorted(found.values(), key=lambda e: _sort_key(e.path))
+
+
+def _unknown_fields(error):
+    """One mistake per field the format does not know: its own path, and the fields it knows."""
+    names = re.findall(r"'([^']*)'", error.message.split("(", 1)[-1]) or ["?"]
+    known = set((error.schema.get("properties") or {}) if isinstance(error.schema, dict) else ())
+    if error.validator == "unevaluatedProperties":   # the item's fields come from its allOf / $ref parts
+        known |= set(error.instance) - set(names) if isinstance(error.instance, dict) else set()
+        known |= _evaluated_names(error.schema)
+    hint = f" (known: {', '.join(sorted(known))})" if known else ""
+    return [(json_path([*error.absolute_path, name]), f"is not a known field{hint}") for name in names]
+
+
+def _evaluated_names(schema, depth=0) -> set:
+    """The property names a schema (with its allOf / $ref parts) knows."""
+    if not isinstance(schema, dict) or depth > 6:
+        return set()
+    names = set(schema.get("properties") or {})
+    for part in schema.get("allOf") or []:
+        names |= _evaluated_names(part, depth + 1)
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        names |= _evaluated_names(_defs().get(ref[len("#/$defs/"):]), depth + 1)
+    return names
+
+
+def _defs() -> dict:
+    return _validator().schema.get("$defs") or {}
 
 
 def _sort_key(path: str):

@@ -98,22 +98,13 @@ class PersonaStore:
 
 
 def file_mistakes(path, directory, first: PersonaError) -> list[PersonaError]:
-    """Every mistake of a file the loader rejected (it stops at ``first``): the JSON Schema's
-    (``personas/schema.json``, each with its JSON path), then those of the rules a schema cannot
-    express (check digits, links between items, document files: the loader's checks run again past
-    each mistake, mockprovider.domain.persona_check) at paths the schema did not already name."""
-    from .persona_check import every_mistake
-    from .persona_schema import schema_errors
+    """Every mistake of a file the loader rejected (it stops at ``first``), as the persona
+    contract lists them (mockprovider.domain.persona_contract: the same list, in the same words,
+    as every other surface)."""
+    from .persona_contract import mistakes
     try:
         with open(path, "rb") as fh:
             data = parse(fh.read(), path)
     except (OSError, PersonaError):
         return [first]
-    found = schema_errors(data, path)
-    named = [e.path for e in found]
-    for error in every_mistake(data, path, directory) or [first]:
-        if not any(error.path == p or error.path.startswith(p + ".") or error.path.startswith(p + "[")
-                   or p.startswith(error.path + ".") or p.startswith(error.path + "[") for p in named):
-            found.append(error)
-            named.append(error.path)
-    return found
+    return mistakes(data, path, directory, first)

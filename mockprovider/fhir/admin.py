@@ -132,7 +132,7 @@ def patient(persona, ods_code: str, status_system: str = "example", general_prac
     general_practitioner: "seed" lists the usual GP and the practice; "profile" only the first of them
     (CareConnect-GPC-Patient-1 has generalPractitioner 0..1) -- the ``patient_general_practitioner`` flag.
     """
-    data = persona.data
+    data = persona.head if hasattr(persona, "head") else persona.data
     nhs = data["nhs_number"]
     status = data.get("nhs_number_status", spec.NHS_NUMBER_VERIFIED)
     org_ref = {"reference": f"Organization/{ids.organization_id(ods_code)}"}
@@ -186,9 +186,10 @@ def admin_resources(persona, ods_code: str, status_system: str = "example",
     """Patient, practice Organization, Location (when registration names it), usual GP and role, and the
     record's other clinicians (``record.clinicians``) with their roles."""
     out = [patient(persona, ods_code, status_system, general_practitioner), practice_organization(ods_code)]
-    if persona.data.get("registration"):
+    head = persona.head if hasattr(persona, "head") else persona.data
+    if head.get("registration"):
         out.append(practice_location(ods_code))
-    gp = persona.data.get("usual_gp")
+    gp = head.get("usual_gp")
     if gp:
         out += [practitioner(gp), practitioner_role(gp, ods_code)]
     for clinician in (persona.data.get("record") or {}).get("clinicians", []):

@@ -23,9 +23,12 @@ from __future__ import annotations
 import json
 
 from .. import spec
+from ..domain.bundle_import import CONFIDENTIALITY_SYSTEM, is_confidential
+from ..record import lists, problems as problems_area
 from . import documents as documents_fhir
 from .render import TRACE_PLACEHOLDER
 
+RESTRICTED = {"system": CONFIDENTIALITY_SYSTEM, "code": "R", "display": "restricted"}
 ADMIN_TYPES = frozenset(("Patient", "Organization", "Practitioner", "PractitionerRole", "Location",
                          "HealthcareService", "Device"))
 
@@ -75,14 +78,23 @@ def _references(resource: dict) -> tuple[set, set]:
     return structural, removable
 
 
+def _points_at(extension, withheld: set) -> bool:
+    """Whether an extension's value, or a part of a complex extension (e.g. RelatedProblemHeader's
+    ``target``), references a left-out resource: the whole extension goes (a complex one without
+    its target would be broken)."""
+    if not isinstance(extension, dict):
+        return False
+    if isinstance(extension.get("valueReference"), dict) and extension["valueReference"].get("reference") in withheld:
+        return True
+    return any(_points_at(part, withheld) for part in extension.get("extension") or [])
+
+
 def _drop_extensions(node, withheld: set):
     if isinstance(node, dict):
         out = {}
         for key, value in node.items():
             if key in ("extension", "modifierExtension") and isinstance(value, list):
-                kept = [_drop_extensions(item, withheld) for item in value
-                        if not (isinstance(item, dict) and isinstance(item.get("valueReference"), dict)
-                                and item["valueReference"].get("reference") in withheld)]
+                kept = [_drop_extensions(item, withheld) for item in value if not _points_at(item, withheld)]
                 if kept:
                     out[key] = kept
             else:
@@ -102,18 +114,33 @@ def _is_structure_list(resource: dict) -> bool:
 
 
 def _warned_list(resource: dict, withheld: set) -> dict:
+    """A List that lost entries: the ``confidential-items`` warning (before any other warning code,
+    the code system's order) and its note; emptied, also ``emptyReason`` and "Information not
+    available". The texts go into one note, warning texts first then the empty text (the List
+    page: note 0..1, as the mock's own builder writes it, mockprovider.record.lists); a List that
+    came with several notes keeps them and gets the added texts as one more."""
     r = dict(resource)
     entries = [e for e in r.get("entry") or []
                if not (isinstance(e, dict) and isinstance(e.get("item"), dict)
                        and e["item"].get("reference") in withheld)]
     ext = list(r.get("extension") or [])
+    warning = {"url": spec.LIST_WARNING_EXTENSION, "valueCode": "confidential-items"}
     if not any(isinstance(e, dict) and e.get("url") == spec.LIST_WARNING_EXTENSION
                and e.get("valueCode") == "confidential-items" for e in ext):
-        ext.append({"url": spec.LIST_WARNING_EXTENSION, "valueCode": "confidential-items"})
+        at = next((i for i, e in enumerate(ext) if isinstance(e, dict) and e.get("url") == spec.LIST_WARNING_EXTENSION),
+                  len(ext))
+        ext.insert(at, warning)
     notes = list(r.get("note") or [])
-    texts = {n.get("text") for n in notes if isinstance(n, dict)}
-    if spec.LIST_WARNINGS["confidential-items"] not in texts:
-        notes.append({"text": spec.LIST_WARNINGS["confidential-items"]})
+    texts = [n.get("text") for n in notes if isinstance(n, dict) and isinstance(n.get("text"), str)]
+    joined = " ".join(texts)
+    first = [] if spec.LIST_WARNINGS["confidential-items"] in joined else [spec.LIST_WARNINGS["confidential-items"]]
+    last = [spec.LIST_EMPTY_NOTE] if not entries and spec.LIST_EMPTY_NOTE not in joined else []
+    if len(notes) <= 1 and (first or last):
+        note = dict(notes[0]) if notes and isinstance(notes[0], dict) else {}
+        note["text"] = " ".join(first + texts[:1] + last)
+        notes = [note]
+    elif first or last:
+        notes.append({"text": " ".join(first + last)})
     # Rebuild in the resource's own key order, adding what was missing where the profile puts it.
     out: dict = {}
     for key, value in r.items():
@@ -128,13 +155,44 @@ def _warned_list(resource: dict, withheld: set) -> dict:
         out = {**{k: out[k] for k in ("resourceType", "id", "meta") if k in out}, "extension": ext,
                **{k: v for k, v in out.items() if k not in ("resourceType", "id", "meta")}}
     if not entries:
-        if spec.LIST_EMPTY_NOTE not in texts:
-            notes.append({"text": spec.LIST_EMPTY_NOTE})
         out["note"] = notes
         out.setdefault("emptyReason", {"coding": [dict(spec.LIST_EMPTY_REASON)]})
     else:
         out["note"] = notes
         out["entry"] = entries
+    return out
+
+
+def mark_confidential(full: dict, without: dict) -> dict:
+    """``full`` (a migrate Bundle with sensitive items) with the confidentiality marker the import
+    recognises (:func:`mockprovider.domain.bundle_import.is_confidential`: ``meta.security`` code
+    ``R`` of the HL7 Confidentiality system) on every resource that ``without`` (the same record
+    without sensitive items) leaves out, Lists and the Patient aside: imported again, the record
+    leaves out the same resources (GET /_control/personas/{nhs}/record, the documented round trip).
+    ``full`` is not changed."""
+    kept = {(e["resource"]["resourceType"], e["resource"].get("id")) for e in without.get("entry", [])}
+    entries = []
+    for entry in full.get("entry", []):
+        r = entry["resource"]
+        if r["resourceType"] in ("List", "Patient") or not isinstance(r.get("id"), str) \
+                or (r["resourceType"], r["id"]) in kept or is_confidential(r):
+            entries.append(entry)
+            continue
+        meta = dict(r.get("meta") or {})
+        meta["security"] = list(meta.get("security") or []) + [dict(RESTRICTED)]
+        entries.append({**entry, "resource": {**_with_meta(r, meta)}})
+    return {**full, "entry": entries}
+
+
+def _with_meta(resource: dict, meta: dict) -> dict:
+    """The resource with ``meta`` in its place (after ``id``), the rest in its own order."""
+    out = {}
+    for key, value in resource.items():
+        out[key] = meta if key == "meta" else value
+        if key == "id" and "meta" not in resource:
+            out["meta"] = meta
+    if "meta" not in out:
+        out["meta"] = meta
     return out
 
 
@@ -177,6 +235,7 @@ def withhold(entries: list, confidential) -> list:
                 withheld.add(ref)
                 changed = True
     out = []
+    linked_problem_gone = _linked_problem_withheld(entries, withheld)
     for e, (structural, removable) in zip(entries, refs):
         r = e["resource"]
         rid = r.get("id")
@@ -198,7 +257,70 @@ def withhold(entries: list, confidential) -> list:
             r = _drop_extensions(r, withheld)
             e = {**e, "resource": r}
         out.append(e)
+    if linked_problem_gone:
+        _add_linked_problems_list(out)
     return out
+
+
+def _related_problems(resource: dict) -> list:
+    """The targets of a problem's RelatedProblemHeader extensions."""
+    out = []
+    for ext in resource.get("extension") or []:
+        if isinstance(ext, dict) and ext.get("url") == problems_area.EXT_RELATED_PROBLEM:
+            for part in ext.get("extension") or []:
+                if isinstance(part, dict) and part.get("url") == "target" \
+                        and isinstance(part.get("valueReference"), dict):
+                    out.append(part["valueReference"].get("reference"))
+    return out
+
+
+def _linked_problem_withheld(entries: list, withheld: set) -> bool:
+    """Whether a problem linked to a problem that is sent (RelatedProblemHeader, either side) is left out."""
+    for e in entries:
+        r = e["resource"]
+        if r["resourceType"] != "Condition" or not isinstance(r.get("id"), str):
+            continue
+        gone = f"Condition/{r['id']}" in withheld
+        for target in _related_problems(r):
+            if gone != (target in withheld):
+                return True
+    return False
+
+
+def _add_linked_problems_list(out: list) -> None:
+    """The secondary "linked problems" List, empty with the confidential-items warning, when a
+    linked problem was left out and the Bundle has none: the List the left-out problem would have
+    appeared in (the mock's builder sends it the same way, mockprovider.fhir.structured)."""
+    title = lists.PROBLEM_SECONDARY["problems"]
+    lists_at = [(n, e["resource"]) for n, e in enumerate(out) if e["resource"]["resourceType"] == "List"]
+    if any(r.get("title") == title for _, r in lists_at):
+        return
+    model = next((r for _, r in lists_at if r.get("title") == "Problems"), None) or \
+        next((r for _, r in lists_at), None)
+    if model is None:
+        return
+    setting = [x for x in model.get("extension") or []
+               if isinstance(x, dict) and x.get("url") == spec.CLINICAL_SETTING_EXTENSION]
+    made = {"resourceType": "List"}
+    if "meta" in model:
+        made["meta"] = model["meta"]
+    made["extension"] = setting + [{"url": spec.LIST_WARNING_EXTENSION, "valueCode": "confidential-items"}]
+    made.update({"status": "current", "mode": "snapshot", "title": title,
+                 "code": {"coding": [lists.secondary_coding(title)]}})
+    for key in ("subject", "date"):
+        if key in model:
+            made[key] = model[key]
+    made["emptyReason"] = {"coding": [dict(spec.LIST_EMPTY_REASON)]}
+    made["note"] = [{"text": f"{spec.LIST_WARNINGS['confidential-items']} {spec.LIST_EMPTY_NOTE}"}]
+    # In the secondary Lists' order: before the first that comes after it, else after the last before it.
+    titles = list(lists.PROBLEM_SECONDARY.values())
+    later = set(titles[titles.index(title) + 1:])
+    earlier = set(titles[:titles.index(title)])
+    at = next((n for n, r in lists_at if r.get("title") in later), None)
+    if at is None:
+        before = [n for n, r in lists_at if r.get("title") in earlier]
+        at = before[-1] + 1 if before else lists_at[-1][0] + 1
+    out.insert(at, {"resource": made})
 
 
 def bundle(persona, sensitive: bool, documents_base: str, documents=(), ods_code: str = "B82617") -> dict:

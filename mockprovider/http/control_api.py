@@ -17,16 +17,17 @@ import logging
 import re
 
 from flask import Blueprint, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from ..domain.control_redis import StoreUnavailable
-from ..domain import nhs_number as nhs_numbers
+from ..domain.documents import fill_generated_sha256
+from ..domain import nhs_number as nhs_numbers, offload, persona_contract
 from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
-from ..domain.persona_check import every_mistake
 from ..domain.personas import PersonaError, PersonaStore, parse
 from ..domain.practices import persona_mistakes as practice_mistakes
+from ..fhir.stu3_shape import not_stu3, refusal
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
 
@@ -75,6 +76,41 @@ def _json_bodies_only():
 def _has_body() -> bool:
     length = request.content_length
     return bool(length) or (length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower())
+
+
+@bp.before_request
+def _limit_body():
+    """Every control body is bounded: a persona PUT by ``max_persona_body_bytes``, the rest by
+    ``max_control_body_bytes``; over it (by Content-Length, or once a chunked body has given that
+    many bytes) the answer is 413 naming the setting, and nothing is read further."""
+    settings = _runtime().settings
+    persona = request.endpoint == "control.put_persona"
+    limit = settings.max_persona_body_bytes if persona else settings.max_control_body_bytes
+    if request.content_length is not None:
+        return _too_large(persona, limit) if request.content_length > limit else None
+    if _has_body():     # chunked: read it now, at most limit bytes (werkzeug's stream raises past them)
+        request.max_content_length = limit
+        data = request.stream.read(limit)
+        try:
+            if request.stream.read(1):
+                return _too_large(persona, limit)
+        except RequestEntityTooLarge:
+            return _too_large(persona, limit)
+        request._cached_data = data               # what get_data() / get_json() give from now on
+    return None
+
+
+def _too_large(persona: bool, limit: int):
+    name = "MOCKPROVIDER_MAX_PERSONA_BODY_BYTES" if persona else "MOCKPROVIDER_MAX_CONTROL_BODY_BYTES"
+    what = "a persona body" if persona else "a control body"
+    return json_error(413, f"{what} is at most {limit} bytes ({name})", field="body")
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def _body_too_large(error):
+    persona = request.endpoint == "control.put_persona"
+    settings = _runtime().settings
+    return _too_large(persona, settings.max_persona_body_bytes if persona else settings.max_control_body_bytes)
 
 
 @bp.before_request
@@ -188,7 +224,6 @@ def reset():
 
 
 # --- personas: the run-time layer over the personas folder (mockprovider.domain.persona_layer) ----------------
-PERSONA_BODY_LIMIT = 64 * 1024 * 1024      # a persona with a large record is several MB of JSON
 
 
 def _persona_row(nhs: str) -> dict | None:
@@ -202,12 +237,12 @@ def list_personas():
     return jsonify(_runtime().cast.rows())
 
 
-def _bad_persona(errors: list, nhs: str):
+def _bad_persona(errors: list, nhs: str, headline: str | None = None):
     rows = [{"path": e.path, "reason": e.reason} for e in errors]
     first = rows[0]
     more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
-    return json_error(400, f"persona {nhs} not stored: {first['path']}: {first['reason']}{more}",
-                      field=first["path"], errors=rows)
+    why = headline or f"{first['path']}: {first['reason']}{more}"
+    return json_error(400, f"persona {nhs} not stored: {why}", field=first["path"], errors=rows)
 
 
 @bp.put("/personas/<nhs>")
@@ -219,37 +254,28 @@ def put_persona(nhs):
     if not nhs_numbers.is_valid(nhs):
         return _bad_persona([PersonaError(label, "nhs_number (URL)",
                                           f"{nhs!r} is not a valid NHS number (10 digits, Mod-11 check digit)")], nhs)
-    raw = request.stream.read(PERSONA_BODY_LIMIT + 1) if _has_body() else b""
-    if len(raw) > PERSONA_BODY_LIMIT:
-        return json_error(413, f"a persona body is at most {PERSONA_BODY_LIMIT} bytes", field="body")
+    raw = request.get_data(cache=False) if _has_body() else b""    # at most max_persona_body_bytes (_limit_body)
+    request._cached_data = None               # a chunked body read by _limit_body: this is its only copy now
     if not raw:
         return _bad_persona([PersonaError(label, "$", "is empty: send a persona as JSON")], nhs)
-    try:
-        data = parse(raw, label)
-    except PersonaError as exc:
-        return _bad_persona([exc], nhs)
-    if request.mimetype == "application/fhir+json":
-        try:
-            data = _import_bundle(data, nhs)
-        except _NotSupported as exc:
-            return json_error(415, str(exc), field="Content-Type")
-        except PersonaError as exc:      # bundle_import.BundleImportError: .problems, every one
-            problems = getattr(exc, "problems", None) or []
-            return _bad_persona([PersonaError(label, path, reason) for path, reason in problems] or [exc], nhs)
-    if isinstance(data, dict):
-        data.setdefault("nhs_number", nhs)
-    errors = every_mistake(data, label, runtime.cast.directory)
-    if runtime.practices is not None:     # its practice registered, its retained record in the cast
-        errors += practice_mistakes(runtime.practices, data, label,
-                                    {p.nhs_number for p in runtime.personas} | {nhs})
-    if isinstance(data, dict) and isinstance(data["nhs_number"], str) and data["nhs_number"] != nhs \
-            and not any(e.path == "$.nhs_number" for e in errors):
-        errors.insert(0, PersonaError(label, "$.nhs_number", f"{data['nhs_number']!r} is not the NHS number "
-                                                             f"in the URL ({nhs})"))
-    if errors:
-        return _bad_persona(errors, nhs)
+    bundle = request.mimetype == "application/fhir+json"
+    source = request.args.get("source", "").strip()[:200]
+    allow_invalid = request.args.get("allow_invalid", "false").lower() == "true"
+    # A large body is parsed, imported and checked in a forked child (mockprovider.domain.offload):
+    # this worker only ever holds its bytes and the text to store.
+    known = frozenset(p.nhs_number for p in runtime.personas) | {nhs}     # for a retained PDS record
+    kind, *out = offload.in_child(len(raw), prepare_persona, raw, bundle, nhs, runtime.cast.directory,
+                                  allow_invalid, source, runtime.practices, known)
+    del raw
+    if kind == "unsupported":
+        return json_error(415, out[0], field="Content-Type")
+    if kind == "bad":
+        errors, headline = out
+        return _bad_persona([PersonaError(label, path, reason) for path, reason in errors], nhs, headline)
     existed = runtime.personas.get(nhs) is not None
-    runtime.control.put_persona(nhs, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+    text = out[0]
+    runtime.control.put_persona(nhs, text)
+    del text
     runtime.sync_personas()
     response = jsonify(_persona_row(nhs))
     response.status_code = 200 if existed else 201
@@ -257,18 +283,62 @@ def put_persona(nhs):
     return response
 
 
+def prepare_persona(raw: bytes, bundle: bool, nhs: str, directory: str, allow_invalid: bool = False,
+                    source: str = "", registry=None, known: frozenset = frozenset()) -> tuple:
+    """A PUT body -> ("ok", the persona's JSON text to store) or ("bad", [(path, reason)], headline
+    or None) or ("unsupported", why). No Flask: it may run in a forked child. ``registry``: the
+    practices registry its ``practice`` must be in; ``known``: the NHS numbers a ``pds.superseded_by``
+    may name."""
+    label = runtime_label(nhs)
+    try:
+        data = parse(raw, label)
+    except PersonaError as exc:
+        return "bad", [(exc.path, exc.reason)], None
+    del raw
+    if bundle:
+        if not allow_invalid:
+            problems = not_stu3(data)
+            if problems:
+                return "bad", problems, f"the Bundle {refusal(problems)}; ?allow_invalid=true imports it anyway"
+        try:
+            data = _import_bundle(data, nhs, source)
+        except _NotSupported as exc:
+            return "unsupported", str(exc)
+        except PersonaError as exc:      # bundle_import.BundleImportError: .problems, every one
+            problems = getattr(exc, "problems", None) or [(exc.path, exc.reason)]
+            return "bad", list(problems), None
+    if isinstance(data, dict):
+        data.setdefault("nhs_number", nhs)
+    fill_generated_sha256(data)
+    errors = persona_contract.check(data, label, directory)
+    if registry is not None:     # its practice registered, its retained record in the cast
+        errors += practice_mistakes(registry, data, label, known)
+    if isinstance(data, dict) and isinstance(data["nhs_number"], str) and data["nhs_number"] != nhs \
+            and not any(e.path == "$.nhs_number" for e in errors):
+        errors.insert(0, PersonaError(label, "$.nhs_number", f"{data['nhs_number']!r} is not the NHS number "
+                                                             f"in the URL ({nhs})"))
+    if errors:
+        return "bad", [(e.path, e.reason) for e in errors], None
+    return "ok", json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
 class _NotSupported(Exception):
     pass
 
 
-def _import_bundle(bundle, nhs: str) -> dict:
-    """A structured Bundle -> a persona dict (mockprovider.domain.bundle_import, issue #14)."""
+def _import_bundle(bundle, nhs: str, source: str = "") -> dict:
+    """A structured Bundle -> a persona dict (mockprovider.domain.bundle_import, issue #14).
+    Its source (the description "Imported from …", ``fhir_record.source``) is ``?source=`` (the
+    control CLI sends the file name), else the Bundle's own id, never the NHS number it was given."""
     try:
         from ..domain.bundle_import import import_bundle
     except ImportError:
         raise _NotSupported("Content-Type application/fhir+json (a structured Bundle to import) is not "
                             "supported by this build yet; send a persona as application/json") from None
-    return import_bundle(bundle, nhs_number=nhs, documents_dir=None, source=runtime_label(nhs))
+    if not source:
+        bundle_id = bundle.get("id") if isinstance(bundle, dict) else None
+        source = f"Bundle {bundle_id}" if isinstance(bundle_id, str) and bundle_id else "a Bundle put over the control API"
+    return import_bundle(bundle, nhs_number=nhs, documents_dir=None, source=source, copy=False)
 
 
 @bp.delete("/personas/<nhs>")
@@ -341,4 +411,34 @@ def clear_requests():
 
 @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def unknown(rest):
+    """No route for this method: 405 with ``Allow`` when the path has other methods, else 404."""
+    allowed = allowed_methods(request.environ)
+    if allowed:
+        return method_not_allowed(request.method, request.path, allowed)
     return json_error(404, f"no control endpoint /_control/{rest}")
+
+
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(environ) -> list[str]:
+    """The methods some control or console route (not this catch-all) answers on this path."""
+    adapter = current_app.url_map.bind_to_environ(environ)
+    allowed = []
+    for method in _METHODS:
+        try:
+            endpoint, _ = adapter.match(method=method)
+        except HTTPException:
+            continue
+        if endpoint != "control.unknown":
+            allowed.append(method)
+    if "GET" in allowed:
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed
+
+
+def method_not_allowed(method: str, path: str, allowed) -> "Response":
+    response = json_error(405, f"method {method} is not allowed on {path} (allowed: {', '.join(allowed)})",
+                          field="method")
+    response.headers["Allow"] = ", ".join(allowed)
+    return response

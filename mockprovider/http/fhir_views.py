@@ -26,7 +26,7 @@ from ..domain.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
                             read_patient, retrieve_document, retrieve_structured, search_documents)
-from . import access_log, faults, gate, lookups, ssp
+from . import access_log, faults, gate, journal, lookups, ssp
 from .responses import Answer, accepts_gzip, error_response, reply_response
 
 log = logging.getLogger("mockprovider")
@@ -106,21 +106,45 @@ class FhirFront:
         self.log_format = settings.log_format if settings.access_log else None
 
     def __call__(self, environ, start_response):
-        if not is_fhir_path(environ.get("PATH_INFO", "")):
-            return self.flask_wsgi(environ, start_response)
         started = time.perf_counter()
+        if not is_fhir_path(environ.get("PATH_INFO", "")):
+            # Control and console: Flask answers; a FHIR answer it gives (an unrouted console
+            # path) leaves its journal entry in the environ (``unrouted`` below).
+            status = []
+
+            def started_response(line, headers, exc_info=None):
+                status[:] = [int(line.split(" ", 1)[0]), time.perf_counter()]
+                return start_response(line, headers, exc_info)
+            body = self.flask_wsgi(environ, started_response)
+            return access_log.Tracked(body, started, lambda total, sent, complete: self._over(
+                environ, started, status, total, sent, complete))
         if lookups.owns(environ.get("PATH_INFO", "")):      # SDS, PDS, the token endpoint (their own formats)
             answer, entry, req = lookups.handle(self.runtime, environ)
         else:
             answer, entry, req = handle(self.runtime, environ)
         if environ.get("wsgi.url_scheme") == "https":
             answer.headers.append(("Strict-Transport-Security", HSTS))
-        if self.log_format is not None:
-            access_log.write_line(self.log_format, environ["REQUEST_METHOD"], req.path, entry.get("status"),
-                                  round((time.perf_counter() - started) * 1000, 1),
-                                  entry.get("trace_id", environ.get("HTTP_SSP_TRACEID")),
-                                  entry.get("interaction"), entry.get("spine_code"))
-        return answer(environ, start_response)
+        ready = [entry.get("status"), time.perf_counter()]
+        return access_log.Tracked(answer(environ, start_response), started,
+                                  lambda total, sent, complete: self._over(environ, started, ready, total, sent,
+                                                                           complete, req.path))
+
+    def _over(self, environ, started, status, total_ms, sent, complete, path=None):
+        """An answer is over (sent, or cut): finish its journal entry, then write its access line."""
+        entry = environ.get(journal.ENTRY_KEY)
+        if entry is not None:
+            journal.finish(self.runtime, environ, total_ms, sent, complete)
+        if self.log_format is None:
+            return
+        ms = round((status[1] - started) * 1000, 1) if len(status) > 1 else None
+        if entry is not None:        # a FHIR answer: the journal's facts (status None: a reset/empty fault)
+            access_log.write_line(self.log_format, environ["REQUEST_METHOD"], path or entry.get("path"),
+                                  entry.get("status"), ms, entry.get("trace_id", environ.get("HTTP_SSP_TRACEID")),
+                                  entry.get("interaction"), entry.get("spine_code"), total_ms, sent, complete)
+        else:
+            req_path = path or "/" + environ.get("PATH_INFO", "").encode("latin1").decode(errors="replace").lstrip("/")
+            access_log.write_line(self.log_format, environ["REQUEST_METHOD"], req_path, status[0] if status else None,
+                                  ms, environ.get("HTTP_SSP_TRACEID"), None, None, total_ms, sent, complete)
 
 
 def _read_body(req: LazyRequest, limit: int) -> bytes:
@@ -286,10 +310,8 @@ def handle(runtime, environ) -> tuple[Answer, dict, LazyRequest]:
     # reset / empty: the client gets no HTTP status at all.
     entry["status"] = None if injected is not None and injected.kind in ("reset", "empty") else response.status
     entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
-    try:
-        runtime.control.record(entry)
-    except Exception:  # the journal must never break a response
-        log.exception("could not record the request in the journal")
+    # How the answer goes out: set when it is over (FhirFront._over); null while it is sent.
+    journal.record(runtime, environ, entry)
     return response, entry, req
 
 
@@ -362,17 +384,17 @@ def init_app(app, runtime, settings) -> None:
     """Put the FHIR front before the Flask app, and send what Flask's router cannot place to the
     same answers as before: a control path gets a JSON 404/405, anything else (an unknown
     console path) the FHIR gate's OperationOutcome, never Werkzeug's HTML page."""
-    from flask import g, request                          # the Flask side of the HTTP layer
+    from flask import request                             # the Flask side of the HTTP layer
     from werkzeug.exceptions import MethodNotAllowed, NotFound
     from . import control_api
 
     def unrouted(error):
         if request.path == "/_control" or request.path.startswith("/_control/"):
             if isinstance(error, MethodNotAllowed):
-                return control_api.json_error(405, f"method {request.method} is not allowed on {request.path}")
+                return control_api.method_not_allowed(request.method, request.path,
+                                                      control_api.allowed_methods(request.environ))
             return control_api.json_error(404, f"no control endpoint {request.path}")
-        answer, entry, _ = handle(runtime, request.environ)
-        g.journal_entry = entry                           # for the access log line
+        answer, _, _ = handle(runtime, request.environ)   # its entry stays in the environ (access line, journal)
         return answer
 
     app.register_error_handler(MethodNotAllowed, unrouted)

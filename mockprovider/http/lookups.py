@@ -39,7 +39,7 @@ from ..fhir.lookups_outcome import outcome
 from ..fhir.render import to_json_bytes
 from ..interactions import pds, sds
 from ..lookup_errors import LookupFailure, oauth, pds as pds_error, sds as sds_error
-from . import faults
+from . import faults, journal
 from .gate import UUID_RE
 from .responses import Answer
 
@@ -127,10 +127,7 @@ def handle(runtime, environ) -> tuple[Answer, dict, "_Req"]:
         answer = injected.deliver(answer)
     entry["status"] = None if injected is not None and injected.kind in ("reset", "empty") else answer.status
     entry["ms"] = round((time.perf_counter() - started) * 1000, 3)
-    try:
-        runtime.control.record(entry)
-    except Exception:
-        log.exception("could not record the request in the journal")
+    journal.record(runtime, environ, entry)     # finished when the answer is over (FhirFront._over)
     return answer, entry, req
 
 

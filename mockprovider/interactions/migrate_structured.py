@@ -23,6 +23,8 @@ from functools import lru_cache
 
 from .. import spec
 from ..domain import nhs_number
+from ..domain import offload
+from ..domain.memory import give_back_memory
 from ..domain.documents import index as documents_index
 from ..domain.pds_facts import expected_requesting_ods
 from ..errors import SpineError
@@ -38,6 +40,7 @@ PARAMETERS_ELEMENTS = {"resourceType", "id", "meta", "implicitRules", "language"
 PARAMETER_ELEMENTS = {"id", "extension", "modifierExtension", "name", "resource", "part"}
 CACHE_NAME = "migrate_structured"
 CACHE_MAX = 512      # cached Bundles per process (a persona has at most a few variants)
+LARGE_BODY_BYTES = 1024 * 1024
 
 
 def invalid_resource(diagnostics):
@@ -196,7 +199,7 @@ def parse_parameters_resource(resource) -> tuple[str, bool]:
 def check_business_rules(call: Call, persona, sensitive: bool) -> None:
     if persona is None:
         raise SpineError("PATIENT_NOT_FOUND", "No patient with that NHS number is registered at this practice")
-    data = persona.data
+    data = persona.head
     if persona.pds.get("sensitive"):
         raise SpineError("PATIENT_NOT_FOUND", "Patient not found")   # never say why: sensitive on PDS
     if data.get("deceased"):
@@ -243,15 +246,29 @@ def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
     # The practice the record migrates from: the persona's home practice (the default one unless it
     # names another; the request reached it there, mockprovider.interactions.Call.at_practice).
     ods = persona.practice or runtime.settings.ods_code
-    bundle = structured_bundle(persona, ods, sensitive, call.documents_base, status_system,
-                               documents=documents_index(runtime.personas).of(persona),
-                               migrate_limit_bytes=limit, general_practitioner=gp_mode)
-    spliced = Spliced(to_json_bytes(bundle))
+    # A large persona's Bundle is built in a forked child (mockprovider.domain.offload): the worker
+    # gets its bytes without ever holding the parsed record and the built resources (~20x its size).
+    body = offload.in_child(persona.size, _bundle_bytes, persona, ods, sensitive,
+                            call.documents_base, status_system, documents_index(runtime.personas).of(persona),
+                            limit, gp_mode)
+    large = len(body) > LARGE_BODY_BYTES
+    spliced = Spliced(body)
+    del body
     with _lock:
         if len(cache) >= CACHE_MAX:   # the Host header is part of the key: keep a bad client bounded
             cache.clear()
         cache[key] = (persona, spliced)
+    if large:
+        # Building a large Bundle parsed and built ~10x its size in objects, all freed now: hand
+        # that back to the system rather than keep it as the worker's new floor (issue #28).
+        give_back_memory()
     return spliced
+
+
+def _bundle_bytes(persona, ods_code, sensitive, documents_base, status_system, documents, limit, gp_mode) -> bytes:
+    return to_json_bytes(structured_bundle(persona, ods_code, sensitive, documents_base, status_system,
+                                           documents=documents, migrate_limit_bytes=limit,
+                                           general_practitioner=gp_mode))
 
 
 # A consumer sends the same few Parameters bodies again and again (one per patient and

@@ -42,7 +42,7 @@ def handle(call: Call) -> Reply:
     persona, document = found
     if document.confidential:
         raise SpineError("NO_RECORD_FOUND", f"No document with id {binary_id}")
-    if persona.data.get("active") is False or persona.data.get("deceased"):
+    if persona.head.get("active") is False or persona.head.get("deceased"):
         raise SpineError("PATIENT_NOT_FOUND", "The patient is not an active, living patient of this practice")
     limit = call.flags["retrieve_document_limit_bytes"]
     if document.size > limit:

@@ -130,7 +130,7 @@ def build(persona, documents, *, call: Call) -> dict:
         includes.append(admin.patient(persona, ods, call.flags["nhs_number_status_system"],
                                       call.flags.get("patient_general_practitioner", "seed")))
         includes.extend(organizations.values())
-        gp = persona.data.get("usual_gp")
+        gp = persona.head.get("usual_gp")
         if practitioners and gp:
             includes += [admin.practitioner(gp), admin.practitioner_role(gp, ods)]
     return searchset(call.documents_base, references, includes)

@@ -359,3 +359,64 @@ def test_serve_shows_the_warning(monkeypatch, tmp_path):
     assert "has no token" in result.output and "MOCKPROVIDER_CONTROL_TOKEN" in result.output
     quiet = CliRunner().invoke(cli.cli, ["serve", "--host", "127.0.0.1", "--port", "1"])
     assert "has no token" not in quiet.output
+
+
+# --- issue #28 item 9: a known control path with the wrong method is 405 with Allow, not 404 ------------
+@pytest.mark.parametrize("method, path, allowed", [
+    ("POST", "/_control/health", {"GET"}),
+    ("DELETE", "/_control/catalogue", {"GET"}),
+    ("PUT", "/_control/reset", {"POST"}),
+    ("POST", "/_control/personas/9690937286/record", {"GET"}),
+    ("PATCH", "/_control/personas/9690937286", {"GET", "PUT", "DELETE"}),
+])
+def test_a_known_control_path_with_another_method_is_405_with_allow(client, method, path, allowed):
+    r = client.open(path, method=method, json={} if method in ("POST", "PUT", "PATCH") else None)
+    assert r.status_code == 405, (r.status_code, r.get_json())
+    assert set(r.headers["Allow"].replace(" ", "").split(",")) - {"HEAD", "OPTIONS"} == allowed
+    assert r.get_json()["error"] and r.is_json
+
+
+def test_an_unknown_control_path_is_still_404(client):
+    assert client.post("/_control/nothing-here", json={}).status_code == 404
+
+
+# --- issue #28 item 1: control bodies are bounded by settings (the persona body limit is one) -----------
+def _chunked(client, method, path, body: bytes, content_type="application/json"):
+    """A body with no Content-Length (as a chunked request arrives): only the stream tells its size."""
+    import io
+    return client.open(path, method=method, input_stream=io.BytesIO(body), content_type=content_type,
+                       environ_overrides={"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": "",
+                                          "wsgi.input_terminated": True})
+
+
+def test_a_persona_body_over_its_setting_is_413_naming_it(tmp_path):
+    from mockprovider.app import create_app
+    client = create_app({"state_dir": str(tmp_path / "s"), "max_persona_body_bytes": 2000}).test_client()
+    small = {"name": {"family": "Small"}, "gender": "female", "birth_date": "1980-01-01"}
+    assert client.put("/_control/personas/9690990500", json=small).status_code == 201
+    big = dict(small, description="x" * 3000)
+    for r in (client.put("/_control/personas/9690990500", json=big),
+              _chunked(client, "PUT", "/_control/personas/9690990500", json.dumps(big).encode())):
+        assert r.status_code == 413 and r.is_json, r.data[:200]
+        assert "MOCKPROVIDER_MAX_PERSONA_BODY_BYTES" in r.get_json()["error"] and "2000" in r.get_json()["error"]
+    assert client.get("/_control/personas/9690990500").get_json()["description"] == ""    # the small one stayed
+
+
+def test_other_control_bodies_are_bounded_too(tmp_path):
+    from mockprovider.app import create_app
+    client = create_app({"state_dir": str(tmp_path / "s"), "max_control_body_bytes": 500}).test_client()
+    assert client.post("/_control/faults", json={"kind": "delay", "ms": 1}).status_code == 201
+    huge = json.dumps({"kind": "delay", "ms": 1, "match": {"nhs_number": "1" * 1000}}).encode()
+    for r in (client.post("/_control/faults", data=huge, content_type="application/json"),
+              _chunked(client, "POST", "/_control/faults", huge),
+              _chunked(client, "PATCH", "/_control/flags", b'{"validation": "' + b"x" * 1000 + b'"}')):
+        assert r.status_code == 413 and r.is_json, r.data[:200]
+        assert "MOCKPROVIDER_MAX_CONTROL_BODY_BYTES" in r.get_json()["error"]
+    assert len(client.get("/_control/faults").get_json()) == 1
+
+
+def test_the_body_limits_are_settings_with_documented_defaults():
+    from mockprovider.config import Settings
+    s = Settings.from_env({})
+    assert (s.max_persona_body_bytes, s.max_control_body_bytes) == (64 * 1024 * 1024, 1024 * 1024)
+    assert Settings.from_env({"MOCKPROVIDER_MAX_PERSONA_BODY_BYTES": "1000"}).max_persona_body_bytes == 1000

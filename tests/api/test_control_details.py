@@ -69,13 +69,31 @@ def test_persona_record_is_the_migrate_bundle(client, sensitive, allergies):
     assert bundle["resourceType"] == "Bundle" and bundle["type"] == "collection"
     kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
     assert kinds.count("AllergyIntolerance") == allergies
-    # The same bytes a migrate request gets, but for Bundle.id.
+    # The same bytes a migrate request gets, but for Bundle.id (mark_confidential=false: without the
+    # confidentiality markers the export adds for the round trip, issue #28).
     trace = "5a6b1c0e-8f1d-4d3e-9c1a-0b2c3d4e5f60"
     headers = {**h.migrate_headers(sensitive == "true"), "Ssp-TraceID": trace}
     migrated = client.post(MIGRATE, json=h.migrate_body("9690938118", sensitive == "true"), headers=headers)
     assert migrated.status_code == 200
-    ours = client.get(f"/_control/personas/9690938118/record?sensitive={sensitive}&trace_id={trace}")
-    assert json.loads(ours.data) == json.loads(migrated.data)
+    ours = client.get(f"/_control/personas/9690938118/record?sensitive={sensitive}&trace_id={trace}"
+                      "&mark_confidential=false")
+    assert ours.data == migrated.data
+
+
+def test_the_export_marks_what_a_non_sensitive_migrate_leaves_out(client):
+    """With sensitive items, the confidential allergy carries the HL7 Confidentiality R marker the
+    import recognises; nothing else changes (issue #28)."""
+    marked = client.get("/_control/personas/9690938118/record?sensitive=true").get_json()
+    plain = client.get("/_control/personas/9690938118/record?sensitive=true&mark_confidential=false").get_json()
+    changed = [(a["resource"], b["resource"]) for a, b in zip(marked["entry"], plain["entry"]) if a != b]
+    assert len(changed) == 1
+    ours, theirs = changed[0]
+    assert ours["resourceType"] == "AllergyIntolerance"
+    assert ours["meta"]["security"] == [{"system": "http://hl7.org/fhir/v3/Confidentiality", "code": "R",
+                                         "display": "restricted"}]
+    assert {**ours, "meta": theirs["meta"]} == theirs
+    assert client.get("/_control/personas/9690938118/record?sensitive=false").get_json()["entry"] == \
+        client.get("/_control/personas/9690938118/record?sensitive=false&mark_confidential=false").get_json()["entry"]
 
 
 @pytest.mark.parametrize("path,status,field", [

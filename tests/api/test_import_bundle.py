@@ -288,3 +288,169 @@ def test_a_bundle_put_through_the_control_api_is_served_as_it_came(tmp_path, cap
     assert r.status_code == 400
     paths = [e["path"] for e in r.get_json()["errors"]]
     assert "$.type" in paths and "$.entry[0].resource" in paths
+
+
+# --- issue #28 item 2: an imported folder is readable by another user (the image runs as uid 10001) ------
+def test_imported_files_are_written_with_the_usual_umask_and_read_by_another_user(tmp_path, captured):
+    import os
+    import stat
+    import subprocess
+    import tempfile
+    refs = [e["resource"] for e in captured["entry"] if e["resource"]["resourceType"] == "DocumentReference"]
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / f"{refs[0]['id']}.txt").write_bytes(b"letter\n")
+    shared = Path(tempfile.mkdtemp(prefix="mockprovider-import-"))      # not under pytest's 0700 tmp
+    try:
+        shared.chmod(0o755)
+        bundle_file = tmp_path / "fixture.json"
+        bundle_file.write_text(json.dumps(captured))
+        old = os.umask(0o022)                  # the usual umask (a container's default)
+        try:
+            result = CliRunner().invoke(cli, ["personas", "import", str(bundle_file), "--nhs-number", NEW_NHS,
+                                              "--documents", str(docs), "--out", str(shared / "my-personas")])
+        finally:
+            os.umask(old)
+        assert result.exit_code == 0, result.output
+        written = [p for p in (shared / "my-personas").rglob("*") if p.is_file()]
+        assert len(written) == 2, written               # the persona and its one document
+        for path in written:
+            assert stat.S_IMODE(path.stat().st_mode) == 0o644, (path, oct(path.stat().st_mode))
+        if os.geteuid() == 0:                  # root: read them as the image's user really does
+            for path in written:
+                read = subprocess.run(["cat", str(path)], user=10001, group=10001, capture_output=True)
+                assert read.returncode == 0 and read.stdout == path.read_bytes(), read.stderr
+    finally:
+        import shutil as _shutil
+        _shutil.rmtree(shared, ignore_errors=True)
+
+
+# --- issue #28 item 3: content that is not STU3 is refused, naming what gave it away ---------------------
+def r4_shaped(captured) -> dict:
+    """The captured STU3 record as an R4 system writes it: urn:uuid fullUrls, clinicalStatus and
+    verificationStatus as CodeableConcepts, Condition.recordedDate instead of assertedDate."""
+    bundle = json.loads(json.dumps(captured))
+    for n, entry in enumerate(bundle["entry"]):
+        entry["fullUrl"] = f"urn:uuid:{uuid.UUID(int=n)}"
+        r = entry["resource"]
+        if r["resourceType"] in ("AllergyIntolerance", "Condition"):
+            for name in ("clinicalStatus", "verificationStatus"):
+                if name in r:
+                    r[name] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/x", "code": r[name]}]}
+        if r["resourceType"] == "Condition" and "assertedDate" in r:
+            r["recordedDate"] = r.pop("assertedDate")
+    return bundle
+
+
+def first_index(bundle, kind):
+    return next(n for n, e in enumerate(bundle["entry"]) if e["resource"]["resourceType"] == kind)
+
+
+def test_an_r4_bundle_is_refused_by_personas_import_naming_what_gave_it_away(tmp_path, captured):
+    bundle = r4_shaped(captured)
+    source = tmp_path / "r4.json"
+    source.write_text(json.dumps(bundle))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["personas", "import", str(source), "--nhs-number", NEW_NHS, "--out", str(out)])
+    assert result.exit_code == 1
+    allergy, condition = first_index(bundle, "AllergyIntolerance"), first_index(bundle, "Condition")
+    assert f"$.entry[{allergy}].resource.clinicalStatus: is an object, where STU3 AllergyIntolerance.clinicalStatus " \
+           "is a string (a primitive)" in result.output, result.output
+    assert f"$.entry[{condition}].resource.recordedDate: is not an element of STU3 Condition" in result.output
+    assert "not FHIR STU3" in result.output and "--allow-invalid" in result.output
+    assert not (out / f"{NEW_NHS}.json").exists()
+    kept = CliRunner().invoke(cli, ["personas", "import", str(source), "--nhs-number", NEW_NHS, "--out", str(out),
+                                    "--allow-invalid"])
+    assert kept.exit_code == 0, kept.output
+    assert (out / f"{NEW_NHS}.json").exists()
+
+
+def test_an_r4_bundle_put_is_refused_unless_allowed(tmp_path, captured):
+    client = create_app({"state_dir": str(tmp_path / "state")}).test_client()
+    bundle = r4_shaped(captured)
+    r = client.put(f"/_control/personas/{NEW_NHS}", data=json.dumps(bundle), content_type="application/fhir+json")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    body = r.get_json()
+    allergy = first_index(bundle, "AllergyIntolerance")
+    assert {"path": f"$.entry[{allergy}].resource.clinicalStatus",
+            "reason": "is an object, where STU3 AllergyIntolerance.clinicalStatus is a string (a primitive)"} in body["errors"]
+    assert "not FHIR STU3" in body["error"]
+    assert client.get(f"/_control/personas/{NEW_NHS}").status_code == 404
+    r = client.put(f"/_control/personas/{NEW_NHS}?allow_invalid=true", data=json.dumps(bundle),
+                   content_type="application/fhir+json")
+    assert r.status_code == 201, r.get_data(as_text=True)[:300]
+
+
+def test_genuine_stu3_bundles_pass_the_check(captured):
+    from mockprovider.fhir.stu3_shape import not_stu3
+    assert not_stu3(captured) == []
+
+
+# --- issue #28 item 4: the control export marks what the import recognises, so the round trip keeps ---
+# --- the persona's behaviour ------------------------------------------------------------------------------
+CONFIDENTIAL_PERSONAS = ["9690937286", "9690938118", "9690990004", "9690990039", "9690990047", "9690990063",
+                         "9990042187"]
+
+
+def masked(bundle) -> list:
+    """The entries, with attachment urls (rewritten to the imported documents' Binary ids) and
+    the export's confidentiality markers taken out."""
+    out = []
+    for entry in bundle["entry"]:
+        r = json.loads(json.dumps(entry["resource"]))
+        for content in r.get("content", []) if r["resourceType"] == "DocumentReference" else []:
+            content["attachment"].pop("url", None)
+        security = (r.get("meta") or {}).get("security")
+        if security:
+            r["meta"]["security"] = [c for c in security if c.get("system") != CONFIDENTIALITY]
+            if not r["meta"]["security"]:
+                del r["meta"]["security"]
+        out.append(r)
+    return out
+
+
+@pytest.mark.parametrize("nhs", CONFIDENTIAL_PERSONAS)
+def test_the_exported_record_put_back_answers_as_the_persona_did(tmp_path, nhs):
+    client = create_app({"state_dir": str(tmp_path / "state")}).test_client()
+    original = {s: migrate(client, nhs, s).get_json() for s in (True, False)}
+    exported = client.get(f"/_control/personas/{nhs}/record?sensitive=true")
+    assert exported.status_code == 200
+    marked = [e["resource"] for e in exported.get_json()["entry"]
+              if any(c.get("system") == CONFIDENTIALITY and c.get("code") == "R"
+                     for c in (e["resource"].get("meta") or {}).get("security", []))]
+    left_out = {(e["resource"]["resourceType"], e["resource"].get("id")) for e in original[True]["entry"]} - \
+        {(e["resource"]["resourceType"], e["resource"].get("id")) for e in original[False]["entry"]}
+    assert marked and {(r["resourceType"], r["id"]) for r in marked} <= left_out
+    r = client.put(f"/_control/personas/{nhs}", data=exported.data, content_type="application/fhir+json")
+    assert r.status_code == 200, r.get_data(as_text=True)[:300]
+    for sensitive in (True, False):
+        again = migrate(client, nhs, sensitive).get_json()
+        assert len(again["entry"]) == len(original[sensitive]["entry"])
+        assert masked(again) == masked(original[sensitive])
+
+
+# --- issue #28 item 9: an imported persona's description names its source, not the number it was given ---
+def test_a_bundle_put_over_http_is_described_by_its_source(tmp_path, captured):
+    client = create_app({"state_dir": str(tmp_path / "state")}).test_client()
+    r = client.put(f"/_control/personas/{NEW_NHS}", data=json.dumps(captured), content_type="application/fhir+json")
+    assert r.status_code == 201
+    assert NEW_NHS not in r.get_json()["description"]
+    assert captured["id"] in r.get_json()["description"]          # the Bundle's own id says where it came from
+    r = client.put(f"/_control/personas/{NEW_NHS}?source=emis-fixture.json", data=json.dumps(captured),
+                   content_type="application/fhir+json")
+    assert r.get_json()["description"] == "Imported from emis-fixture.json"
+
+
+def test_control_persona_put_names_the_file(tmp_path, captured):
+    from mockprovider.control_client import ControlClient
+    calls = []
+    original = ControlClient.call
+    try:
+        ControlClient.call = lambda self, method, path, *a, **k: calls.append((method, path)) or {}
+        bundle_file = tmp_path / "my fixture.json"
+        bundle_file.write_text(json.dumps(captured))
+        result = CliRunner().invoke(cli, ["control", "persona", "put", str(bundle_file), "--nhs-number", NEW_NHS])
+    finally:
+        ControlClient.call = original
+    assert result.exit_code == 0, result.output
+    assert calls == [("PUT", f"/personas/{NEW_NHS}?source=my%20fixture.json")]

@@ -58,7 +58,7 @@ def test_the_cli_puts_a_bundle_file_under_its_patients_nhs_number(tmp_path, monk
     record.write_bytes(migrate(client, SOURCE).data)
     result = CliRunner().invoke(cli, ["control", "persona", "put", str(record)])
     assert result.exit_code == 0, result.output
-    assert calls[-1] == ("PUT", f"/personas/{SOURCE}", "application/fhir+json")
+    assert calls[-1] == ("PUT", f"/personas/{SOURCE}?source=record.json", "application/fhir+json")
     result = CliRunner().invoke(cli, ["control", "persona", "put", str(record), "--nhs-number", NEW_NHS])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["nhs_number"] == NEW_NHS and migrate(client, NEW_NHS).status_code == 200

@@ -66,9 +66,10 @@ def test_validate_reports_every_mistake_of_a_file_with_its_json_path(tmp_path):
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     paths = [line.split(": ")[2] for line in lines]
-    assert paths == ["$.gender", "$.record.medications[0].drug", "$.record.medications[1]",
-                     "$.record.problems[0].code", "$.record.problems[1].related[0].problem"], result.stderr
-    assert "colour" in lines[2] and "is required" in lines[3] and "no-such-problem" in lines[4]
+    # in the order the file has them (the persona contract, issue #24)
+    assert paths == ["$.gender", "$.record.problems[0].code", "$.record.problems[1].related[0].problem",
+                     "$.record.medications[0].drug", "$.record.medications[1].colour"], result.stderr
+    assert "is required" in lines[1] and "no-such-problem" in lines[2] and "is not a known field" in lines[4]
     assert all(str(tmp_path / "9690990047.json") in line for line in lines)
 
 
@@ -79,7 +80,7 @@ def test_a_persona_may_name_the_schema_for_editors(tmp_path):
     (tmp_path / "schema.json").write_text(json.dumps(SCHEMA))     # not taken for a persona
     result = CliRunner().invoke(cli, ["personas", "validate", "--no-render", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert "1 personas loaded" in result.output
+    assert "1 persona loaded" in result.output
 
 
 def test_generate_variants_all_is_deterministic_and_renders_each_variant(tmp_path, validator):

@@ -110,3 +110,20 @@ def test_a_bad_practices_registry_is_one_line_naming_file_and_key(tmp_path):
                             "missing.toml", "not found")
     assert_one_line_refusal(mockprovider("serve", "--port", free_port(), env={"MOCKPROVIDER_ODS_CODE": "A20047"}),
                             "practice[1].ods", "MOCKPROVIDER_ODS_CODE")
+# --- issue #28 item 6: a bad --state-url is one line too (never a traceback, never ignored) -------------
+@pytest.mark.parametrize("url, words", [
+    ("redis://127.0.0.1:notaport/0", ["notaport", "port"]),
+    ("redis://127.0.0.1:99999/0", ["99999", "port"]),
+    ("redis://[::1", ["redis://[::1"]),
+    ("redis://127.0.0.1:6379/abc", ["abc", "database"]),
+    ("redis://127.0.0.1:6379/0/1", ["database"]),
+    ("unix:///tmp/redis.sock?db=x", ["database"]),
+])
+def test_a_bad_state_url_is_one_line(url, words):
+    assert_one_line_refusal(mockprovider("serve", "--port", free_port(), "--state-url", url, timeout=20), *words)
+
+
+def test_a_bad_state_url_in_the_environment_is_one_line():
+    assert_one_line_refusal(mockprovider("serve", "--port", free_port(),
+                                         env={"MOCKPROVIDER_STATE_URL": "redis://h:1:2/0"}, timeout=20),
+                            "MOCKPROVIDER_STATE_URL")

@@ -253,6 +253,21 @@ def test_reset_asks_first(console_server, page):
     assert page.get_by_label("gpconnect_enabled").is_checked()
 
 
+def test_reset_says_run_time_personas_are_removed(console_server, page):
+    """The dialog names everything reset does: a persona put over the control API goes (issue #28)."""
+    console_server.control.call("PUT", "/personas/9690990500", {
+        "name": {"family": "Runtime"}, "gender": "female", "birth_date": "1980-01-01"})
+    open_view(page, "personas")
+    page.get_by_role("button", name="Reset…").click()
+    dialog = page.get_by_role("dialog", name="Reset the mock?")
+    expect(dialog).to_contain_text("run-time personas")
+    page.get_by_role("button", name="Reset everything").click()
+    page.wait_for_selector("#status:has-text('run-time personas removed')")
+    numbers = [row["nhs_number"] for row in console_server.control.call("GET", "/personas")]
+    assert "9690990500" not in numbers
+    expect(page.locator("#persona-count")).to_have_text(re.compile(rf"^{len(numbers)} of {len(numbers)} personas\.$"))
+
+
 # --- keyboard, screen readers, widths ------------------------------------------------------------------------
 CHECK_PAGE = """() => {
   const visible = (e) => !!(e.offsetWidth || e.offsetHeight || e.getClientRects().length);

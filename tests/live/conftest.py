@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -58,6 +59,11 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKPROVIDER_")}
         self.env.update(env or {})
+        # The server's state folder is the test's, removed by stop() even when the server had to be
+        # killed (a server's own private folder is only removed when it exits cleanly).
+        self.state_dir = None
+        if "MOCKPROVIDER_STATE_DIR" not in self.env:
+            self.state_dir = self.env["MOCKPROVIDER_STATE_DIR"] = tempfile.mkdtemp(prefix="mockprovider-test-state-")
         self.token = self.env.get("MOCKPROVIDER_CONTROL_TOKEN")
         self.control = ControlClient(self.url, self.token, timeout=30)
         self._log = tempfile.TemporaryFile()
@@ -116,6 +122,8 @@ class LiveServer:
                 self.process.wait(5)
             except ProcessLookupError:
                 pass
+        if self.state_dir:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "redis"])

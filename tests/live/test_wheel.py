@@ -33,7 +33,12 @@ def installed(tmp_path_factory):
     """(venv bin folder, a working folder outside the checkout) with the wheel installed."""
     root = tmp_path_factory.mktemp("wheel")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MOCKPROVIDER_", "PYTHON", "VIRTUAL_ENV"))}
-    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(root / "dist"), str(REPO), env=env)
+    built = run(sys.executable, "-m", "pip", "wheel", "--verbose", "--no-deps", "-w", str(root / "dist"), str(REPO),
+                env=env)
+    # setuptools is quiet about the package: the console's static files are declared package data
+    # (about 40 lines of "Package would be ignored" per build and install before, issue #28)
+    assert "Warning" not in built.stdout + built.stderr and "would be ignored" not in built.stdout + built.stderr, \
+        [line for line in (built.stdout + built.stderr).splitlines() if "arning" in line]
     wheels = list((root / "dist").glob("mockprovider-*.whl"))
     assert len(wheels) == 1
     run(sys.executable, "-m", "venv", str(root / "venv"), env=env)

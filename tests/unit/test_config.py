@@ -21,3 +21,27 @@ def test_bad_values_name_the_variable(env):
     with pytest.raises(SettingsError) as err:
         Settings.from_env(env)
     assert list(env)[0] in str(err.value) or list(env)[0].removeprefix("MOCKPROVIDER_").lower() in str(err.value)
+
+
+# --- issue #28 item 5: a misspelt MOCKPROVIDER_* variable is named, with the nearest known one --------
+from dataclasses import fields  # noqa: E402
+
+from mockprovider.config import unknown_variables  # noqa: E402
+
+
+def test_a_misspelt_setting_is_named_with_the_nearest_known_variable():
+    found = unknown_variables({"MOCKPROVIDER_CONTROLTOKEN": "x", "MOCKPROVIDER_PORT": "9000",
+                               "MOCKPROVIDER_WORKRES": "4", "PATH": "/bin"})
+    assert found == [("MOCKPROVIDER_CONTROLTOKEN", "MOCKPROVIDER_CONTROL_TOKEN"),
+                     ("MOCKPROVIDER_WORKRES", "MOCKPROVIDER_WORKERS")]
+
+
+def test_a_variable_nothing_resembles_has_no_suggestion():
+    assert unknown_variables({"MOCKPROVIDER_ZZZZZZZZZZZZ": "1"}) == [("MOCKPROVIDER_ZZZZZZZZZZZZ", None)]
+
+
+def test_every_setting_and_the_client_side_variables_are_known():
+    # derived from Settings, so a setting added by anyone is known at once
+    environ = {"MOCKPROVIDER_" + f.name.upper(): "x" for f in fields(Settings)}
+    environ.update({"MOCKPROVIDER_URL": "http://127.0.0.1:8080"})       # the control CLI's --url
+    assert unknown_variables(environ) == []

@@ -75,3 +75,32 @@ def test_start_up_refusal_is_one_line_and_hides_the_password():
     assert redact(url) == f"redis://user:***@127.0.0.1:{url.rsplit(':', 1)[1]}"
     with pytest.raises(StateStoreError, match="use redis://host:port/db"):
         RedisControlStore({}, "http://127.0.0.1:6379")
+
+
+def test_health_counts_the_rows_every_worker_of_the_server_holds_back(own_redis, tmp_path):
+    """journal_buffered / journal_dropped are the server's (every worker process sharing the state
+    folder), not the one process that answered /_control/health (issue #28)."""
+    import os
+    store = RedisControlStore(Settings().runtime_defaults(), own_redis.url, 50, replica="r1",
+                              state_dir=str(tmp_path / "state"))
+    own_redis.kill()
+    ready, go = os.pipe(), os.pipe()
+    child = os.fork()
+    if child == 0:                                       # another worker of the same server
+        try:
+            for n in range(4):
+                store.record({"trace_id": f"child-{n}"})
+            os.write(ready[1], b"x")
+            os.read(go[0], 1)
+        finally:
+            os._exit(0)
+    try:
+        os.read(ready[0], 1)
+        for n in range(3):
+            store.record({"trace_id": f"parent-{n}"})
+        assert store.status()["journal_buffered"] == 7
+    finally:
+        os.write(go[1], b"x")
+        os.waitpid(child, 0)
+    assert store.status()["journal_buffered"] == 3       # a worker that is gone holds nothing back
+    store.close()

@@ -110,7 +110,7 @@ def test_duplicate_key_in_one_object(tmp_path):
      "'b82617' has the wrong format"),
     (changed(tags="sensitive"), "$.tags", "must be a JSON array, not a string"),
     (changed(tags=["no-documents", "vip"]), "$.tags[1]",
-     "'vip' is not a known tag (known: " + ", ".join(P.TAGS) + ")"),
+     "'vip' must be one of " + ", ".join(P.TAGS)),
     (changed(tags=["sensitive"]), "$.tags[0]",
      "'sensitive' is declared but the data does not show it (PDS sensitive flag set (pds.sensitive)); "
      "the data gives: no-documents"),

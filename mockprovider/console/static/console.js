@@ -107,11 +107,14 @@
     }, POLL_MS);
   }
 
+  // "1 persona", "2 personas"
+  const plural = (count, word) => `${count} ${word}${count === 1 ? "" : "s"}`;
+
   // --- header: server facts and reset --------------------------------------------------------------
   async function loadHealth() {
     try {
       const { data } = await api("GET", "/_control/health");
-      $("#server-info").textContent = `Practice ${data.ods_code} · ${data.personas} personas · ${location.host}`;
+      $("#server-info").textContent = `Practice ${data.ods_code} · ${plural(data.personas, "persona")} · ${location.host}`;
     } catch (e) { fail(e.message); }
   }
 
@@ -127,8 +130,10 @@
         await api("POST", "/_control/reset");
         state.journalKeys.clear();
         $("#journal-table tbody").replaceChildren();
-        say("Reset: flags back to start-up values, no fault rules, journal empty.");
+        say("Reset: flags back to start-up values, no fault rules, journal empty, run-time personas removed.");
         await refreshCatalogue();
+        await loadHealth();
+        await loadPersonas();
         if (state.view === "flags") renderFlags();
         if (state.view === "faults") await loadRules();
         if (state.view === "journal") await loadJournal();
@@ -168,7 +173,7 @@
     const total = state.personas.length;
     $("#persona-count").textContent = found.length > MAX_LISTED
       ? `${found.length} of ${total} match; showing the first ${MAX_LISTED}. Type more to narrow.`
-      : `${found.length} of ${total} personas.`;
+      : `${found.length} of ${plural(total, "persona")}.`;
   }
 
   async function openPersona(nhs, moveFocus) {
