@@ -15,7 +15,7 @@ from flask import Flask
 from .config import BUILT_IN_PERSONAS, Settings
 from .domain.persona_layer import LayeredCast
 from .domain.control import ControlStore, SqliteControlStore
-from .domain.memory import give_back_memory, map_large_blocks
+from .process.memory import give_back_memory, map_large_blocks
 from .domain.personas import PersonaStore
 from .domain import practices as practice_registry
 

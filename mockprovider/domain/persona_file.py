@@ -198,7 +198,7 @@ class Persona:
     @classmethod
     def from_parts(cls, raw: bytes, parts: tuple) -> "Persona":
         """A large persona rebuilt from :meth:`parts` (made where it was parsed: a forked child,
-        mockprovider.domain.offload) and its bytes, without parsing them here."""
+        mockprovider.process.offload) and its bytes, without parsing them here."""
         persona = cls.__new__(cls)
         persona.file, persona.nhs_number, persona.tags, persona.documents, persona._head, persona._summary = parts
         persona._data, persona._raw, persona._expanded = None, raw, None

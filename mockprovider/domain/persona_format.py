@@ -63,7 +63,7 @@ class PersonaError(ValueError):
         self.file, self.path, self.reason = str(file), path, reason
         super().__init__(f"{file}: {path}: {reason}")
 
-    def __reduce__(self):           # pickles (a forked child sends it back: mockprovider.domain.offload)
+    def __reduce__(self):           # pickles (a forked child sends it back: mockprovider.process.offload)
         return type(self), (self.file, self.path, self.reason)
 
 

@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 
-from . import offload
+from ..process import offload
 from .personas import LOAD_HOOKS, Persona, PersonaError, PersonaStore, validate
 
 log = logging.getLogger("mockprovider")
@@ -43,7 +43,7 @@ def persona_from_text(nhs_number: str, text, directory: str) -> Persona:
     API checked it before storing). Like a folder persona it keeps its bytes, not its parsed dict:
     the very bytes the store gave when it gave bytes (the Redis store keeps its last layer for
     outages: one copy, not two). A large one is parsed and checked in a forked child
-    (mockprovider.domain.offload) and never parsed here."""
+    (mockprovider.process.offload) and never parsed here."""
     raw = text if isinstance(text, bytes) else text.encode("utf-8")
     del text
     if len(raw) >= offload.OFFLOAD_FROM_BYTES:

@@ -22,7 +22,8 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from ..domain.control_redis import StoreUnavailable
 from ..domain.documents import fill_generated_sha256
-from ..domain import nhs_number as nhs_numbers, offload, persona_contract
+from ..domain import nhs_number as nhs_numbers, persona_contract
+from ..process import offload
 from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
 from ..domain.personas import PersonaError, PersonaStore, parse
@@ -261,7 +262,7 @@ def put_persona(nhs):
     bundle = request.mimetype == "application/fhir+json"
     source = request.args.get("source", "").strip()[:200]
     allow_invalid = request.args.get("allow_invalid", "false").lower() == "true"
-    # A large body is parsed, imported and checked in a forked child (mockprovider.domain.offload):
+    # A large body is parsed, imported and checked in a forked child (mockprovider.process.offload):
     # this worker only ever holds its bytes and the text to store.
     known = frozenset(p.nhs_number for p in runtime.personas) | {nhs}     # for a retained PDS record
     kind, *out = offload.in_child(len(raw), prepare_persona, raw, bundle, nhs, runtime.cast.directory,

@@ -23,8 +23,8 @@ from functools import lru_cache
 
 from .. import spec
 from ..domain import nhs_number
-from ..domain import offload
-from ..domain.memory import give_back_memory
+from ..process import offload
+from ..process.memory import give_back_memory
 from ..domain.documents import index as documents_index
 from ..domain.pds_facts import expected_requesting_ods
 from ..errors import SpineError
@@ -246,7 +246,7 @@ def cached_body(call: Call, persona, sensitive: bool) -> Spliced:
     # The practice the record migrates from: the persona's home practice (the default one unless it
     # names another; the request reached it there, mockprovider.interactions.Call.at_practice).
     ods = persona.practice or runtime.settings.ods_code
-    # A large persona's Bundle is built in a forked child (mockprovider.domain.offload): the worker
+    # A large persona's Bundle is built in a forked child (mockprovider.process.offload): the worker
     # gets its bytes without ever holding the parsed record and the built resources (~20x its size).
     body = offload.in_child(persona.size, _bundle_bytes, persona, ods, sensitive,
                             call.documents_base, status_system, documents_index(runtime.personas).of(persona),

@@ -1,9 +1,9 @@
-"""mockprovider.domain.offload: a large step runs in a forked child and answers as if run here."""
+"""mockprovider.process.offload: a large step runs in a forked child and answers as if run here."""
 import os
 
 import pytest
 
-from mockprovider.domain import offload
+from mockprovider.process import offload
 from mockprovider.domain.persona_format import PersonaError
 
 BIG = offload.OFFLOAD_FROM_BYTES
