@@ -17,7 +17,7 @@ from .domain.persona_layer import LayeredCast
 from .domain.control import ControlStore, SqliteControlStore
 from .process.memory import give_back_memory, map_large_blocks
 from .domain.personas import PersonaStore
-from .domain import practices as practice_registry
+from .registry import practices as practice_registry
 
 
 @dataclass
@@ -29,7 +29,7 @@ class Runtime:
     handled: frozenset = frozenset()
     caches: dict = field(default_factory=dict)   # build once, serve many: name -> cache object
     cast: LayeredCast | None = None     # folder + run-time layer; ``personas`` is its current store
-    practices: practice_registry.Registry | None = None   # the practices registry (domain.practices)
+    practices: practice_registry.Registry | None = None   # the practices registry (registry.practices)
     # The layer version ``personas`` reflects: published only after ``personas`` and ``caches`` are
     # swapped, so a thread that sees it current never reads the old cast (gthread workers).
     personas_version: int = 0

@@ -194,7 +194,7 @@ def personas_validate(directory, render):
     directory = _personas_dir(directory)
     store, errors = PersonaStore.check(directory)
     problems = [str(e) for e in errors]
-    from .domain import practices
+    from .registry import practices
     try:        # the personas against the practices registry this folder would be served with
         registry = practices.load(Settings.from_env(personas=directory))
         problems += [str(e) for e in practices.check_store(registry, store)]

@@ -62,7 +62,7 @@ class GPConnectProvider:
         settings = Settings.from_env(environ)
         if personas:
             settings = settings.with_changes(personas=personas)
-        from .domain import practices
+        from .registry import practices
         try:        # the default practice of the registry the server will read (docs/lookups.md)
             default = practices.load(settings).default
             self.ods_code, self.provider_asid = default.ods, default.asid

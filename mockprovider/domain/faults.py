@@ -20,7 +20,7 @@ Kinds:
 - ``truncated``: Content-Length promises more bytes than are sent, then the connection closes;
 - ``drip``: the real body trickles out over ``duration_ms``;
 - ``quirk``: an SDS answer published with a registry quirk (``quirk``: an empty address, no
-  nhsMHSId, …; mockprovider.domain.practices.SDS_QUIRKS) while the rule lasts.
+  nhsMHSId, …; mockprovider.registry.practices.SDS_QUIRKS) while the rule lasts.
 
 Rules apply to SDS and PDS requests too (match them by ``interaction``, ``ods`` or ``path``): an
 ``error`` with a ``status`` answers in that API's own error format; an ``error`` with a Spine ``code``
@@ -37,7 +37,7 @@ import re
 import uuid
 
 from ..errors import PROXY_STATUSES, TABLE
-from .practices import SDS_QUIRKS
+from ..registry.practices import SDS_QUIRKS
 
 KINDS = ("error", "delay", "reset", "empty", "malformed", "truncated", "drip", "quirk")
 SOCKET_KINDS = ("reset", "empty", "truncated", "drip")

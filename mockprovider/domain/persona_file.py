@@ -306,7 +306,7 @@ class Persona:
     @property
     def practice(self):
         """The home practice's ODS code as the file gives it (None: the registry's default practice;
-        mockprovider.domain.practices.Registry.home_of)."""
+        mockprovider.registry.practices.Registry.home_of)."""
         return self._summary[5]
 
     @property

@@ -36,7 +36,7 @@ def _element_id(nhs: str, what: str) -> str:
 
 def patient(persona, gp_ods: str | None) -> dict:
     """The PDS Patient of ``persona``; ``gp_ods``: the registered practice PDS shows
-    (mockprovider.domain.pds_facts.general_practitioner), None for no current GP."""
+    (mockprovider.registry.pds_facts.general_practitioner), None for no current GP."""
     data = persona.demographics
     nhs = data["nhs_number"]
     restricted = bool((data.get("pds") or {}).get("sensitive"))

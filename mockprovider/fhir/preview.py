@@ -41,7 +41,7 @@ def migrate_bundle_bytes(store, persona, sensitive: bool, trace_id: str = FIXED_
     structured = _builder()
     settings = settings or Settings.from_env()
     origin = settings.public_base_url.rstrip("/") or f"http://{settings.host}:{settings.port}"
-    from ..domain import practices
+    from ..registry import practices
     try:
         practice = practices.for_settings(settings).home_of(persona)
         ods, documents_root = practice.ods, practice.documents_root()

@@ -15,7 +15,7 @@ the service's request/fhir_json_mapper.py) and the fields the GPC Consumer Adapt
   empty ``entry`` (200, never 404).
 
 Ids are deterministic (uuid5 of what the record is), upper case as the API writes them; a registry
-quirk or a ``quirk`` fault rule changes what is published (mockprovider.domain.practices.QUIRKS).
+quirk or a ``quirk`` fault rule changes what is published (mockprovider.registry.practices.QUIRKS).
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def _interaction_extension(interaction_id: str) -> dict:
 
 
 def device(record) -> dict:
-    """A Device from an AS record (mockprovider.domain.practices.AsRecord)."""
+    """A Device from an AS record (mockprovider.registry.practices.AsRecord)."""
     identifiers = [_identifier(spec.SDS_ASID_SYSTEM, record.asid)]
     if record.party_key:
         identifiers.append(_identifier(spec.SDS_PARTY_KEY_SYSTEM, record.party_key))
@@ -57,7 +57,7 @@ def device(record) -> dict:
 
 
 def endpoint(record, consumer_origin: str, quirks=frozenset()) -> dict:
-    """An Endpoint from an MHS record (mockprovider.domain.practices.MhsRecord); ``quirks``: the
+    """An Endpoint from an MHS record (mockprovider.registry.practices.MhsRecord); ``quirks``: the
     practice's plus any fault rule's, for this answer."""
     practice = record.practice
     address = practice.address(record.name, consumer_origin)

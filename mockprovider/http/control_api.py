@@ -27,7 +27,7 @@ from ..process import offload
 from ..domain.persona_layer import runtime_label
 from ..domain.faults import FaultRuleError, check_rule
 from ..domain.personas import PersonaError, PersonaStore, parse
-from ..domain.practices import persona_mistakes as practice_mistakes
+from ..registry.practices import persona_mistakes as practice_mistakes
 from ..fhir.stu3_shape import not_stu3, refusal
 
 bp = Blueprint("control", __name__, url_prefix="/_control")

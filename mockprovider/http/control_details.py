@@ -31,7 +31,7 @@ from ..config import RUNTIME_FLAGS, Settings
 from ..domain import cast
 from ..domain import faults as fault_kinds
 from ..domain.documents import index as documents_index
-from ..domain.practices import SDS_QUIRKS
+from ..registry.practices import SDS_QUIRKS
 from ..errors import PROXY_STATUSES, TABLE
 from ..fhir.documents import binary_url
 from ..fhir.preview import FIXED_TRACE_ID
@@ -127,7 +127,7 @@ def _persona_or_error(nhs_number: str):
 
 def _documents_base(runtime, persona=None) -> str:
     """The documents root a migrate request for ``persona`` would put in attachment URLs: its home
-    practice's (mockprovider.domain.practices), on this server's host."""
+    practice's (mockprovider.registry.practices), on this server's host."""
     origin = runtime.settings.public_base_url.rstrip("/") or request.host_url.rstrip("/")
     practice = runtime.practices.home_of(persona) if persona is not None and runtime.practices else None
     if practice is None:

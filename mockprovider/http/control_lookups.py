@@ -18,7 +18,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import spec
-from ..domain import practices as registry_module
+from ..registry import practices as registry_module
 from ..fhir.lookups_outcome import outcome
 from ..interactions import pds, sds
 from ..lookup_errors import LookupFailure

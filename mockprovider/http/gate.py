@@ -19,7 +19,7 @@ from functools import lru_cache
 from types import MappingProxyType
 
 from . import bearer, routes
-from ..domain import practices
+from ..registry import practices
 from ..errors import SpineError
 
 UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z")
@@ -42,7 +42,7 @@ class Passed:
     findings: list = field(default_factory=list)
     format: str = "json"           # the answer's format: json | xml
     body_format: str = "json"      # the request body's format: json | xml
-    practice: object = None        # the registry's Practice the path names (mockprovider.domain.practices)
+    practice: object = None        # the registry's Practice the path names (mockprovider.registry.practices)
 
 
 def bad(diagnostics: str) -> SpineError:
@@ -52,7 +52,7 @@ def bad(diagnostics: str) -> SpineError:
 def resolve_path(path: str, method: str, registry):
     """Step 1: the path and verb -> (target, ((interaction, params), ...) for this verb, practice).
 
-    The practice is the registry's practice at the path's ODS code (mockprovider.domain.practices):
+    The practice is the registry's practice at the path's ODS code (mockprovider.registry.practices):
     an ODS no served practice has, a root it does not publish or an interaction it does not offer is
     501 NOT_IMPLEMENTED, as any path the mock does not serve. A pure function of its arguments, so
     a path resolved once is remembered (bounded: paths are whatever clients send); a refusal raises

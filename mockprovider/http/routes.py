@@ -109,7 +109,7 @@ def check_registry(registry) -> None:
     """Every root the practices registry publishes is a root this table serves, of a kind that holds
     the interaction (a documents interaction on a structured root cannot be reached); raises the
     registry's one-line error naming the file and the key."""
-    from ..domain.practices import SERVICES, RegistryError
+    from ..registry.practices import SERVICES, RegistryError
     for i, practice in enumerate(registry.practices):
         for name, root in practice.roots.items():
             kind = _ROOT_KIND.get(root)

@@ -9,7 +9,7 @@ errors"; the SSP page), in this order, each answered in the SSP's own OperationO
    interactions; no ODS on SDS publishes none)
    -> 400 ``ENDPOINT_<published>_CPAID_<MHS id>_VARIES_FROM_TARGETURL_<target>``;
 2. ``Ssp-From`` is not a registered consumer system for the interaction ``Ssp-InteractionID`` names
-   (mockprovider.domain.practices.Registry.consumer_allowed)
+   (mockprovider.registry.practices.Registry.consumer_allowed)
    -> 403 ``ASID_CHECK_FAILED_MESSAGESENDER_<Ssp-From>``;
 3. ``Ssp-To`` is not the practice's ASID, or the practice does not offer that interaction
    -> 403 ``PARTYKEY_INTERACTION_CHECK_FAILED_MESSAGERECEIVER_<Ssp-To>``.
@@ -24,7 +24,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from ..domain.practices import BY_INTERACTION_ID
+from ..registry.practices import BY_INTERACTION_ID
 from ..fhir.outcome import proxy_outcome
 from ..fhir.render import to_json_bytes
 from . import gate, routes

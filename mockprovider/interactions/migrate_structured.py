@@ -26,7 +26,7 @@ from ..domain import nhs_number
 from ..process import offload
 from ..process.memory import give_back_memory
 from ..domain.documents import index as documents_index
-from ..domain.pds_facts import expected_requesting_ods
+from ..registry.pds_facts import expected_requesting_ods
 from ..errors import SpineError
 from ..fhir.render import Spliced, SplicedBody, to_json_bytes
 from ..fhir.structured import structured_bundle

@@ -37,7 +37,7 @@ import re
 import time
 
 from ..domain import nhs_number
-from ..domain import pds_facts
+from ..registry import pds_facts
 from ..fhir import pds as pds_fhir
 from ..fhir.lookups_outcome import outcome
 from ..lookup_errors import oauth, pds as pds_error

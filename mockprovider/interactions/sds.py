@@ -13,12 +13,12 @@ specification and the service's request handlers), checked in this order:
    organisation + party key, or interaction + party key                 -> 400.
 
 A repeated parameter counts by its last value, as the service reads it. Nothing found is a 200
-searchset with ``total`` 0, never a 404. The registry (mockprovider.domain.practices) is the data.
+searchset with ``total`` 0, never a 404. The registry (mockprovider.registry.practices) is the data.
 """
 from __future__ import annotations
 
 from .. import spec
-from ..domain.practices import BY_INTERACTION_ID
+from ..registry.practices import BY_INTERACTION_ID
 from ..fhir import sds as sds_fhir
 from ..lookup_errors import sds as sds_error
 
@@ -74,7 +74,7 @@ def parse(resource: str, query: list) -> dict:
 def search(resource: str, query: list, *, registry, consumer_origin: str, self_url: str, resource_base: str,
            quirks=frozenset()) -> tuple[dict, dict]:
     """(the searchset Bundle, the journal's facts). ``quirks``: extra registry quirks a fault rule
-    adds to this answer (mockprovider.domain.practices.SDS_QUIRKS), for every practice in it."""
+    adds to this answer (mockprovider.registry.practices.SDS_QUIRKS), for every practice in it."""
     criteria = parse(resource, query)
     extra = {p.ods: frozenset(quirks) for p in registry.practices} if quirks else None
     if resource == "Device":

@@ -1,4 +1,4 @@
-"""The practices registry (mockprovider.domain.practices): the built-in file, every mistake as one line
+"""The practices registry (mockprovider.registry.practices): the built-in file, every mistake as one line
 naming the file and the key, how MOCKPROVIDER_ODS_CODE / _PROVIDER_ASID combine with it, the SDS
 searches it answers, and the personas checked against it."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from mockprovider import spec
 from mockprovider.config import Settings
-from mockprovider.domain import practices as P
+from mockprovider.registry import practices as P
 from mockprovider.http import routes
 
 BUILT_IN = Path(P.BUILT_IN)

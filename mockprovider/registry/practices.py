@@ -10,7 +10,7 @@ One registry answers three doors so a consumer's whole journey agrees with itsel
   manufacturer) and MHS records (Endpoint: the service root per interaction), and each consumer's
   AS record;
 - **PDS** (``/personal-demographics/FHIR/R4``) shows each persona's registered practice
-  (:mod:`mockprovider.domain.pds_facts`).
+  (:mod:`mockprovider.registry.pds_facts`).
 
 The file format is documented in docs/lookups.md ("The practices registry"). A mistake is one
 :class:`RegistryError` naming the file and the key (``practice[2].asid``); never a traceback.
@@ -520,7 +520,7 @@ def persona_mistakes(registry: Registry, persona_data: dict, file: str, known_nu
     """A persona's mistakes that only the registry (and the rest of the cast) can see: its
     ``practice`` must be registered; ``pds.superseded_by`` must be a persona of the cast
     (``known_numbers``: the cast's NHS numbers, None = not checked)."""
-    from .persona_format import PersonaError
+    from ..domain.persona_format import PersonaError
     found = []
     practice = persona_data.get("practice") if isinstance(persona_data, dict) else None
     if isinstance(practice, str) and registry.get(practice) is None:
