@@ -14,7 +14,7 @@ from flask import Flask
 
 from .config import BUILT_IN_PERSONAS, Settings
 from .domain.persona_layer import LayeredCast
-from .domain.control import ControlStore, SqliteControlStore
+from .state.control import ControlStore, SqliteControlStore
 from .process.memory import give_back_memory, map_large_blocks
 from .domain.personas import PersonaStore
 from .registry import practices as practice_registry
@@ -99,7 +99,7 @@ def create_app(overrides: dict | None = None, environ=None) -> Flask:
 def open_store(settings: Settings) -> ControlStore:
     """The control-state backend the settings name: Redis when ``state_url`` is set, else SQLite."""
     if settings.state_url:
-        from .domain.control_redis import RedisControlStore
+        from .state.control_redis import RedisControlStore
         return RedisControlStore(settings.runtime_defaults(), settings.state_url, settings.journal_size,
                                  replica=settings.replica, state_dir=settings.state_dir)
     return SqliteControlStore(settings.runtime_defaults(), settings.state_dir, settings.journal_size,

@@ -3,7 +3,7 @@
 Two kinds of setting:
 - start-up settings (where to listen, which practice, which personas): frozen after start;
 - run-time flags (enablement, validation mode, compatibility choices): their start-up value is
-  read here, and the control state (mockprovider.domain.control) holds the live value, which
+  read here, and the control state (mockprovider.state.control) holds the live value, which
   the control API may change and ``POST /_control/reset`` puts back.
 
 Every field reads ``MOCKPROVIDER_<FIELD NAME IN CAPITALS>``.

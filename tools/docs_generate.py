@@ -10,7 +10,7 @@ A page of ``docs/`` holds a generated part between two markers::
 and this script rewrites what is between them from the code: the configuration reference from
 ``mockprovider/config.py``'s Settings (and the ``serve`` options that set them); the fault kinds,
 fields and match fields from the source of ``GET /_control/catalogue``
-(``mockprovider/http/control_details.describe``, ``mockprovider/domain/faults.py``); the Spine error
+(``mockprovider/http/control_details.describe``, ``mockprovider/state/faults.py``); the Spine error
 table from ``mockprovider/errors.py``; the interaction table from ``mockprovider/http/routes.py``;
 a copy-paste request for every interaction from ``mockprovider/example.py``; the control client's
 methods from ``mockprovider/control_client.py``; the CLI reference from the click commands; the

@@ -54,8 +54,8 @@ def start_redis(folder: Path):
 def micro(url: str, work: Path) -> dict:
     """Microseconds per call of current() and record() on each store, best of 5 batches."""
     from mockprovider.config import Settings
-    from mockprovider.domain.control import SqliteControlStore
-    from mockprovider.domain.control_redis import RedisControlStore
+    from mockprovider.state.control import SqliteControlStore
+    from mockprovider.state.control_redis import RedisControlStore
 
     defaults = Settings().runtime_defaults()
     entry = {"time": "2026-12-02T15:00:00.000Z", "method": "POST", "status": 200, "ms": 1.5, "worker": 1,

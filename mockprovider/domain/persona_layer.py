@@ -7,7 +7,7 @@ Three sources, as ``GET /_control/personas`` names them:
 - ``run-time``: put over the control API (``PUT /_control/personas/{nhs_number}``); it wins over
   a folder persona with the same NHS number until it is deleted or the server is reset.
 
-The layer itself lives in the shared control store (:class:`mockprovider.domain.control.ControlStore`)
+The layer itself lives in the shared control store (:class:`mockprovider.state.control.ControlStore`)
 as JSON text, so every worker sees a change at once. Each process keeps its own merged
 :class:`~mockprovider.domain.personas.PersonaStore` and rebuilds it only when the store's
 ``personas_version`` moves: the hot path compares one integer. A layer entry is parsed and

@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from ..domain.control import now_iso
+from ..state.control import now_iso
 
 _UNSAFE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7f)}
 _UNSAFE[ord(" ")] = "%20"

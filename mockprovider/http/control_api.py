@@ -20,12 +20,12 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
-from ..domain.control_redis import StoreUnavailable
+from ..state.control_redis import StoreUnavailable
 from ..domain.documents import fill_generated_sha256
 from ..domain import nhs_number as nhs_numbers, persona_contract
 from ..process import offload
 from ..domain.persona_layer import runtime_label
-from ..domain.faults import FaultRuleError, check_rule
+from ..state.faults import FaultRuleError, check_rule
 from ..domain.personas import PersonaError, PersonaStore, parse
 from ..registry.practices import persona_mistakes as practice_mistakes
 from ..fhir.stu3_shape import not_stu3, refusal

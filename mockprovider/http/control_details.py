@@ -29,7 +29,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from .. import spec
 from ..config import RUNTIME_FLAGS, Settings
 from ..domain import cast
-from ..domain import faults as fault_kinds
+from ..state import faults as fault_kinds
 from ..domain.documents import index as documents_index
 from ..registry.practices import SDS_QUIRKS
 from ..errors import PROXY_STATUSES, TABLE

@@ -1,7 +1,7 @@
 """The fault injector: the one place a fault rule changes a FHIR answer.
 
 :func:`take` runs in ``fhir_views.dispatch`` after the gate has passed (so the interaction is
-known) and before the interaction: it matches the rules (mockprovider.domain.faults) against the
+known) and before the interaction: it matches the rules (mockprovider.state.faults) against the
 request's facts and charges their uses. The returned :class:`Injected` then waits (``ms``), may
 answer instead of the interaction (``error``, ``malformed``, ``reset``, ``empty``) and may reshape
 the answer's delivery (``truncated``, ``drip``).
@@ -28,7 +28,7 @@ import time
 
 from ..errors import SpineError
 from ..spec import NHS_NUMBER_SYSTEM
-from ..domain.faults import applies, rule_matches
+from ..state.faults import applies, rule_matches
 from ..fhir.outcome import proxy_outcome
 from ..fhir.render import to_bytes
 from .responses import Answer, fhir_response
@@ -143,7 +143,7 @@ class Injected:
 
 def take(control, rules: list[dict], facts: Facts, environ, api: str = "provider") -> Injected | None:
     """The rules this request gets (charged one use each), or None: the cheap common case.
-    ``api``: provider, sds or pds (which rules can apply: mockprovider.domain.faults.applies)."""
+    ``api``: provider, sds or pds (which rules can apply: mockprovider.state.faults.applies)."""
     if not rules:
         return None
     candidates = [rule for rule in rules if applies(rule, api) and rule_matches(rule, facts)]

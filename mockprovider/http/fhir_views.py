@@ -22,7 +22,7 @@ import time
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from ..domain.control import now_iso
+from ..state.control import now_iso
 from ..errors import SpineError
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
                             read_patient, retrieve_document, retrieve_structured, search_documents)

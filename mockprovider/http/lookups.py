@@ -33,7 +33,7 @@ from urllib.parse import parse_qsl, unquote
 
 from werkzeug.wrappers import Request
 
-from ..domain.control import now_iso
+from ..state.control import now_iso
 from ..domain.ids import NAMESPACE
 from ..fhir.lookups_outcome import outcome
 from ..fhir.render import to_json_bytes

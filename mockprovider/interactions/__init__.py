@@ -21,7 +21,7 @@ class Call:
     claims: Any                 # mockprovider.http.bearer.Claims
     trace_id: str
     from_asid: str | None
-    flags: Any                  # mockprovider.domain.control.Flags (live run-time flags)
+    flags: Any                  # mockprovider.state.control.Flags (live run-time flags)
     runtime: Any                # mockprovider.app.Runtime: settings, personas, caches
     root_kind: str              # structured | documents | all (which service root was used)
     service_base: str           # absolute URL of the service root the request used

@@ -13,6 +13,6 @@ facts too (a persona's registered practice falls back to its home practice in th
 
 Imports: ``domain`` (only ``PersonaError``, for the mistakes a persona makes against the
 registry), ``spec``, ``config``; never ``record``, ``fhir``, ``interactions``, ``http``,
-``app``, ``cli`` or ``server``. The fault rules (``domain.faults``) import this package for the
+``app``, ``cli`` or ``server``. The fault rules (``state.faults``) import this package for the
 quirks a rule may add, never the reverse.
 """

@@ -7,7 +7,7 @@ import pytest
 
 from mockprovider.app import create_app
 from mockprovider.config import RUNTIME_FLAGS
-from mockprovider.domain.faults import KINDS, MATCH_FIELDS
+from mockprovider.state.faults import KINDS, MATCH_FIELDS
 from mockprovider.errors import TABLE
 from tests import helpers as h
 

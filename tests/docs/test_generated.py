@@ -51,7 +51,7 @@ def test_changing_a_default_in_code_changes_the_configuration_page(generate, mon
 
 def test_a_new_setting_fault_kind_and_error_code_appear_without_editing_the_generator(generate, monkeypatch):
     from mockprovider import config, errors
-    from mockprovider.domain import faults
+    from mockprovider.state import faults
 
     @dataclass(frozen=True)
     class More(config.Settings):

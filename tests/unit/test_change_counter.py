@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import multiprocessing
 
-from mockprovider.domain.change_counter import ChangeCounter
-from mockprovider.domain.control import SqliteControlStore
+from mockprovider.state.change_counter import ChangeCounter
+from mockprovider.state.control import SqliteControlStore
 
 
 def _bump(path: str, times: int) -> None:

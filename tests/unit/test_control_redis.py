@@ -5,7 +5,7 @@ import time
 import pytest
 
 from mockprovider.config import Settings
-from mockprovider.domain.control_redis import RedisControlStore, StateStoreError, StoreUnavailable, redact
+from mockprovider.state.control_redis import RedisControlStore, StateStoreError, StoreUnavailable, redact
 from tests.redis_server import RedisServer, free_port
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from mockprovider.domain.faults import FaultRuleError, INTERACTIONS, check_rule, choose, rule_matches
+from mockprovider.state.faults import FaultRuleError, INTERACTIONS, check_rule, choose, rule_matches
 from mockprovider.http import routes
 from mockprovider.http.faults import Facts, nhs_number_of
 from tests import helpers as h
@@ -122,7 +122,7 @@ def test_facts_read_the_body_only_when_asked():
 
 def test_the_described_fields_of_each_kind_are_what_check_rule_takes():
     """KIND_FIELDS (the console's forms, GET /_control/catalogue) says what check_rule accepts."""
-    from mockprovider.domain.faults import COMMON_FIELDS, KIND_FIELDS, KINDS, MATCH_DOCS, MATCH_FIELDS
+    from mockprovider.state.faults import COMMON_FIELDS, KIND_FIELDS, KINDS, MATCH_DOCS, MATCH_FIELDS
 
     assert tuple(KIND_FIELDS) == KINDS and tuple(MATCH_DOCS) == MATCH_FIELDS
     samples = {"code": "NO_RECORD_FOUND", "status": 503, "diagnostics": "x", "ms": 5, "duration_ms": 50,

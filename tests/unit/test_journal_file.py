@@ -5,9 +5,9 @@ import json
 import multiprocessing
 import os
 
-from mockprovider.domain import journal_file
-from mockprovider.domain.control import SqliteControlStore
-from mockprovider.domain.journal_file import FileJournal
+from mockprovider.state import journal_file
+from mockprovider.state.control import SqliteControlStore
+from mockprovider.state.journal_file import FileJournal
 
 
 def test_newest_first_and_bounded(tmp_path):

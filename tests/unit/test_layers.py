@@ -20,8 +20,9 @@ FORBIDDEN = {
     "interactions": {"http", "app", "cli", "server"},
     "fhir": {"http", "interactions", "app", "cli", "server"},
     "record": {"http", "interactions", "fhir", "app", "cli", "server"},
-    "domain": {"http", "interactions", "fhir", "record", "app", "cli", "server"},
-    "registry": {"http", "interactions", "fhir", "record", "process", "app", "cli", "server"},
+    "domain": {"http", "interactions", "fhir", "record", "state", "registry", "app", "cli", "server"},
+    "state": {"http", "interactions", "fhir", "record", "domain", "process", "app", "cli", "server"},
+    "registry": {"http", "interactions", "fhir", "record", "state", "process", "app", "cli", "server"},
     "process": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server", "errors", "config",
                 "spec"},
     "errors.py": {"http", "interactions", "fhir", "record", "domain", "app", "cli", "server"},
@@ -140,7 +141,7 @@ def find_cycle(graph: dict, inside: set) -> list | None:
     return None
 
 
-@pytest.mark.parametrize("package", ["domain", "registry", "process", "record", "fhir", "interactions", "http", ""])
+@pytest.mark.parametrize("package", ["domain", "state", "registry", "process", "record", "fhir", "interactions", "http", ""])
 def test_no_import_cycles(package):
     """No circle inside each package, nor across mockprovider as a whole ("")."""
     graph = import_graph()

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mockprovider import lookup_errors
-from mockprovider.domain import faults
+from mockprovider.state import faults
 from mockprovider.registry import practices
 from mockprovider.http.control_details import FLAG_GROUPS
 

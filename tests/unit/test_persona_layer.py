@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from mockprovider.config import BUILT_IN_PERSONAS
-from mockprovider.domain.control import SqliteControlStore
+from mockprovider.state.control import SqliteControlStore
 from mockprovider.domain.documents import DocumentIndex, index
 from mockprovider.domain.persona_layer import BUILT_IN, RUN_TIME, LayeredCast
 from mockprovider.domain.personas import PersonaStore

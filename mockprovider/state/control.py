@@ -4,14 +4,14 @@ every worker.
 One small interface, :class:`ControlStore`; two backends: :class:`SqliteControlStore` (the
 default), keeping two SQLite files in a state folder that the server makes before it forks its
 workers, so every gunicorn worker of one server sees the same state; and
-mockprovider.domain.control_redis.RedisControlStore (``MOCKPROVIDER_STATE_URL=redis://...``), so
+mockprovider.state.control_redis.RedisControlStore (``MOCKPROVIDER_STATE_URL=redis://...``), so
 several servers behind a load balancer share one state. ``mockprovider.app.open_store`` picks one.
 
 Reading is cheap: each thread caches flags and fault rules and re-reads them only when the change
-counter (mockprovider.domain.change_counter: 8 bytes of shared memory every writer bumps after its
+counter (mockprovider.state.change_counter: 8 bytes of shared memory every writer bumps after its
 commit) has moved: a memory read, where SQLite's ``PRAGMA data_version`` cost a read transaction
 and its lock calls on every request. The journal is not in SQLite
-at all: it is a JSON-lines file beside it (mockprovider.domain.journal_file), one append per
+at all: it is a JSON-lines file beside it (mockprovider.state.journal_file), one append per
 request, so journal writes never invalidate that cache and cost a write call, not a transaction.
 """
 from __future__ import annotations
@@ -250,7 +250,7 @@ class SqliteControlStore:
 
     def take_faults(self, candidates: list[dict]) -> list[dict]:
         """The rules this request gets, from its matching rules (oldest first, see
-        mockprovider.domain.faults.choose), each charged one use; a rule whose ``times`` is spent
+        mockprovider.state.faults.choose), each charged one use; a rule whose ``times`` is spent
         is removed. Atomic across workers: two requests never share a rule's last use."""
         if not candidates:
             return []

@@ -1,6 +1,6 @@
 """Control state on Redis: flags, fault rules and the journal shared by several replicas.
 
-``MOCKPROVIDER_STATE_URL=redis://host:port/db`` selects this backend (mockprovider.domain.control
+``MOCKPROVIDER_STATE_URL=redis://host:port/db`` selects this backend (mockprovider.state.control
 has the interface and the SQLite default). Several mock servers behind a load balancer then behave
 as one: a flag flip or a new fault rule made through any replica is seen by the next request on
 every replica; a rule's ``times`` is consumed atomically in Redis (a Lua script), so ``times: 5``
@@ -112,7 +112,7 @@ local pv = redis.call('INCR', KEYS[10])
 """ + _BUMP + "return {v, n, pv}"
 
 # ARGV: id1, kind1, id2, kind2, ... (the request's matching rules, oldest first). Implements
-# mockprovider.domain.faults.choose with liveness read inside the script: every live delay rule
+# mockprovider.state.faults.choose with liveness read inside the script: every live delay rule
 # and the first live rule of another kind; each counted rule taken is charged one use and removed
 # when spent. Returns {id, remaining (-1 = not counted)} pairs, flattened.
 _TAKE = """
