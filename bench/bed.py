@@ -65,8 +65,8 @@ def documents_from_store() -> list[dict]:
     """Every document of the built-in personas, straight from the product's own document index
     (so Binary is measured even before migrate structured lists the documents)."""
     try:
-        from mockprovider.domain.documents import index
-        from mockprovider.domain.personas import PersonaStore
+        from mockprovider.personas.documents import index
+        from mockprovider.personas.store import PersonaStore
     except ImportError:
         return []
     store = PersonaStore.load(ROOT / "personas")

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from .config import BUILT_IN_PERSONAS, Settings
-from .domain.persona_layer import LayeredCast
+from .personas.layer import LayeredCast
 from .state.control import ControlStore, SqliteControlStore
 from .process.memory import give_back_memory, map_large_blocks
-from .domain.personas import PersonaStore
+from .personas.store import PersonaStore
 from .registry import practices as practice_registry
 
 

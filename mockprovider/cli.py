@@ -83,7 +83,7 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
         preflight.check_tls(settings)
         preflight.check_personas_folder(settings)
         from .app import create_app
-        from .domain.personas import PersonaError, PersonaStore
+        from .personas.store import PersonaError, PersonaStore
         try:
             app = create_app(overrides)
         except PersonaError as exc:
@@ -120,8 +120,8 @@ def serve(host, port, workers, threads, personas, allow_empty, certfile, keyfile
 
 
 # --- personas and render ------------------------------------------------------------------------------
-# Thin commands over mockprovider.domain.personas (load, validate, tags) and
-# mockprovider.domain.generate (Faker personas, atomic write).
+# Thin commands over mockprovider.personas.store (load, validate, tags) and
+# mockprovider.personas.generate (Faker personas, atomic write).
 
 def _personas_dir(directory) -> str:
     if directory:
@@ -133,7 +133,7 @@ def _personas_dir(directory) -> str:
 
 
 def _load_store(directory):
-    from .domain.personas import PersonaError, PersonaStore
+    from .personas.store import PersonaError, PersonaStore
     try:
         return PersonaStore.load(_personas_dir(directory))
     except PersonaError as exc:
@@ -190,7 +190,7 @@ def personas_show(nhs_number, directory):
                    "and validate it with fhir.resources (STU3)")
 def personas_validate(directory, render):
     """Check every persona file; report every mistake (file, JSON path, reason). Exit 1 on any."""
-    from .domain.personas import PersonaStore
+    from .personas.store import PersonaStore
     directory = _personas_dir(directory)
     store, errors = PersonaStore.check(directory)
     problems = [str(e) for e in errors]
@@ -234,7 +234,7 @@ def personas_validate(directory, render):
                    "child; personas/README.md 'Clinical variants')")
 def personas_generate(count, seed, out, tags, style, volume, force, variants):
     """Generate COUNT Faker (en_GB) personas with test NHS numbers into OUT."""
-    from .domain import generate as gen
+    from .personas import generate as gen
     wanted = [t.strip() for group in tags for t in group.split(",") if t.strip()]
     started = time.perf_counter()
     try:
@@ -254,7 +254,7 @@ def personas_generate(count, seed, out, tags, style, volume, force, variants):
 @click.argument("seed")
 def personas_sha256(size, seed):
     """The sha256 a generated document (generate: {size: SIZE, seed: SEED}) declares."""
-    from .domain.documents import generated_sha256
+    from .personas.documents import generated_sha256
     click.echo(generated_sha256(size, seed))
 
 
@@ -273,8 +273,8 @@ def personas_sha256(size, seed):
               help="import content that is not FHIR STU3 anyway (a deliberately broken fixture)")
 def personas_import(bundle_file, nhs_number, documents_dir, out_dir, force, allow_invalid):
     """Turn a GP Connect structured Bundle into a persona served as it came (docs/personas/import.md)."""
-    from .domain.bundle_import import BundleImportError, import_bundle, write_imported
-    from .domain.personas import PersonaError, validate
+    from .personas.bundle_import import BundleImportError, import_bundle, write_imported
+    from .personas.store import PersonaError, validate
     from .fhir.stu3_shape import not_stu3, refusal
     try:
         raw = Path(bundle_file).read_bytes()

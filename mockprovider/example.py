@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from . import spec
 from .config import Settings
-from .domain import ids
+from .personas import ids
 from .http import routes
 
 # The consumer the examples speak as: the NHS provider assurance suite's consumer ASID and ODS code.
@@ -160,7 +160,7 @@ def subject_for(example: Example, argument: str | None, store=None, settings: Se
     if persona is None:
         raise ExampleError(f"no persona with NHS number {argument} in {getattr(store, 'directory', 'the personas')};"
                            " give a Binary id instead")
-    from .domain.documents import index
+    from .personas.documents import index
     documents = index(store).of(persona)
     if document_key is not None:
         chosen = [d for d in documents if d.key == document_key or d.binary_id == document_key]

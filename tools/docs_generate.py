@@ -16,7 +16,7 @@ a copy-paste request for every interaction from ``mockprovider/example.py``; the
 methods from ``mockprovider/control_client.py``; the CLI reference from the click commands; the
 benchmark table from ``bench/results.json`` (``bench/report.py``). It also rewrites
 ``personas/README.md``'s cast and clinical variants tables from ``personas/cast.toml``
-(``mockprovider.domain.cast``), which the site shows from there.
+(``mockprovider.personas.cast``), which the site shows from there.
 
 Everything is read from code, so a setting, flag, fault kind, error code, interaction, control
 method, CLI command or persona added anywhere appears on the next run without editing this
@@ -184,7 +184,7 @@ def interactions_table() -> str:
 def _docs_request(name: str):
     from mockprovider import example
     from mockprovider.config import Settings
-    from mockprovider.domain.personas import PersonaStore
+    from mockprovider.personas.store import PersonaStore
     entry = example.BY_NAME[name]
     settings = Settings()
     store = PersonaStore.load(settings.personas) if entry.argument else None
@@ -279,7 +279,7 @@ def cli_reference() -> str:
 def startup_line() -> str:
     """The start-up line ``make run`` prints: the default settings and the built-in cast."""
     from mockprovider.config import Settings
-    from mockprovider.domain.personas import PersonaStore
+    from mockprovider.personas.store import PersonaStore
     from mockprovider.http import access_log
     settings = Settings()
     count = len(PersonaStore.load(settings.personas))
@@ -358,7 +358,7 @@ def expected() -> dict[Path, str]:
     if missing:
         raise SystemExit(f"generated parts on no page: {', '.join(missing)} (add their markers to a page)")
     from mockprovider.config import Settings
-    from mockprovider.domain import cast
+    from mockprovider.personas import cast
     personas = Path(Settings().personas)
     out[personas / "README.md"] = cast.readme_tables(personas)
     return out

@@ -1,5 +1,5 @@
 """Persona -> FHIR STU3 resources and Bundles, OperationOutcomes, serialisation. No Flask.
 
-Imports: ``record``, ``domain``, ``spec``, ``errors``, ``config``; never ``interactions``, ``http``,
-``app``, ``cli`` or ``server``.
+Imports: ``record``, ``personas``, ``registry``, ``spec``, ``errors``, ``config``; never ``state`` (a
+builder gets what it needs passed in), ``interactions``, ``http``, ``app``, ``cli`` or ``server``.
 """

@@ -2,7 +2,7 @@
 
 Shared by the migrate-structured Bundle and the documents interactions (find patient, search).
 Every builder returns a plain dict in a fixed key order (deterministic bytes), with ids from
-:mod:`mockprovider.domain.ids`, and takes only persona data and the provider's ODS code:
+:mod:`mockprovider.personas.ids`, and takes only persona data and the provider's ODS code:
 
 - ``patient(persona, ods_code, status_system="example")`` -> Patient (CareConnect-GPC-Patient-1)
   with id ``ids.patient_id(nhs)``, NHS number + verification-status extension (system per the
@@ -23,7 +23,7 @@ Every builder returns a plain dict in a fixed key order (deterministic bytes), w
 from __future__ import annotations
 
 from .. import spec
-from ..domain import ids
+from ..personas import ids
 
 VERSION_ID = "1"   # persona data is static: every admin resource is at version 1
 PRACTICE_NAME = "GP Connect Mock Practice"
@@ -127,7 +127,8 @@ def practitioner_role(gp: dict, ods_code: str) -> dict:
 
 
 def patient(persona, ods_code: str, status_system: str = "example", general_practitioner: str = "seed") -> dict:
-    """The persona's Patient. ``persona`` is a domain Persona (or anything with ``.data``).
+    """The persona's Patient. ``persona`` is a persona (:class:`mockprovider.personas.persona.Persona`)
+    (or anything with ``.data``).
 
     general_practitioner: "seed" lists the usual GP and the practice; "profile" only the first of them
     (CareConnect-GPC-Patient-1 has generalPractitioner 0..1) -- the ``patient_general_practitioner`` flag.

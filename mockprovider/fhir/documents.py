@@ -9,8 +9,8 @@ migrate structured Bundle and the documents search call it):
     binary_stream(document) -> (content_length, iterator of bytes)
     organization(ods, practice_ods) -> Organization of a document author / custodian
 
-``document`` is a :class:`mockprovider.domain.documents.Document`; get one with
-``mockprovider.domain.documents.index(runtime.personas).of(persona)`` (every document of a
+``document`` is a :class:`mockprovider.personas.documents.Document`; get one with
+``mockprovider.personas.documents.index(runtime.personas).of(persona)`` (every document of a
 persona, in persona order) or ``.get(binary_id)``.
 
 Facts: ../shared/spec/documents.md ("DocumentReference" and "Binary resource").
@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 
 from .. import spec
-from ..domain import ids
-from ..domain.documents import Document, base64_length
+from ..personas import ids
+from ..personas.documents import Document, base64_length
 from ..record.documents import (IDENTIFIER_SYSTEM, OVER_MIGRATE_LIMIT, OVER_RETRIEVE_LIMIT,  # noqa: F401
                                 PRACTICE_SETTING, binary_url, document_reference, document_reference_id)
 from . import admin

@@ -21,7 +21,7 @@ from __future__ import annotations
 import uuid
 
 from .. import spec
-from ..domain.ids import NAMESPACE
+from ..personas.ids import NAMESPACE
 
 VERSION_ID = "1"
 SECURITY = {"U": "unrestricted", "R": "restricted"}

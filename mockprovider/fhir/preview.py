@@ -35,7 +35,7 @@ def migrate_bundle_bytes(store, persona, sensitive: bool, trace_id: str = FIXED_
     documents/fhir``. Flags take their start-up values.
     """
     from ..config import Settings
-    from ..domain.documents import index
+    from ..personas.documents import index
     from .render import Spliced, to_json_bytes
 
     structured = _builder()

@@ -70,7 +70,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from .. import spec
-from ..domain import ids
+from ..personas import ids
 from ..record import lists
 from ..record.documents import OVER_RETRIEVE_LIMIT
 from .record_index import ADMIN_TYPES, RecordIndex, _walk

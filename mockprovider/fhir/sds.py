@@ -22,7 +22,7 @@ from __future__ import annotations
 import uuid
 
 from .. import spec
-from ..domain.ids import NAMESPACE
+from ..personas.ids import NAMESPACE
 
 RELIABILITY = (("nhsMHSSyncReplyMode", "None"), ("nhsMHSDuplicateElimination", "never"),
                ("nhsMHSAckRequested", "never"))

@@ -2,7 +2,7 @@
 
 ``bundle(persona, sensitive, documents_base, documents)`` gives the migrate Bundle (its id is the
 trace placeholder, spliced per request) of a persona with a ``fhir_record`` section
-(:mod:`mockprovider.domain.fhir_record`). The only place the mock sends clinical resources it did not
+(:mod:`mockprovider.personas.fhir_record`). The only place the mock sends clinical resources it did not
 build in :mod:`mockprovider.record` (a supplier-styled record is an ordinary record with a style).
 Nothing is "fixed": every entry is sent as stored,
 but for the documented rewrites (docs/personas/import.md):
@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 
 from .. import spec
-from ..domain.bundle_import import CONFIDENTIALITY_SYSTEM, is_confidential
+from ..personas.bundle_import import CONFIDENTIALITY_SYSTEM, is_confidential
 from ..record import lists, problems as problems_area
 from . import documents as documents_fhir
 from .render import TRACE_PLACEHOLDER
@@ -165,7 +165,7 @@ def _warned_list(resource: dict, withheld: set) -> dict:
 
 def mark_confidential(full: dict, without: dict) -> dict:
     """``full`` (a migrate Bundle with sensitive items) with the confidentiality marker the import
-    recognises (:func:`mockprovider.domain.bundle_import.is_confidential`: ``meta.security`` code
+    recognises (:func:`mockprovider.personas.bundle_import.is_confidential`: ``meta.security`` code
     ``R`` of the HL7 Confidentiality system) on every resource that ``without`` (the same record
     without sensitive items) leaves out, Lists and the Patient aside: imported again, the record
     leaves out the same resources (GET /_control/personas/{nhs}/record, the documented round trip).

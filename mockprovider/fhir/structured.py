@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from .. import record as record_areas
 from .. import spec
-from ..domain import ids
+from ..personas import ids
 from ..record import consultations, documents as record_documents, investigations, lists, problems
 from ..record import styles
 from ..record.common import Ctx, display
@@ -49,8 +49,8 @@ def structured_bundle(persona, ods_code: str, sensitive: bool, documents_base: s
                       general_practitioner: str = "seed") -> dict:
     """The Bundle (with the trace placeholder as id).
 
-    documents            the persona's :class:`mockprovider.domain.documents.Document` list
-                         (``domain.documents.index(store).of(persona)``), listed as DocumentReferences
+    documents            the persona's :class:`mockprovider.personas.documents.Document` list
+                         (``personas.documents.index(store).of(persona)``), listed as DocumentReferences
                          whose attachment.url is ``documents_base + "/Binary/" + id``;
     migrate_limit_bytes  the flag ``migrate_document_limit_bytes``: a larger document is listed as a
                          placeholder (no url, the reason in attachment.title); 0 = unlimited.

@@ -21,12 +21,12 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
 from ..state.control_redis import StoreUnavailable
-from ..domain.documents import fill_generated_sha256
-from ..domain import nhs_number as nhs_numbers, persona_contract
+from ..personas.documents import fill_generated_sha256
+from ..personas import contract, nhs_number as nhs_numbers
 from ..process import offload
-from ..domain.persona_layer import runtime_label
+from ..personas.layer import runtime_label
 from ..state.faults import FaultRuleError, check_rule
-from ..domain.personas import PersonaError, PersonaStore, parse
+from ..personas.store import PersonaError, PersonaStore, parse
 from ..registry.practices import persona_mistakes as practice_mistakes
 from ..fhir.stu3_shape import not_stu3, refusal
 
@@ -224,7 +224,7 @@ def reset():
     return jsonify({"status": "reset", **runtime.control.snapshot(), "personas": len(runtime.personas)})
 
 
-# --- personas: the run-time layer over the personas folder (mockprovider.domain.persona_layer) ----------------
+# --- personas: the run-time layer over the personas folder (mockprovider.personas.layer) ----------------
 
 
 def _persona_row(nhs: str) -> dict | None:
@@ -311,7 +311,7 @@ def prepare_persona(raw: bytes, bundle: bool, nhs: str, directory: str, allow_in
     if isinstance(data, dict):
         data.setdefault("nhs_number", nhs)
     fill_generated_sha256(data)
-    errors = persona_contract.check(data, label, directory)
+    errors = contract.check(data, label, directory)
     if registry is not None:     # its practice registered, its retained record in the cast
         errors += practice_mistakes(registry, data, label, known)
     if isinstance(data, dict) and isinstance(data["nhs_number"], str) and data["nhs_number"] != nhs \
@@ -328,11 +328,11 @@ class _NotSupported(Exception):
 
 
 def _import_bundle(bundle, nhs: str, source: str = "") -> dict:
-    """A structured Bundle -> a persona dict (mockprovider.domain.bundle_import, issue #14).
+    """A structured Bundle -> a persona dict (mockprovider.personas.bundle_import, issue #14).
     Its source (the description "Imported from …", ``fhir_record.source``) is ``?source=`` (the
     control CLI sends the file name), else the Bundle's own id, never the NHS number it was given."""
     try:
-        from ..domain.bundle_import import import_bundle
+        from ..personas.bundle_import import import_bundle
     except ImportError:
         raise _NotSupported("Content-Type application/fhir+json (a structured Bundle to import) is not "
                             "supported by this build yet; send a persona as application/json") from None

@@ -28,9 +28,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import spec
 from ..config import RUNTIME_FLAGS, Settings
-from ..domain import cast
+from ..personas import cast
 from ..state import faults as fault_kinds
-from ..domain.documents import index as documents_index
+from ..personas.documents import index as documents_index
 from ..registry.practices import SDS_QUIRKS
 from ..errors import PROXY_STATUSES, TABLE
 from ..fhir.documents import binary_url

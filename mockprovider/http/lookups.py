@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, unquote
 from werkzeug.wrappers import Request
 
 from ..state.control import now_iso
-from ..domain.ids import NAMESPACE
+from ..personas.ids import NAMESPACE
 from ..fhir.lookups_outcome import outcome
 from ..fhir.render import to_json_bytes
 from ..interactions import pds, sds

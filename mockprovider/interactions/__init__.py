@@ -3,8 +3,9 @@
 Each module exposes ``handle(call: Call) -> Reply``. The HTTP layer builds the Call after the gate
 passed, and turns the Reply into a response.
 
-Imports: ``fhir``, ``record``, ``domain``, ``spec``, ``errors``, ``config``; never ``http``, ``app``,
-``cli`` or ``server``, and never Flask.
+Imports: ``fhir``, ``record``, ``personas``, ``registry``, ``process``, ``spec``, ``errors``,
+``config``; never ``state`` (the live flags reach an interaction in its :class:`Call`), ``http``,
+``app``, ``cli`` or ``server``, and never Flask.
 """
 from __future__ import annotations
 

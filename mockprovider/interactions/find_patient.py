@@ -15,8 +15,8 @@ Rules (../shared/spec/assurance-suite.md §4 P1-P19, documents.md), checked in t
 from __future__ import annotations
 
 from .. import spec
-from ..domain import nhs_number
-from ..domain.documents import findable
+from ..personas import nhs_number
+from ..personas.documents import findable
 from ..errors import SpineError
 from ..fhir import admin
 from ..fhir.render import SplicedBody

@@ -15,7 +15,7 @@ Success: as Retrieve a document (200, streamed Binary, ETag, exact Content-Lengt
 """
 from __future__ import annotations
 
-from ..domain.documents import index
+from ..personas.documents import index
 from ..registry.pds_facts import expected_requesting_ods
 from ..errors import SpineError
 from . import Call, Reply

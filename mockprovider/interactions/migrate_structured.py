@@ -22,10 +22,10 @@ import threading
 from functools import lru_cache
 
 from .. import spec
-from ..domain import nhs_number
+from ..personas import nhs_number
 from ..process import offload
 from ..process.memory import give_back_memory
-from ..domain.documents import index as documents_index
+from ..personas.documents import index as documents_index
 from ..registry.pds_facts import expected_requesting_ods
 from ..errors import SpineError
 from ..fhir.render import Spliced, SplicedBody, to_json_bytes

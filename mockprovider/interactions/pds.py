@@ -36,7 +36,7 @@ import json
 import re
 import time
 
-from ..domain import nhs_number
+from ..personas import nhs_number
 from ..registry import pds_facts
 from ..fhir import pds as pds_fhir
 from ..fhir.lookups_outcome import outcome

@@ -10,7 +10,7 @@ find-a-patient returns. Rules, in order:
 """
 from __future__ import annotations
 
-from ..domain.documents import findable, index
+from ..personas.documents import findable, index
 from ..errors import SpineError
 from ..fhir import admin
 from ..fhir.render import in_format, to_json_bytes

@@ -51,7 +51,7 @@ from collections import OrderedDict
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
-from ..domain.documents import index as documents_index
+from ..personas.documents import index as documents_index
 from ..errors import SpineError
 from ..fhir import record_index
 from ..fhir.render import Spliced, SplicedBody, to_json_bytes

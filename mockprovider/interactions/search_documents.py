@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from .. import spec
-from ..domain.documents import findable, index
+from ..personas.documents import findable, index
 from ..errors import SpineError
 from ..fhir import admin
 from ..fhir.documents import OVER_RETRIEVE_LIMIT, document_reference, organization

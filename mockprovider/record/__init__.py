@@ -21,8 +21,9 @@ check              the ``record`` section validator (registered on import)
 
 The Bundle is assembled by :mod:`mockprovider.fhir.structured`.
 
-Imports: ``domain``, ``spec``, ``errors``, ``config``; never ``fhir`` (which assembles the Bundle
-from these modules), ``interactions``, ``http``, ``app``, ``cli`` or ``server``.
+Imports: ``personas``, ``spec``, ``errors``, ``config``; never ``fhir`` (which assembles the Bundle
+from these modules), ``state``, ``registry``, ``process``, ``interactions``, ``http``, ``app``,
+``cli`` or ``server``.
 """
 from . import check  # noqa: F401  (registers the record section validator)
 from . import (allergies, consultations, diary, immunisations, investigations, medications, problems,

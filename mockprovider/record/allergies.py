@@ -17,7 +17,7 @@ An allergy recorded in a consultation carries the profile's encounter extension
 from __future__ import annotations
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 from .common import Ctx, check_date, clinical_date, note, put
 
 FIELD = "allergies"

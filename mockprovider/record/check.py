@@ -1,17 +1,17 @@
 """The persona ``record`` section's checks: each area's item checks (in its own module). The links
 across areas (``problem`` keys, clinicians, consultation structure, documents) are rules of the
-persona contract (:mod:`mockprovider.domain.persona_contract`), which this module tells what only
-the areas know (:data:`~mockprovider.domain.persona_contract.RECORD_RULES`).
+persona contract (:mod:`mockprovider.personas.contract`), which this module tells what only
+the areas know (:data:`~mockprovider.personas.contract.RECORD_RULES`).
 
-Registered in :data:`mockprovider.domain.persona_format.SECTION_VALIDATORS` when
+Registered in :data:`mockprovider.personas.format.SECTION_VALIDATORS` when
 :mod:`mockprovider.record` is imported (``mockprovider/__init__.py`` does, so every entry point
 validates a record the same way). The format is documented in docs/personas/format.md.
 """
 from __future__ import annotations
 
-from ..domain.persona_admin import validate_usual_gp
-from ..domain import persona_contract
-from ..domain.persona_format import DATE_RE, SECTION_VALIDATORS, Checker, PersonaError
+from ..personas.admin import validate_usual_gp
+from ..personas import contract
+from ..personas.format import DATE_RE, SECTION_VALIDATORS, Checker, PersonaError
 from . import (allergies, consultations, diary, immunisations, investigations, medications, problems,
                referrals, uncategorised)
 from .common import check_date, check_item
@@ -111,10 +111,10 @@ def _consultation_structure(c: Checker, record, path, problem_keys, area_of):
 
 
 SECTION_VALIDATORS["record"] = validate_record
-# What only the clinical areas know, for the rules across fields (mockprovider.domain.persona_contract).
-persona_contract.RECORD_RULES.update({
+# What only the clinical areas know, for the rules across fields (mockprovider.personas.contract).
+contract.RECORD_RULES.update({
     "actual_areas": problems.ACTUAL_AREAS,
     "consultation_structure": _consultation_structure,
     "supporting_areas": tuple(area.FIELD for area in CHECK_ORDER if area not in (problems, consultations)),
 })
-persona_contract.SECTION_ITEMS["record"] = item_mistakes
+contract.SECTION_ITEMS["record"] = item_mistakes

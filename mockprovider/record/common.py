@@ -4,7 +4,7 @@ checks common to every persona record item.
 Kept small and general on purpose: an area's own codes, extensions and rules live in its module.
 
 - ids: every resource id is ``uuid5`` of (NHS number, resource type, item key)
-  (:func:`mockprovider.domain.ids.resource_id`), through :meth:`Ctx.id`;
+  (:func:`mockprovider.personas.ids.resource_id`), through :meth:`Ctx.id`;
 - coding: persona codes are written ``"<SNOMED code>|<display>"``; :func:`concept` turns one into a
   CodeableConcept, :func:`coding` into one Coding;
 - dates: persona dates are ``YYYY-MM-DD`` or a full date-time; :func:`instant` makes a FHIR instant.
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from .. import spec
-from ..domain import ids
-from ..domain.persona_format import CODE_RE, DATE_OR_DATETIME_RE, ODS_RE, Checker
+from ..personas import ids
+from ..personas.format import CODE_RE, DATE_OR_DATETIME_RE, ODS_RE, Checker
 
 CROSS_CARE_ID_SYSTEM = "https://fhir.nhs.uk/Id/cross-care-setting-identifier"
 UCUM = "http://unitsofmeasure.org"

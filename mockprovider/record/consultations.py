@@ -31,7 +31,7 @@ import datetime
 import re
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 from .common import COMMENT_NOTE, Ctx, check_code, display
 from .lists import snomed
 from .problems import related_header

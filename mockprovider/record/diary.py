@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 from .common import Ctx, note, put
 
 FIELD = "diary"

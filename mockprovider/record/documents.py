@@ -1,5 +1,5 @@
 """Documents in the structured record: ``documents`` (persona section, format and checks in
-:mod:`mockprovider.domain.documents`) -> DocumentReference (CareConnect-GPC-DocumentReference-1).
+:mod:`mockprovider.personas.documents`) -> DocumentReference (CareConnect-GPC-DocumentReference-1).
 
 Pages (1.6.2): pages/accessrecord_structured/accessrecord_structured_development_documents_guidance.md,
 and pages/access_documents/ for the DocumentReference itself; facts in ../shared/spec/documents.md
@@ -14,8 +14,8 @@ dropped from ``context`` (:func:`in_bundle`).
 from __future__ import annotations
 
 from .. import spec
-from ..domain import ids
-from ..domain.documents import Document
+from ..personas import ids
+from ..personas.documents import Document
 
 # Supplier-namespaced identifier system of the persistent DocumentReference identifier.
 IDENTIFIER_SYSTEM = "https://mockprovider.invalid/Id/document-reference"

@@ -20,8 +20,8 @@ Persona item fields: ``code`` (the vaccination procedure), ``vaccine`` (the prod
 from __future__ import annotations
 
 from .. import spec
-from ..domain.persona_format import Checker
-from ..domain.persona_format import DATE_RE
+from ..personas.format import Checker
+from ..personas.format import DATE_RE
 from .common import HL7UK_SD, Ctx, clinical_date, note, put
 from .uncategorised import observation_resource
 

@@ -32,7 +32,7 @@ sent without it and its Lists carry the confidential-items warning.
 from __future__ import annotations
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 from .common import (COMMENT_NOTE, Ctx, check_bool, check_code, check_date, check_key, check_organization, display,
                      put)
 from .uncategorised import check_values, observation_resource

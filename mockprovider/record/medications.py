@@ -40,7 +40,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 from .common import Ctx, check_code, check_date, check_organization, coding, note, put
 
 FIELD = "medications"

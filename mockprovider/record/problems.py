@@ -17,7 +17,7 @@ or item left out (confidential) is not referenced at all (problems guidance, "Co
 from __future__ import annotations
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 from .common import HL7UK_SD, Ctx, clinical_date, note, put
 
 FIELD = "problems"

@@ -16,7 +16,7 @@ Persona item fields: ``code``, ``priority`` (``routine``/``urgent``/``asap``/``s
 from __future__ import annotations
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 import re
 
 from .common import Ctx, check_organization, note, put

@@ -25,7 +25,7 @@ code text      as written (``code_text``)   the Read term of an entry recorded b
 instants       a date at midnight UTC       milliseconds, ``+00:00``     whole seconds, UK offset
 =============  ===========================  ===========================  ====================================
 
-Translations come from :mod:`mockprovider.domain.terminology` (a concept without one is sent as
+Translations come from :mod:`mockprovider.personas.terminology` (a concept without one is sent as
 SNOMED CT only, user-selected). Times of day are the record's own: a styled record's items carry
 date-times already written the supplier's way; only a bare date is turned into an instant here.
 """
@@ -35,9 +35,9 @@ import datetime
 import uuid
 
 from .. import spec
-from ..domain import ids
-from ..domain import terminology as terms
-from ..domain.supplier_records import uk_offset      # the one UK-time rule (a supplier record's times too)
+from ..personas import ids
+from ..personas import terminology as terms
+from ..personas.supplier_records import uk_offset      # the one UK-time rule (a supplier record's times too)
 
 SCTDESCID = "https://fhir.hl7.org.uk/STU3/StructureDefinition/Extension-coding-sctdescid"
 EMIS_DRUG_SYSTEM = "https://fhir.hl7.org.uk/Id/emis-drug-codes"

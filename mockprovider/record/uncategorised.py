@@ -15,7 +15,7 @@ other areas use too (test results and groups in :mod:`.investigations`, narrativ
 from __future__ import annotations
 
 from .. import spec
-from ..domain.persona_format import Checker
+from ..personas.format import Checker
 from .common import Ctx, clinical_date, put, quantity
 
 FIELD = "observations"

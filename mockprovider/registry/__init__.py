@@ -11,8 +11,8 @@ configuration read once at start-up, describing practices, and the same answers 
 (the provider, SDS, PDS). ``pds_facts`` sits beside it because its answers are registration
 facts too (a persona's registered practice falls back to its home practice in the registry).
 
-Imports: ``domain`` (only ``PersonaError``, for the mistakes a persona makes against the
-registry), ``spec``, ``config``; never ``record``, ``fhir``, ``interactions``, ``http``,
-``app``, ``cli`` or ``server``. The fault rules (``state.faults``) import this package for the
+Imports: ``personas`` (only ``PersonaError``, for the mistakes a persona makes against the
+registry), ``spec``, ``config``; never ``state``, ``process``, ``record``, ``fhir``, ``interactions``,
+``http``, ``app``, ``cli`` or ``server``. The fault rules (``state.faults``) import this package for the
 quirks a rule may add, never the reverse.
 """

@@ -520,7 +520,7 @@ def persona_mistakes(registry: Registry, persona_data: dict, file: str, known_nu
     """A persona's mistakes that only the registry (and the rest of the cast) can see: its
     ``practice`` must be registered; ``pds.superseded_by`` must be a persona of the cast
     (``known_numbers``: the cast's NHS numbers, None = not checked)."""
-    from ..domain.persona_format import PersonaError
+    from ..personas.format import PersonaError
     found = []
     practice = persona_data.get("practice") if isinstance(persona_data, dict) else None
     if isinstance(practice, str) and registry.get(practice) is None:

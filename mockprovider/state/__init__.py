@@ -12,10 +12,10 @@ faults             fault rules: the closed list of kinds, a rule's checks, which
 =================  ===================================================================
 
 The store keeps run-time personas as text and never parses them: turning that text into personas
-is the persona code's work (``domain.persona_layer`` reads the store through its interface, passed
-in). So ``state`` and the persona code never import each other.
+is the persona code's work (``personas.layer`` reads the store through the object it is given).
+So ``state`` and ``personas`` never import each other.
 
 Imports: ``registry`` (the SDS quirks a ``quirk`` fault rule may add), ``errors``, ``config``;
-never ``domain`` (the persona code), ``record``, ``fhir``, ``interactions``, ``http``, ``app``, ``cli`` or
-``server``, and never Flask. ``redis`` is imported only when the Redis backend is chosen.
+never ``personas``, ``process``, ``record``, ``fhir``, ``interactions``, ``http``, ``app``, ``cli``
+or ``server``, and never Flask. ``redis`` is imported only when the Redis backend is chosen.
 """

@@ -69,7 +69,7 @@ class ControlStore(Protocol):
     Run-time personas (``/_control/personas``) are a *layer* over the personas folder, kept here so
     every worker (and every replica sharing the store) sees a change at once. The store keeps
     only text and counters; parsing, validation and the merged cast are
-    :class:`mockprovider.domain.cast.Cast`'s job, in each process:
+    :class:`mockprovider.personas.cast.Cast`'s job, in each process:
 
     - ``personas_version()``: a whole number that grows on every change to the layer (put,
       delete, reload, reset) and never goes back. ``current().personas_version`` carries the same

@@ -14,8 +14,8 @@ import pytest
 from fhir.resources.STU3.binary import Binary
 
 from mockprovider.app import create_app
-from mockprovider.domain import ids
-from mockprovider.domain.documents import generated_sha256
+from mockprovider.personas import ids
+from mockprovider.personas.documents import generated_sha256
 from mockprovider.interactions import Call, retrieve_document
 from tests import helpers as h
 from tests.spec_tables import assert_outcome

@@ -16,7 +16,7 @@ from fhir.resources.STU3.binary import Binary
 from fhir.resources.STU3.bundle import Bundle
 
 from mockprovider.app import create_app
-from mockprovider.domain import ids
+from mockprovider.personas import ids
 from tests import helpers as h
 from tests.spec_tables import assert_outcome
 

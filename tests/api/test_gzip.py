@@ -11,7 +11,7 @@ import zlib
 
 import pytest
 
-from mockprovider.domain import ids
+from mockprovider.personas import ids
 from mockprovider.fhir import compress
 from tests import helpers as h
 

@@ -20,8 +20,8 @@ from click.testing import CliRunner
 from mockprovider.app import create_app
 from mockprovider.cli import cli
 from mockprovider.config import Settings
-from mockprovider.domain.bundle_import import BundleImportError, import_bundle, write_imported
-from mockprovider.domain.personas import PersonaError, PersonaStore
+from mockprovider.personas.bundle_import import BundleImportError, import_bundle, write_imported
+from mockprovider.personas.store import PersonaError, PersonaStore
 from tests import helpers as h
 from tests.structured_checks import CONFIDENTIAL_NOTE, WARNING_EXT, check_bundle, lists_by_title
 
@@ -161,7 +161,7 @@ def test_documents_given_by_id_or_title_are_served_byte_for_byte(tmp_path, captu
     out = tmp_path / "personas"
     write_imported(persona, out, documents_dir=docs)
     store = PersonaStore.load(out)
-    from mockprovider.domain.documents import index
+    from mockprovider.personas.documents import index
     doc = next(d for d in index(store).of(store.get(NEW_NHS)) if d.key == entry["key"])
     assert doc.read() == "Letter with ünïcödé — day 1\n".encode()
 

@@ -1,5 +1,5 @@
 """PUT /_control/personas/{nhs} with a GP Connect structured Bundle (application/fhir+json): the
-Bundle is imported as a run-time persona (mockprovider.domain.bundle_import, issue #14) and served
+Bundle is imported as a run-time persona (mockprovider.personas.bundle_import, issue #14) and served
 back by migrate structured; a Bundle that cannot be imported is 400 with every problem."""
 import collections
 import json

@@ -282,7 +282,7 @@ def test_structured_capability_off_denies_its_capability_statement_only(client, 
 
 # --- a run-time persona's documents come and go with it ---------------------------------------------------
 def generated_document(key="rt-letter", size=4096):
-    from mockprovider.domain.documents import generated_sha256
+    from mockprovider.personas.documents import generated_sha256
     seed = f"{NEW_NHS}/{key}"
     return {"key": key, "description": "Letter put at run time", "type": "419891008|Record artifact",
             "created": "2024-01-02T10:00:00+00:00", "indexed": "2024-01-03T10:00:00+00:00",
@@ -313,7 +313,7 @@ def test_a_run_time_persona_documents_are_served_and_go_with_it(client):
 
 # --- issue #28 item 9: a generated document of a run-time persona needs no sha256 from the client --------
 def test_a_generated_document_without_sha256_is_given_one(client):
-    from mockprovider.domain.documents import generated_sha256
+    from mockprovider.personas.documents import generated_sha256
     document = generated_document()
     del document["sha256"]
     r = client.put(f"/_control/personas/{NEW_NHS}", json=new_persona(documents=[document]))
@@ -325,8 +325,8 @@ def test_a_generated_document_without_sha256_is_given_one(client):
 def test_the_sha256_command_prints_without_a_warning():
     import subprocess
     import sys
-    from mockprovider.domain.documents import generated_sha256
-    for command in ([sys.executable, "-m", "mockprovider.domain.documents", "4096", "s1"],
+    from mockprovider.personas.documents import generated_sha256
+    for command in ([sys.executable, "-m", "mockprovider.personas.documents", "4096", "s1"],
                     [sys.executable, "-c", "from mockprovider.cli import cli; cli()", "personas", "sha256",
                      "4096", "s1"]):
         done = subprocess.run(command, capture_output=True, text=True, timeout=60)

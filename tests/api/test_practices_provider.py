@@ -12,7 +12,7 @@ import pytest
 
 from mockprovider.app import create_app
 from mockprovider.config import BUILT_IN_PERSONAS
-from mockprovider.domain.personas import PersonaError
+from mockprovider.personas.store import PersonaError
 from tests import helpers as h
 
 Y1 = "/Y90001/STU3/1/gpconnect/fhir"                     # the EMIS-shaped practice's only root

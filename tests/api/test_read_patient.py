@@ -2,7 +2,7 @@
 import pytest
 from fhir.resources.STU3.patient import Patient
 
-from mockprovider.domain import ids
+from mockprovider.personas import ids
 from tests import helpers as h
 from tests.spec_tables import assert_outcome
 

@@ -5,7 +5,7 @@
 import base64
 from pathlib import Path
 
-from mockprovider.domain import ids
+from mockprovider.personas import ids
 from tests import helpers as h
 from tests.spec_tables import assert_outcome
 

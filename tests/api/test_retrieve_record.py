@@ -13,7 +13,7 @@ from datetime import date
 
 import pytest
 
-from mockprovider.domain import ids
+from mockprovider.personas import ids
 from mockprovider.interactions import retrieve_structured
 from tests import helpers as h
 from tests.structured_checks import (CONFIDENTIAL_NOTE, EMPTY_REASON, PRIMARY_LISTS, SECONDARY_SYSTEM,

@@ -1,7 +1,7 @@
 """Supplier-styled built-in personas: the volume and shape of a real long-term GP record, counted.
 
 Since #24 a supplier record is an ordinary persona record (``record.style``: emis or tpp) made from the
-``supplier_record`` seed by :mod:`mockprovider.domain.supplier_records` and rendered by the area modules
+``supplier_record`` seed by :mod:`mockprovider.personas.supplier_records` and rendered by the area modules
 of :mod:`mockprovider.record` like any other, in the supplier's style (:mod:`mockprovider.record.styles`).
 
 Issue #14's floor, per persona: >= 1,500 resources; repeat plans with 100+ issues and
@@ -24,9 +24,9 @@ import pytest
 
 from mockprovider.app import create_app
 from mockprovider.config import Settings
-from mockprovider.domain.personas import PersonaStore
-from mockprovider.domain import supplier_records
-from mockprovider.domain import terminology as terms
+from mockprovider.personas.store import PersonaStore
+from mockprovider.personas import supplier_records
+from mockprovider.personas import terminology as terms
 from tests import helpers as h
 from tests.structured_checks import CONFIDENTIAL_NOTE, WARNING_EXT, check_bundle, lists_by_title
 
@@ -241,7 +241,7 @@ def test_records_are_deterministic_and_seeded():
 def test_a_supplier_record_is_an_ordinary_valid_record():
     """The seed expands into the persona record format (record.style set), which the record validator
     accepts and the area modules render: no second builder."""
-    from mockprovider.domain.personas import Checker
+    from mockprovider.personas.store import Checker
     from mockprovider.record.check import validate_record
     store = PersonaStore.load(Settings().personas)
     for nhs, style in ((EMIS, "emis"), (TPP, "tpp")):

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from mockprovider.domain import ids
+from mockprovider.personas import ids
 from tests import helpers as h
 from tests.fhir_xml import FHIR_XML, element_order_errors, get, neutral_json, neutral_xml, resource_name
 from tests.spec_tables import ERRORS, OO_PROFILE, SPINE_SYSTEM

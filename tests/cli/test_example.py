@@ -20,7 +20,7 @@ from werkzeug.datastructures import Headers
 from mockprovider import example, spec
 from mockprovider.cli import cli
 from mockprovider.config import Settings
-from mockprovider.domain.personas import PersonaStore
+from mockprovider.personas.store import PersonaStore
 from mockprovider.http import gate, routes
 
 # What each interaction answers on success (the resource type of its 200 body).

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from mockprovider import record
 from mockprovider.cli import cli
-from mockprovider.domain import generate as gen
+from mockprovider.personas import generate as gen
 from mockprovider.record.common import COMMON_OPTIONAL, COMMON_REQUIRED
 
 PERSONAS = Path(__file__).resolve().parents[2] / "personas"
@@ -96,7 +96,7 @@ def test_generate_variants_all_is_deterministic_and_renders_each_variant(tmp_pat
     assert all(a[name] == body for name, body in plain.items())
     for body in a.values():
         assert not list(validator.iter_errors(json.loads(body)))
-    from mockprovider.domain.personas import PersonaStore
+    from mockprovider.personas.store import PersonaStore
     from mockprovider.fhir import preview
     store = PersonaStore.load(tmp_path / "a")
     shown = set()

@@ -7,8 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 from mockprovider.cli import cli
-from mockprovider.domain import nhs_number
-from mockprovider.domain.personas import TAGS, PersonaStore
+from mockprovider.personas import nhs_number
+from mockprovider.personas.store import TAGS, PersonaStore
 from mockprovider.config import Settings
 
 

@@ -350,7 +350,7 @@ def edge_case_numbers() -> set:
     """Built-in personas tagged as a GP2GP edge case: kept out of the needs below (they break one need
     on purpose, and ``test_edge_cases_break_only_what_their_tag_says`` pins which)."""
     from mockprovider.config import BUILT_IN_PERSONAS
-    from mockprovider.domain.personas import PersonaStore
+    from mockprovider.personas.store import PersonaStore
     return {p.nhs_number for p in PersonaStore.load(BUILT_IN_PERSONAS) if EDGE_CASE in p.tags}
 
 

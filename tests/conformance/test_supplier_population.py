@@ -10,7 +10,7 @@ from collections import defaultdict
 import pytest
 
 from mockprovider.app import create_app
-from mockprovider.domain import generate as gen
+from mockprovider.personas import generate as gen
 from tests.conformance import cast, pending
 from tests.conformance import test_gp2gp_needs as gp2gp
 from tests.conformance import test_page_rules as pages

@@ -147,7 +147,7 @@ def test_drugs_are_dm_and_d_products(default_cast):
             if len(coding) != 1 or not PRODUCT.search(coding[0].get("display", "")):
                 bad.append((label, coding))
     assert not bad, bad[:5]
-    from mockprovider.domain import clinical_codes
+    from mockprovider.personas import clinical_codes
     for drug, *_ in clinical_codes.MEDICATIONS:
         assert PRODUCT.search(drug.split("|", 1)[1]), drug
 
@@ -225,7 +225,7 @@ def test_units_match_the_code_and_are_ucum(default_cast):
 
 
 def test_generator_units_match_their_codes():
-    from mockprovider.domain import clinical_codes as cc
+    from mockprovider.personas import clinical_codes as cc
     rows = [*cc.OBSERVATIONS, *cc.FBC_RESULTS, cc.HBA1C]
     bad = [(code, unit) for code, unit, *_ in rows if unit not in UNITS.get(code.split("|")[0], {unit})]
     missing = [code for code, *_ in rows if code.split("|")[0] not in UNITS]

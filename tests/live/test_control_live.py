@@ -351,7 +351,7 @@ def test_socket_kinds_under_the_dev_server(dev_server, kind, error):
 
 # --- the document interactions ------------------------------------------------------------------------------------
 def document_url(nhs, key):
-    from mockprovider.domain import ids
+    from mockprovider.personas import ids
     return f"{h.DOCUMENTS}/Binary/{ids.document_id(nhs, key)}"
 
 

@@ -93,7 +93,7 @@ import os  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
 
-from mockprovider.domain import ids  # noqa: E402
+from mockprovider.personas import ids  # noqa: E402
 
 BIG_URL = f"{h.DOCUMENTS}/Binary/{ids.document_id('9690937308', 'big-scanned-letter')}"   # 6 MiB, ~8 MiB of JSON
 META = h.STRUCTURED + "/metadata"

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mockprovider.domain import ids
+from mockprovider.personas import ids
 from tests import helpers as h
 
 pytestmark = pytest.mark.live

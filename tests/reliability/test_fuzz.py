@@ -55,8 +55,8 @@ def _known():
     global KNOWN
     if KNOWN is None:
         from mockprovider.config import Settings
-        from mockprovider.domain import documents, ids
-        from mockprovider.domain.personas import PersonaStore
+        from mockprovider.personas import documents, ids
+        from mockprovider.personas.store import PersonaStore
         store = PersonaStore.load(Settings.from_env({}).personas)
         numbers = sorted(p.nhs_number for p in store)
         small_docs = sorted(doc_id for doc_id, (_, doc) in documents.index(store).by_id.items()

@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given, strategies as st
 
 from mockprovider.config import BUILT_IN_PERSONAS
-from mockprovider.domain.personas import PersonaError, validate
+from mockprovider.personas.store import PersonaError, validate
 from tests.reliability import fuzzing as fz
 
 SOURCES = [json.loads(p.read_text()) for p in sorted(Path(BUILT_IN_PERSONAS).glob("*.json"))
@@ -80,8 +80,8 @@ def test_a_mutated_persona_is_stored_whole_or_refused_with_every_mistake(client,
 def test_the_loader_and_the_persona_contract_agree(body):
     """What the loader (start-up's fast pass) accepts, the contract finds nothing wrong with,
     schema included; what it refuses, the contract names at least one mistake of (issue #24)."""
-    from mockprovider.domain.persona_contract import mistakes
-    from mockprovider.domain.persona_schema import schema_errors
+    from mockprovider.personas.contract import mistakes
+    from mockprovider.personas.schema import schema_errors
     try:
         validate(body, "x", BUILT_IN_PERSONAS)
         accepted = True

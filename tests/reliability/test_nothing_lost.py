@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from mockprovider.config import Settings
-from mockprovider.domain import documents
-from mockprovider.domain.personas import PersonaStore
+from mockprovider.personas import documents
+from mockprovider.personas.store import PersonaStore
 from tests import helpers as h
 from tests.reliability import fuzzing as fz
 from tests.reliability.liveserver import MOCKPROVIDER, LiveServer

@@ -123,8 +123,8 @@ class Soak:
     def discover():
         """A persona with documents, and documents of the sizes the templates need (from the cast)."""
         from mockprovider.config import Settings
-        from mockprovider.domain import documents, ids
-        from mockprovider.domain.personas import PersonaStore
+        from mockprovider.personas import documents, ids
+        from mockprovider.personas.store import PersonaStore
         store = PersonaStore.load(Settings.from_env({}).personas)
         by_size = sorted((doc.size, doc_id, persona.nhs_number)
                          for doc_id, (persona, doc) in documents.index(store).by_id.items()

@@ -8,8 +8,8 @@ from fhir.resources.STU3.patient import Patient
 from fhir.resources.STU3.practitioner import Practitioner
 from fhir.resources.STU3.practitionerrole import PractitionerRole
 
-from mockprovider.domain import ids
-from mockprovider.domain.personas import PersonaStore
+from mockprovider.personas import ids
+from mockprovider.personas.store import PersonaStore
 from mockprovider.fhir import admin
 
 PERSONAS = Path(__file__).resolve().parents[2] / "personas"

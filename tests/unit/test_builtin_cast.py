@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from mockprovider.config import Settings
-from mockprovider.domain import generate, nhs_number
+from mockprovider.personas import generate, nhs_number
 from mockprovider.record.check import validate_record
-from mockprovider.domain.personas import Checker, PersonaStore
+from mockprovider.personas.store import Checker, PersonaStore
 
 CAST_DIR = Path(Settings().personas)
 # The assurance suite's default test patients that the mock represents (assurance-suite.md §2).
@@ -120,7 +120,7 @@ def test_render_is_deterministic_and_follows_sensitivity(cast):
 def test_the_readme_cast_table_is_generated_from_cast_toml(cast):
     """One source for the rules a persona reaches: personas/cast.toml feeds the README table and
     GET /_control/personas/{nhs} (the console)."""
-    from mockprovider.domain import cast as cast_source
+    from mockprovider.personas import cast as cast_source
 
     entries = cast_source.load(CAST_DIR)
     assert sorted(entries) == sorted(cast.by_nhs_number), \
@@ -128,11 +128,11 @@ def test_the_readme_cast_table_is_generated_from_cast_toml(cast):
     readme = (CAST_DIR / "README.md").read_text(encoding="utf-8")
     assert cast_source.current_table(readme) == cast_source.readme_table(cast, entries), \
         "personas/README.md's cast table differs from personas/cast.toml: edit cast.toml, then run " \
-        "`python -m mockprovider.domain.cast --write`"
+        "`python -m mockprovider.personas.cast --write`"
 
 
 def test_a_bad_cast_file_is_one_clear_error(tmp_path):
-    from mockprovider.domain import cast as cast_source
+    from mockprovider.personas import cast as cast_source
 
     assert cast_source.load(tmp_path) == {}
     (tmp_path / "cast.toml").write_text('[[persona]]\nnhs_number = "9690937278"\nexercises = ""\nrules = ["200"]\n')
@@ -143,7 +143,7 @@ def test_a_bad_cast_file_is_one_clear_error(tmp_path):
 def test_the_readme_variants_table_is_generated_from_cast_toml(cast):
     """personas/README.md's "Clinical variants" table comes from cast.toml's [[variant]] entries, and
     every persona a variant names is a built-in persona."""
-    from mockprovider.domain import cast as cast_source
+    from mockprovider.personas import cast as cast_source
 
     variants = cast_source.load_variants(CAST_DIR)
     assert len(variants) >= 30
@@ -151,12 +151,12 @@ def test_the_readme_variants_table_is_generated_from_cast_toml(cast):
     current = cast_source.current_table(readme, cast_source.VARIANTS_START, cast_source.VARIANTS_END)
     assert current == cast_source.variants_table(cast, variants), \
         "personas/README.md's variants table differs from personas/cast.toml: edit cast.toml, then run " \
-        "`python -m mockprovider.domain.cast --write`"
+        "`python -m mockprovider.personas.cast --write`"
     assert cast_source.readme_tables(CAST_DIR, cast) == readme
 
 
 def test_a_variant_naming_no_persona_or_malformed_is_refused(tmp_path, cast):
-    from mockprovider.domain import cast as cast_source
+    from mockprovider.personas import cast as cast_source
 
     (tmp_path / "cast.toml").write_text('[[variant]]\nvariant = "x"\npersonas = ["9690937278 (conf/N)"]\nshows = "y"\n')
     assert cast_source.variants_table(cast, cast_source.load_variants(tmp_path)).endswith(

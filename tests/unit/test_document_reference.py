@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 from fhir.resources.STU3.documentreference import DocumentReference
 
-from mockprovider.domain import ids
-from mockprovider.domain.personas import PersonaStore
+from mockprovider.personas import ids
+from mockprovider.personas.store import PersonaStore
 from mockprovider.fhir.documents import OVER_RETRIEVE_LIMIT, document_reference
 
 BUILT_IN = Path(__file__).resolve().parents[2] / "personas"

@@ -1,4 +1,4 @@
-"""Document content (mockprovider.domain.documents): deterministic, exact sizes, streamable."""
+"""Document content (mockprovider.personas.documents): deterministic, exact sizes, streamable."""
 import base64
 import hashlib
 import json
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from mockprovider.domain import documents as d
-from mockprovider.domain import ids
-from mockprovider.domain.personas import PersonaError, PersonaStore
+from mockprovider.personas import documents as d
+from mockprovider.personas import ids
+from mockprovider.personas.store import PersonaError, PersonaStore
 
 BUILT_IN = Path(__file__).resolve().parents[2] / "personas"
 C = d.CHUNK

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mockprovider.domain import generate as gen
-from mockprovider.domain import nhs_number
-from mockprovider.domain.personas import PersonaStore
+from mockprovider.personas import generate as gen
+from mockprovider.personas import nhs_number
+from mockprovider.personas.store import PersonaStore
 
 
 def contents(folder: Path) -> dict:
@@ -62,8 +62,8 @@ def test_unknown_and_contradictory_tags_are_refused():
 
 
 def test_every_tag_of_the_vocabulary_can_be_generated(tmp_path):
-    from mockprovider.domain.documents import generated_sha256
-    from mockprovider.domain.personas import TAGS
+    from mockprovider.personas.documents import generated_sha256
+    from mockprovider.personas.store import TAGS
     from mockprovider.fhir import preview
 
     assert set(gen.SHAPEABLE) == set(TAGS)
@@ -117,7 +117,7 @@ def test_an_injected_failure_leaves_old_files_intact(tmp_path):
 
 CHILD = r"""
 import sys, time
-from mockprovider.domain import generate as gen
+from mockprovider.personas import generate as gen
 files = gen.generate(10, "new")
 def slow():
     for n, item in enumerate(files):
@@ -159,7 +159,7 @@ def test_generated_personas_render_bundles_that_validate(tmp_path, tags):
 
 def test_large_record_is_deterministic_and_fills_every_area():
     from mockprovider.record.check import validate_record
-    from mockprovider.domain.personas import CLINICAL_AREAS, Checker
+    from mockprovider.personas.store import CLINICAL_AREAS, Checker
 
     record = gen.large_record("x", 61)
     assert record == gen.large_record("x", 61) != gen.large_record("y", 61)

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 
 from mockprovider.app import create_app
 from mockprovider.cli import cli
-from mockprovider.domain import generate as gen
-from mockprovider.domain.personas import PersonaStore
+from mockprovider.personas import generate as gen
+from mockprovider.personas.store import PersonaStore
 from tests import helpers as h
 from tests.structured_checks import check_bundle
 
@@ -113,7 +113,7 @@ def test_a_young_persona_gets_no_disease_of_old_age():
     import datetime
     data = {"nhs_number": "9990000018", "birth_date": "2000-06-01", "gender": "male",
             "supplier_record": {"style": "emis", "seed": "young", "volume": "heavy"}}
-    from mockprovider.domain import supplier_records
+    from mockprovider.personas import supplier_records
     record = supplier_records.record(data)
     codes = {p["code"].split("|")[0] for p in record["problems"]}
     assert not codes & PROBLEM_OF_THE_OLD, codes

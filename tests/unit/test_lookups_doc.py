@@ -33,7 +33,7 @@ def test_the_persona_table_is_what_pds_sds_and_the_provider_answer():
 
 def test_the_table_has_every_built_in_persona():
     from mockprovider.config import Settings
-    from mockprovider.domain.personas import PersonaStore
+    from mockprovider.personas.store import PersonaStore
     page = DOC.read_text(encoding="utf-8")
     table = _tool().current_table(page)
     for persona in PersonaStore.load(Settings().personas):

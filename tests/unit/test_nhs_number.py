@@ -1,6 +1,6 @@
 import pytest
 
-from mockprovider.domain.nhs_number import is_valid
+from mockprovider.personas.nhs_number import is_valid
 
 
 @pytest.mark.parametrize("number", ["9690937286", "9690937294", "9690938533", "9690938576", "9690938681",

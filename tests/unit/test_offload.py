@@ -4,7 +4,7 @@ import os
 import pytest
 
 from mockprovider.process import offload
-from mockprovider.domain.persona_format import PersonaError
+from mockprovider.personas.format import PersonaError
 
 BIG = offload.OFFLOAD_FROM_BYTES
 

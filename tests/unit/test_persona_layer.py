@@ -7,9 +7,9 @@ import pytest
 
 from mockprovider.config import BUILT_IN_PERSONAS
 from mockprovider.state.control import SqliteControlStore
-from mockprovider.domain.documents import DocumentIndex, index
-from mockprovider.domain.persona_layer import BUILT_IN, RUN_TIME, LayeredCast
-from mockprovider.domain.personas import PersonaStore
+from mockprovider.personas.documents import DocumentIndex, index
+from mockprovider.personas.layer import BUILT_IN, RUN_TIME, LayeredCast
+from mockprovider.personas.store import PersonaStore
 
 NEW = "9000000009"
 

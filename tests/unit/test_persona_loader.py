@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from mockprovider.app import create_app
-from mockprovider.domain import persona_format as P
-from mockprovider.domain.personas import PersonaError, PersonaStore
+from mockprovider.personas import format as P
+from mockprovider.personas.store import PersonaError, PersonaStore
 
 GOOD = {
     "nhs_number": "9690937278",
@@ -228,8 +228,8 @@ def test_records_made_from_seeds_are_kept_only_for_the_last_few(tmp_path, monkey
     """A seeded record (generated_record, supplier_record) is made on first use and kept while among the
     last SEEDED_RECORDS_KEPT made: requesting many seeded personas one after the other never holds them all;
     a dropped one is made again, identical."""
-    from mockprovider.domain import nhs_number, persona_file
-    monkeypatch.setattr(persona_file, "SEEDED_RECORDS_KEPT", 2)
+    from mockprovider.personas import nhs_number, persona
+    monkeypatch.setattr(persona, "SEEDED_RECORDS_KEPT", 2)
     numbers = [n for n in (f"999000{i:03d}" for i in range(200)) if nhs_number.check_digit(n) is not None][:4]
     for n, first_nine in enumerate(numbers):
         data = changed(supplier_record={"style": "tpp", "seed": n, "volume": "small"})

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mockprovider.domain import persona_pool
-from mockprovider.domain.personas import PersonaError, PersonaStore
+from mockprovider.personas import pool as persona_pool
+from mockprovider.personas.store import PersonaError, PersonaStore
 
 BUILT_IN = Path(__file__).resolve().parents[2] / "personas"
 

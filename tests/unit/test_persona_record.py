@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from mockprovider.domain.personas import PersonaError, PersonaStore, validate
+from mockprovider.personas.store import PersonaError, PersonaStore, validate
 
 PERSONAS = Path(__file__).resolve().parents[2] / "personas"
 

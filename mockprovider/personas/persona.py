@@ -1,7 +1,7 @@
 """One persona file: parse, validate, and the :class:`Persona` it becomes.
 
 The format is documented in docs/personas/format.md. :func:`validate` checks the top-level fields and
-runs every registered section validator (:data:`.persona_format.SECTION_VALIDATORS`); the first
+runs every registered section validator (:data:`.format.SECTION_VALIDATORS`); the first
 mistake raises :class:`PersonaError` naming the file, the JSON path and the reason.
 
 Start-up stays fast and small with many personas: each file is parsed and validated once, then only
@@ -19,8 +19,8 @@ from collections import OrderedDict
 
 from .generate import large_record
 from .supplier_records import record as supplier_record
-from .persona_format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERSONA_CHECKS, SECTION_VALIDATORS, TAGS,  # noqa: F401
-                             Checker, PersonaError, _kind, derive_tags)
+from .format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERSONA_CHECKS, SECTION_VALIDATORS,  # noqa: F401
+                     TAGS, Checker, PersonaError, _kind, derive_tags)
 
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
 TOP_OPTIONAL = ("$schema", "description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
@@ -30,7 +30,7 @@ TOP_OPTIONAL = ("$schema", "description", "tags", "nhs_number_status", "pds", "d
 PDS_FIELDS = ("sensitive", "dissent", "registered_practice_ods", "on_pds", "invalidated", "superseded_by",
               "no_current_gp")
 # A persona's record comes from one of these sections (fhir_record / supplier_record: FHIR as a
-# supplier sends it, mockprovider.domain.fhir_record).
+# supplier sends it, mockprovider.personas.fhir_record).
 RECORD_SECTIONS = ("record", "generated_record", "fhir_record", "supplier_record")
 GENERATED_RECORD_MAX_VISITS = 20_000
 NHS_NUMBER_RE = re.compile(r"^\d{10}\Z")
@@ -41,7 +41,7 @@ NHS_NUMBER_RE = re.compile(r"^\d{10}\Z")
 def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
     """Check one persona's dict; return the Persona or raise PersonaError (file, JSON path, reason)
     at the first mistake: the loader's fast pass over the persona contract. Every surface that
-    reports mistakes goes through :func:`mockprovider.domain.persona_contract.check`, which
+    reports mistakes goes through :func:`mockprovider.personas.contract.check`, which
     lists every one in the contract's words; the rules across fields run here from
     :data:`PERSONA_CHECKS` (registered by the contract).
 
@@ -105,7 +105,7 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
             except Exception as exc:   # a validator tripped over an unexpected shape: still say where
                 c.fail(f"$.{section}", f"could not be read ({type(exc).__name__}: {exc})")
     tags = derive_tags(data, persona_dir, raw)
-    for check in PERSONA_CHECKS:        # the rules across fields (mockprovider.domain.persona_contract)
+    for check in PERSONA_CHECKS:        # the rules across fields (mockprovider.personas.contract)
         check(c, data, persona_dir, tags)
     return Persona(str(file), data, tags=tags)
 

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from . import ids, nhs_number as nhs
 from .documents import GENERATED_CONTENT_TYPE, generated_sha256
-from .personas import DATE_OR_DATETIME_RE, DATE_RE, ODS_RE, PersonaError
+from .store import DATE_OR_DATETIME_RE, DATE_RE, ODS_RE, PersonaError
 
 STRUCTURED_BUNDLE_PROFILE = "https://fhir.nhs.uk/STU3/StructureDefinition/GPConnect-StructuredRecord-Bundle-1"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"

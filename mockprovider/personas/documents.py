@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Iterator
 
 from . import ids
-from .persona_format import CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, SDS_RE, SECTION_VALIDATORS
+from .format import CODE_RE, DATE_OR_DATETIME_RE, LOAD_HOOKS, ODS_RE, SDS_RE, SECTION_VALIDATORS
 
 CHUNK = 3 * 2 ** 18          # 786,432 bytes: base64 of a chunk is exactly 1 MiB
 POOL = 4                     # distinct blocks per seed
@@ -217,7 +217,7 @@ def validate_section(c, value, path, persona_dir) -> None:
 
     Cheap: a generated document's ``sha256`` is declared, not recomputed (``verify`` does that).
     A shipped file's existence and size, keys used twice and links to the record are rules of the
-    persona contract (mockprovider.domain.persona_contract).
+    persona contract (mockprovider.personas.contract).
     """
     for n, doc in enumerate(c.array(value, path)):
         p = f"{path}[{n}]"
@@ -273,7 +273,7 @@ def _check_generated(c, doc, p):
     if "size" in doc:
         c.fail(f"{p}.size", "a generated document's size is generate.size")
     if "sha256" not in doc:
-        c.fail(f"{p}.sha256", f"is required for a generated document (mockprovider.domain.documents."
+        c.fail(f"{p}.sha256", f"is required for a generated document (mockprovider.personas.documents."
                               f"generated_sha256({size}, {seed!r}) gives it)")
     if "stand_in" in doc:
         c.boolean(doc["stand_in"], f"{p}.stand_in")
@@ -370,7 +370,7 @@ def build_index(store) -> None:
 
 
 def update_index(old_store, store, changed) -> None:
-    """The load hook's incremental form (mockprovider.domain.persona_layer): ``store`` is
+    """The load hook's incremental form (mockprovider.personas.layer): ``store`` is
     ``old_store`` with the personas numbered in ``changed`` put, replaced or deleted."""
     store.documents = index(old_store).with_changes(store, changed)
 
@@ -391,6 +391,6 @@ SECTION_VALIDATORS["documents"] = validate_section
 LOAD_HOOKS.append(build_index)
 
 
-if __name__ == "__main__":   # python -m mockprovider.domain.documents SIZE SEED (mockprovider personas sha256)
+if __name__ == "__main__":   # python -m mockprovider.personas.documents SIZE SEED (mockprovider personas sha256)
     import sys
     print(generated_sha256(int(sys.argv[1]), sys.argv[2]))

@@ -5,21 +5,21 @@ The format is documented in docs/personas/format.md. Loading checks every file a
 (the first bad file stops the load; ``mockprovider personas validate`` lists every bad file).
 
 The persona modules import one way (no cycles):
-``personas`` (this store) -> ``persona_pool`` -> ``persona_file`` -> ``generate`` -> ``documents``
--> ``persona_format``. The names below re-export the format's and the loader's public surface, so
-callers keep importing them from here.
+``store`` (this module) -> ``pool`` -> ``persona`` -> ``generate`` -> ``documents`` -> ``format``.
+The names below re-export the format's and the loader's public surface, so callers import them
+from here.
 """
 from __future__ import annotations
 
 import gc
 import os
 
-from .persona_file import Persona, load_file, name_text, parse, validate  # noqa: F401
-from .persona_format import (CLINICAL_AREAS, CODE_RE, DATE_OR_DATETIME_RE, DATE_RE, LOAD_HOOKS,  # noqa: F401
-                             ODS_RE, SDS_RE, SECTION_VALIDATORS, TAGS, Checker, PersonaError, derive_tags)
-from .persona_pool import load_files
+from .persona import Persona, load_file, name_text, parse, validate  # noqa: F401
+from .format import (CLINICAL_AREAS, CODE_RE, DATE_OR_DATETIME_RE, DATE_RE, LOAD_HOOKS,  # noqa: F401
+                     ODS_RE, SDS_RE, SECTION_VALIDATORS, TAGS, Checker, PersonaError, derive_tags)
+from .pool import load_files
 
-SCHEMA_FILE = "schema.json"     # the persona JSON Schema beside the personas (mockprovider.domain.persona_schema)
+SCHEMA_FILE = "schema.json"     # the persona JSON Schema beside the personas (mockprovider.personas.schema)
 
 def persona_files(directory) -> list[str]:
     """The persona files of a folder: every ``*.json`` regular file at its top level, sorted by name."""
@@ -99,9 +99,9 @@ class PersonaStore:
 
 def file_mistakes(path, directory, first: PersonaError) -> list[PersonaError]:
     """Every mistake of a file the loader rejected (it stops at ``first``), as the persona
-    contract lists them (mockprovider.domain.persona_contract: the same list, in the same words,
+    contract lists them (mockprovider.personas.contract: the same list, in the same words,
     as every other surface)."""
-    from .persona_contract import mistakes
+    from .contract import mistakes
     try:
         with open(path, "rb") as fh:
             data = parse(fh.read(), path)

@@ -1,7 +1,7 @@
 """What each persona exercises and the rules it reaches: ``cast.toml`` beside the persona files.
 
 One structured source for two readers: the cast table of ``personas/README.md`` (generated from it
-between markers; ``python -m mockprovider.domain.cast --write`` rewrites the table, and
+between markers; ``python -m mockprovider.personas.cast --write`` rewrites the table, and
 tests/unit/test_builtin_cast.py fails when they disagree) and ``GET /_control/personas/{nhs}``,
 whose ``exercises`` and ``rules`` the console shows. ``cast.toml``'s ``[[variant]]`` entries (every
 clinical variant, the personas that show it, what the Bundle holds) feed the README's "Clinical
@@ -18,12 +18,12 @@ import tomllib
 from dataclasses import dataclass
 
 FILE = "cast.toml"
-START = "<!-- cast table: generated from cast.toml by `python -m mockprovider.domain.cast --write`; edit cast.toml -->"
+START = "<!-- cast table: generated from cast.toml by `python -m mockprovider.personas.cast --write`; edit cast.toml -->"
 END = "<!-- end of cast table -->"
 HEADER = ("| NHS number | Name | Tags | What it exercises | Error row / rule it reaches |\n"
           "|---|---|---|---|---|")
 VARIANTS_START = ("<!-- variants table: generated from cast.toml ([[variant]]) by "
-                  "`python -m mockprovider.domain.cast --write`; edit cast.toml -->")
+                  "`python -m mockprovider.personas.cast --write`; edit cast.toml -->")
 VARIANTS_END = "<!-- end of variants table -->"
 VARIANTS_HEADER = "| Variant | Persona | What the Bundle shows |\n|---|---|---|"
 
@@ -143,7 +143,7 @@ def current_table(readme: str, start: str = START, end: str = END) -> str:
 def readme_tables(directory, store=None) -> str:
     """``<directory>/README.md`` as it should be: both tables generated from ``cast.toml``."""
     if store is None:
-        from .personas import PersonaStore
+        from .store import PersonaStore
         store = PersonaStore.load(directory)
     with open(os.path.join(os.fspath(directory), "README.md"), encoding="utf-8") as handle:
         readme = handle.read()
@@ -170,9 +170,9 @@ def main(argv=None) -> int:
     import argparse
 
     from ..config import Settings
-    from .personas import PersonaStore
+    from .store import PersonaStore
 
-    parser = argparse.ArgumentParser(prog="python -m mockprovider.domain.cast",
+    parser = argparse.ArgumentParser(prog="python -m mockprovider.personas.cast",
                                      description="Print (or --write) the personas README's cast and clinical "
                                                  "variants tables from cast.toml")
     parser.add_argument("directory", nargs="?", default=Settings().personas)

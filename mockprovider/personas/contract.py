@@ -1,6 +1,6 @@
 """The persona contract: what a valid persona is, and every mistake of one that is not, in one voice.
 
-``personas/schema.json`` is the structure (:mod:`.persona_schema` reads it with ``jsonschema``).
+``personas/schema.json`` is the structure (:mod:`.schema` reads it with ``jsonschema``).
 This module holds the rules a schema cannot express -- references between items (a medication's
 ``problem``, a problem's ``actual`` and ``related``, a consultation's clinicians and items, a
 document's links, a referral's ``supporting``, an imported record's attachments and confidential
@@ -13,14 +13,14 @@ section, declared tags the data shows -- and the one entry point every surface u
   (structure), then each section's own checks item by item (an area module's field rules, e.g.
   a key used twice), then the rules here, at paths not already named (a mistake is reported
   once, not again by what only follows from it). A valid persona costs one fast pass:
-  the loader's own checks (:func:`mockprovider.domain.persona_file.validate`), which run the
-  rules here too (registered in :data:`.persona_format.PERSONA_CHECKS`) and stop at the first.
+  the loader's own checks (:func:`mockprovider.personas.persona.validate`), which run the
+  rules here too (registered in :data:`.format.PERSONA_CHECKS`) and stop at the first.
 - :func:`cross_field` -- the rules here, as (path, reason) pairs; tolerant of any shape, so it
   runs over a persona whose structure is wrong as well.
 
 The record's clinical areas register what only they know (which areas a problem may be raised
 from, the consultation structure check) in :data:`RECORD_RULES` when :mod:`mockprovider.record`
-is imported (the domain does not import the record package).
+is imported (the persona code does not import the record package).
 """
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ import re
 from pathlib import Path
 
 from . import nhs_number as nhs_numbers
-from .persona_file import RECORD_SECTIONS, validate
-from .persona_format import CLINICAL_AREAS, PERSONA_CHECKS, SDS_RE, SECTION_VALIDATORS, TAGS, Checker, \
+from .persona import RECORD_SECTIONS, validate
+from .format import CLINICAL_AREAS, PERSONA_CHECKS, SDS_RE, SECTION_VALIDATORS, TAGS, Checker, \
     PersonaError, derive_tags
-from .persona_schema import schema_errors
+from .schema import schema_errors
 
 USUAL_GP = "usual_gp"       # how a record item names the persona's usual GP among its clinicians
 # What the record package registers (mockprovider/record/check.py):

@@ -7,7 +7,7 @@ There is no wall clock and no global randomness: every value comes from the seed
 - Each persona has its own seed (from the run's seed and its NHS number); one Faker instance is
   reseeded per persona (``seed_instance``), which is much faster than making one per persona.
 - Dates are counted back from :data:`REFERENCE_DATE`, a fixed day.
-- Clinical codes come from :mod:`mockprovider.domain.clinical_codes`; the record follows the
+- Clinical codes come from :mod:`mockprovider.personas.clinical_codes`; the record follows the
   structured record format (docs/personas/format.md).
 
 ``tags`` shapes every generated persona: e.g. ``sensitive`` sets the PDS flag, ``confidential-items``
@@ -35,7 +35,7 @@ from pathlib import Path
 from . import clinical_codes as codes
 from . import nhs_number
 from .documents import GENERATED_CONTENT_TYPE, generated_sha256
-from .persona_format import CLINICAL_AREAS, derive_tags
+from .format import CLINICAL_AREAS, derive_tags
 
 REFERENCE_DATE = datetime.date(2025, 1, 1)
 NOT_IN_SYSTEM = "9999999999"           # the assurance suite's "unknown to provider" number

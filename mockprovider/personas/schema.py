@@ -3,7 +3,7 @@
 :func:`schema_errors` checks a persona against the schema with the ``jsonschema`` library and
 gives every mistake, each with its JSON path (``$.record.medications[0].drug``), in the
 contract's words (the loader's: "'x' must be one of a, b", "is required", "is not a known field
-(known: …)", "has the wrong format (…)"). :mod:`.persona_contract` adds the rules a schema
+(known: …)", "has the wrong format (…)"). :mod:`.contract` adds the rules a schema
 cannot express. A valid persona never gets here (the loader's fast pass accepts it), so
 ``jsonschema`` is imported only when there is a mistake to list.
 
@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 
 from .. import config
-from .persona_format import PersonaError
+from .format import PersonaError
 
 FILE_NAME = "schema.json"
 

@@ -2,8 +2,8 @@
 ``registration``.
 
 The format is documented in docs/personas/format.md. Each validator is registered
-in :data:`mockprovider.domain.persona_format.SECTION_VALIDATORS` and fails through the
-:class:`~mockprovider.domain.persona_format.Checker`, so an error names the file, the JSON path and
+in :data:`mockprovider.personas.format.SECTION_VALIDATORS` and fails through the
+:class:`~mockprovider.personas.format.Checker`, so an error names the file, the JSON path and
 the reason. The ``record`` section's checks live beside its builders, one clinical area a module,
 in :mod:`mockprovider.record`.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from .persona_format import DATE_RE, SDS_RE, SECTION_VALIDATORS, Checker
+from .format import DATE_RE, SDS_RE, SECTION_VALIDATORS, Checker
 
 POSTCODE_RE = re.compile(r"^[A-Z0-9 ]{2,10}\Z")
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 
-from .persona_file import load_file
-from .persona_format import PersonaError
+from .persona import load_file
+from .format import PersonaError
 
 PARALLEL_FROM = 1000        # fewer files than this: one process (forking costs more than it saves)
 SLICES_PER_PROCESS = 4      # a few slices each, so one slow slice does not hold up the rest

@@ -1,7 +1,7 @@
 """Persona sections holding a record as FHIR resources rather than as the mock's own record format.
 
 - ``fhir_record``: a structured Bundle's entries **as they came** (``mockprovider personas import``,
-  :mod:`mockprovider.domain.bundle_import`), served back with only the documented rewrites
+  :mod:`mockprovider.personas.bundle_import`), served back with only the documented rewrites
   (:mod:`mockprovider.fhir.served_record`). Fields: ``source`` (where it came from), ``bundle_meta``
   (the Bundle's meta), ``entries`` (the Bundle entries), ``attachments`` (``[{entry, content,
   document}]``: which attachment url points at which persona document), ``confidential``
@@ -14,7 +14,7 @@ The checks here are cheap (start-up validates every persona): shapes, not FHIR c
 """
 from __future__ import annotations
 
-from .personas import SECTION_VALIDATORS, Checker
+from .store import SECTION_VALIDATORS, Checker
 
 SUPPLIER_STYLES = ("emis", "tpp")
 VOLUMES = ("small", "typical", "heavy")
@@ -37,7 +37,7 @@ def validate_fhir_record(c: Checker, value, path, persona_dir=None):
         if type(kind) is not str or not kind:
             c.fail(f"{p}.resource.resourceType", "is required")
     # One Patient, attachments naming DocumentReference attachments, confidential entries naming
-    # resources of the record: rules of the persona contract (mockprovider.domain.persona_contract).
+    # resources of the record: rules of the persona contract (mockprovider.personas.contract).
     for n, att in enumerate(c.array(value.get("attachments", []), f"{path}.attachments")):
         p = f"{path}.attachments[{n}]"
         c.obj(att, p, ("entry", "content", "document"))

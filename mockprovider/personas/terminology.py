@@ -2,7 +2,7 @@
 
 Used by the record styles (:mod:`mockprovider.record.styles`: a SNOMED CT concept's description id and
 its Read v2 / CTV3 translation, a dm+d drug's EMIS / Multilex code) and by the generator of
-supplier-styled records (:mod:`mockprovider.domain.supplier_records`), which draws from the tables.
+supplier-styled records (:mod:`mockprovider.personas.supplier_records`), which draws from the tables.
 
 Every clinical term is a real SNOMED CT concept with a real description id, and the Read v2 code
 the same entry carries in GP systems that still send it. They were gathered from public GP Connect

@@ -9,7 +9,7 @@ Three sources, as ``GET /_control/personas`` names them:
 
 The layer itself lives in the shared control store (:class:`mockprovider.state.control.ControlStore`)
 as JSON text, so every worker sees a change at once. Each process keeps its own merged
-:class:`~mockprovider.domain.personas.PersonaStore` and rebuilds it only when the store's
+:class:`~mockprovider.personas.store.PersonaStore` and rebuilds it only when the store's
 ``personas_version`` moves: the hot path compares one integer. A layer entry is parsed and
 validated once per process and text (the Persona object is kept while its text is unchanged, so
 caches keyed by persona stay warm for the personas that did not change).
@@ -26,7 +26,7 @@ import os
 import threading
 
 from ..process import offload
-from .personas import LOAD_HOOKS, Persona, PersonaError, PersonaStore, validate
+from .store import LOAD_HOOKS, Persona, PersonaError, PersonaStore, validate
 
 log = logging.getLogger("mockprovider")
 

@@ -1,7 +1,7 @@
 """The persona file format's shared parts: patterns, errors, the checker, the tag vocabulary.
 
 The lowest module of the persona code: it imports nothing else of mockprovider. The loader
-(:mod:`.persona_file`), the store (:mod:`.personas`), the section validators (:mod:`.persona_admin`,
+(:mod:`.persona`), the store (:mod:`.store`), the section validators (:mod:`.admin`,
 :mod:`.documents`, :mod:`mockprovider.record`) and the generator (:mod:`.generate`) all build on it,
 so no persona module imports another in a circle.
 
@@ -170,7 +170,7 @@ def _has_confidential(value) -> bool:
 
 def _document_size(doc, persona_dir) -> int:
     """A document's size in bytes without reading it: ``generate.size``, or the shipped file's size
-    (the documents section's format: mockprovider.domain.documents); 0 when unknown."""
+    (the documents section's format: mockprovider.personas.documents); 0 when unknown."""
     if not isinstance(doc, dict):
         return 0
     generated = doc.get("generate")
@@ -253,7 +253,7 @@ def derive_tags(data: dict, persona_dir=None, raw: bytes | None = None) -> list:
         if len(documents) >= MANY_DOCUMENTS:
             found.add("many-documents")
     if isinstance(data.get("generated_record"), dict):
-        # mockprovider.domain.generate.large_record fills every clinical area
+        # mockprovider.personas.generate.large_record fills every clinical area
         found.update(("full-record", "large-record"))
     if isinstance(record, dict) and (raw is None or len(raw) > LARGE_RECORD_BYTES) \
             and _json_size(record) > LARGE_RECORD_BYTES:
