@@ -14,10 +14,10 @@ from flask import Flask
 
 from .config import BUILT_IN_PERSONAS, Settings
 from .personas.layer import LayeredCast
-from .state.control import ControlStore, SqliteControlStore
-from .process.memory import give_back_memory, map_large_blocks
 from .personas.store import PersonaStore
+from .process.memory import give_back_memory, map_large_blocks
 from .registry import practices as practice_registry
+from .state.control import ControlStore, SqliteControlStore
 
 
 @dataclass

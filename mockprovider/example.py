@@ -25,8 +25,8 @@ from urllib.parse import quote
 
 from . import spec
 from .config import Settings
-from .personas import ids
 from .http import routes
+from .personas import ids
 
 # The consumer the examples speak as: the NHS provider assurance suite's consumer ASID and ODS code.
 CONSUMER_ASID = "200000000359"

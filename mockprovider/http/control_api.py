@@ -20,15 +20,15 @@ from flask import Blueprint, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..config import RUNTIME_FLAGS, SettingsError, check_flag_value
-from ..state.control_redis import StoreUnavailable
-from ..personas.documents import fill_generated_sha256
-from ..personas import contract, nhs_number as nhs_numbers
-from ..process import offload
-from ..personas.layer import runtime_label
-from ..state.faults import FaultRuleError, check_rule
-from ..personas.store import PersonaError, PersonaStore, parse
-from ..registry.practices import persona_mistakes as practice_mistakes
 from ..fhir.stu3_shape import not_stu3, refusal
+from ..personas import contract, nhs_number as nhs_numbers
+from ..personas.documents import fill_generated_sha256
+from ..personas.layer import runtime_label
+from ..personas.store import PersonaError, PersonaStore, parse
+from ..process import offload
+from ..registry.practices import persona_mistakes as practice_mistakes
+from ..state.control_redis import StoreUnavailable
+from ..state.faults import FaultRuleError, check_rule
 
 bp = Blueprint("control", __name__, url_prefix="/_control")
 

@@ -28,18 +28,18 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from .. import spec
 from ..config import RUNTIME_FLAGS, Settings
-from ..personas import cast
-from ..state import faults as fault_kinds
-from ..personas.documents import index as documents_index
-from ..registry.practices import SDS_QUIRKS
 from ..errors import PROXY_STATUSES, TABLE
-from ..fhir.documents import binary_url
-from ..fhir.preview import FIXED_TRACE_ID
 from ..errors import SpineError
+from ..fhir.documents import binary_url
 from ..fhir.outcome import operation_outcome
+from ..fhir.preview import FIXED_TRACE_ID
 from ..fhir.render import to_json_bytes
 from ..fhir.served_record import mark_confidential
 from ..interactions import migrate_structured, retrieve_structured
+from ..personas import cast
+from ..personas.documents import index as documents_index
+from ..registry.practices import SDS_QUIRKS
+from ..state import faults as fault_kinds
 from . import control_api
 
 bp = Blueprint("control_details", __name__, url_prefix="/_control")

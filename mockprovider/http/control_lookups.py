@@ -18,10 +18,10 @@ import re
 from flask import Blueprint, current_app, jsonify, request
 
 from .. import spec
-from ..registry import practices as registry_module
 from ..fhir.lookups_outcome import outcome
 from ..interactions import pds, sds
 from ..lookup_errors import LookupFailure
+from ..registry import practices as registry_module
 from . import control_api
 from .lookups import SDS_BASES
 

@@ -27,10 +27,10 @@ import struct
 import time
 
 from ..errors import SpineError
-from ..spec import NHS_NUMBER_SYSTEM
-from ..state.faults import applies, rule_matches
 from ..fhir.outcome import proxy_outcome
 from ..fhir.render import to_bytes
+from ..spec import NHS_NUMBER_SYSTEM
+from ..state.faults import applies, rule_matches
 from .responses import Answer, fhir_response
 
 # 200 with a FHIR content type and a body that is not JSON: what a misbehaving proxy or captive

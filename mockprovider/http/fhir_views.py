@@ -22,8 +22,8 @@ import time
 from werkzeug.wrappers import Request
 from werkzeug.wsgi import get_content_length, get_input_stream
 
-from ..state.control import now_iso
 from ..errors import SpineError
+from ..state.control import now_iso
 from ..interactions import (Call, Reply, find_patient, metadata, migrate_document, migrate_structured,
                             read_patient, retrieve_document, retrieve_structured, search_documents)
 from . import access_log, faults, gate, journal, lookups, ssp

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
-from . import bearer, routes
-from ..registry import practices
 from ..errors import SpineError
+from ..registry import practices
+from . import bearer, routes
 
 UUID_RE = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\Z")
 ASID_RE = re.compile(r"^[0-9]{1,20}\Z")

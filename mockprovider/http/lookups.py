@@ -33,12 +33,12 @@ from urllib.parse import parse_qsl, unquote
 
 from werkzeug.wrappers import Request
 
-from ..state.control import now_iso
-from ..personas.ids import NAMESPACE
 from ..fhir.lookups_outcome import outcome
 from ..fhir.render import to_json_bytes
 from ..interactions import pds, sds
 from ..lookup_errors import LookupFailure, oauth, pds as pds_error, sds as sds_error
+from ..personas.ids import NAMESPACE
+from ..state.control import now_iso
 from . import faults, journal
 from .gate import UUID_RE
 from .responses import Answer

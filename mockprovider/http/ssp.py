@@ -24,9 +24,9 @@ import re
 import time
 from dataclasses import dataclass
 
-from ..registry.practices import BY_INTERACTION_ID
 from ..fhir.outcome import proxy_outcome
 from ..fhir.render import to_json_bytes
+from ..registry.practices import BY_INTERACTION_ID
 from . import gate, routes
 from .responses import fhir_response
 

@@ -15,12 +15,12 @@ Rules (../shared/spec/assurance-suite.md §4 P1-P19, documents.md), checked in t
 from __future__ import annotations
 
 from .. import spec
-from ..personas import nhs_number
-from ..personas.documents import findable
 from ..errors import SpineError
 from ..fhir import admin
 from ..fhir.render import SplicedBody
 from ..fhir.searchset import searchset, spliced
+from ..personas import nhs_number
+from ..personas.documents import findable
 from . import Call, Reply
 from .retrieve_document import check_enabled
 

@@ -15,9 +15,9 @@ Success: as Retrieve a document (200, streamed Binary, ETag, exact Content-Lengt
 """
 from __future__ import annotations
 
+from ..errors import SpineError
 from ..personas.documents import index
 from ..registry.pds_facts import expected_requesting_ods
-from ..errors import SpineError
 from . import Call, Reply
 from .retrieve_document import binary_reply, check_enabled
 

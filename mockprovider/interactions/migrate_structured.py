@@ -22,15 +22,15 @@ import threading
 from functools import lru_cache
 
 from .. import spec
-from ..personas import nhs_number
-from ..process import offload
-from ..process.memory import give_back_memory
-from ..personas.documents import index as documents_index
-from ..registry.pds_facts import expected_requesting_ods
 from ..errors import SpineError
 from ..fhir.render import Spliced, SplicedBody, to_json_bytes
 from ..fhir.structured import structured_bundle
 from ..fhir.xml import XmlError, from_xml_bytes
+from ..personas import nhs_number
+from ..personas.documents import index as documents_index
+from ..process import offload
+from ..process.memory import give_back_memory
+from ..registry.pds_facts import expected_requesting_ods
 from . import Call, Reply
 
 PATIENT_NHS_NUMBER = "patientNHSNumber"

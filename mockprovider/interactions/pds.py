@@ -36,11 +36,11 @@ import json
 import re
 import time
 
-from ..personas import nhs_number
-from ..registry import pds_facts
 from ..fhir import pds as pds_fhir
 from ..fhir.lookups_outcome import outcome
 from ..lookup_errors import oauth, pds as pds_error
+from ..personas import nhs_number
+from ..registry import pds_facts
 
 SEARCH_PARAMETERS = ("_fuzzy-match", "_exact-match", "_history", "_max-results", "family", "given", "gender",
                      "birthdate", "death-date", "address-postalcode", "address-postcode", "general-practitioner",

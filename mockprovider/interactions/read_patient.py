@@ -10,10 +10,10 @@ find-a-patient returns. Rules, in order:
 """
 from __future__ import annotations
 
-from ..personas.documents import findable, index
 from ..errors import SpineError
 from ..fhir import admin
 from ..fhir.render import in_format, to_json_bytes
+from ..personas.documents import findable, index
 from . import Call, Reply
 from .retrieve_document import check_enabled
 

@@ -13,9 +13,9 @@ Success: 200, a STU3 Binary streamed in base64 chunks, ETag W/"<versionId>", exa
 """
 from __future__ import annotations
 
-from ..personas.documents import index
 from ..errors import SpineError
 from ..fhir.documents import binary_stream
+from ..personas.documents import index
 from . import Call, Reply
 
 

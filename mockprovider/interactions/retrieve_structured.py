@@ -51,10 +51,10 @@ from collections import OrderedDict
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 
-from ..personas.documents import index as documents_index
 from ..errors import SpineError
 from ..fhir import record_index
 from ..fhir.render import Spliced, SplicedBody, to_json_bytes
+from ..personas.documents import index as documents_index
 from ..fhir.retrieve import (Allergies, Consultations, Diary, Immunisations, Medications, Period, Problems, Query,
                              retrieve_bundle)
 from ..fhir.structured import structured_bundle

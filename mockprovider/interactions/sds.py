@@ -18,9 +18,9 @@ searchset with ``total`` 0, never a 404. The registry (mockprovider.registry.pra
 from __future__ import annotations
 
 from .. import spec
-from ..registry.practices import BY_INTERACTION_ID
 from ..fhir import sds as sds_fhir
 from ..lookup_errors import sds as sds_error
+from ..registry.practices import BY_INTERACTION_ID
 
 ORGANIZATION, IDENTIFIER, MANUFACTURER = "organization", "identifier", "manufacturing-organization"
 ALLOWED = {"Device": (ORGANIZATION, IDENTIFIER, MANUFACTURER), "Endpoint": (ORGANIZATION, IDENTIFIER)}

@@ -19,12 +19,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from .. import spec
-from ..personas.documents import findable, index
 from ..errors import SpineError
 from ..fhir import admin
 from ..fhir.documents import OVER_RETRIEVE_LIMIT, document_reference, organization
 from ..fhir.render import SplicedBody
 from ..fhir.searchset import searchset, spliced
+from ..personas.documents import findable, index
 from . import Call, Reply
 from .retrieve_document import check_enabled
 

@@ -9,8 +9,8 @@ validates a record the same way). The format is documented in docs/personas/form
 """
 from __future__ import annotations
 
-from ..personas.admin import validate_usual_gp
 from ..personas import contract
+from ..personas.admin import validate_usual_gp
 from ..personas.format import DATE_RE, SECTION_VALIDATORS, Checker, PersonaError
 from . import (allergies, consultations, diary, immunisations, investigations, medications, problems,
                referrals, uncategorised)
