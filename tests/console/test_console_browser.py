@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -17,6 +18,7 @@ from tests.console.conftest import DESKTOP, PHONE, TOKEN, shoot
 pytestmark = pytest.mark.live
 
 MIGRATE = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "mockprovider" / "console" / "static"
 
 
 def migrate(server, nhs: str, trace_id: str | None = None):
@@ -41,6 +43,28 @@ def test_the_console_needs_the_token(console_server):
     basic = base64.b64encode(f"me:{TOKEN}".encode()).decode()
     answer = console_server.get("/_console", {"Authorization": f"Basic {basic}"})
     assert answer.status == 200 and b"mockprovider console" in answer.body
+
+
+def test_every_file_the_page_loads_is_served_from_here_with_its_type(console_server):
+    """The page names its scripts and stylesheet on this origin only (the CSP allows nothing else);
+    each is served with the type nosniff needs, the shared kit before the scripts that use it, and
+    nothing in the static folder is left unserved."""
+    basic = {"Authorization": "Basic " + base64.b64encode(f"me:{TOKEN}".encode()).decode()}
+    page = console_server.get("/_console", basic)
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self';" in csp and "default-src 'none';" in csp
+    html = page.body.decode()
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert scripts[0] == "/_console/console-kit.js" and len(scripts) == len(set(scripts)) >= 4
+    static = STATIC_DIR.glob("*")
+    assert sorted(f"/_console/{p.name}" for p in static if p.name != "index.html") == sorted(scripts + sheets)
+    for url in scripts + sheets:
+        answer = console_server.get(url, basic)
+        want = "text/javascript" if url.endswith(".js") else "text/css"
+        assert answer.status == 200 and answer.headers["Content-Type"].startswith(want), (url, answer.status)
+        assert answer.headers["X-Content-Type-Options"] == "nosniff" and answer.headers["Content-Security-Policy"] == csp
+        assert re.search(r"""(src|href)=["']?(https?:)?//|import\s*\(|@import""", answer.body.decode()) is None, url
 
 
 # --- flags ---------------------------------------------------------------------------------------------------
