@@ -67,6 +67,15 @@ def test_every_file_the_page_loads_is_served_from_here_with_its_type(console_ser
         assert re.search(r"""(src|href)=["']?(https?:)?//|import\s*\(|@import""", answer.body.decode()) is None, url
 
 
+def test_only_the_kit_reads_the_token_and_sends_it():
+    """One place handles the control token: the kit reads the <meta> element and adds the Bearer
+    header; the view scripts call the kit (a copy elsewhere would be a second rule to keep right)."""
+    for script in STATIC_DIR.glob("*.js"):
+        text = script.read_text(encoding="utf-8")
+        holds = "mockprovider-control-token" in text or "Authorization" in text or "fetch(" in text
+        assert holds == (script.name == "console-kit.js"), script.name
+
+
 # --- flags ---------------------------------------------------------------------------------------------------
 def test_a_flag_toggled_in_the_page_changes_the_next_fhir_answer(console_server, page):
     """dissent_blocks_migrate (seed table: 403 NO_PATIENT_CONSENT for a dissented patient)."""
