@@ -70,6 +70,17 @@ window.consoleKit = (function () {
     return { data: answer.data, text: answer.text };
   }
 
+  // One entry in a list-and-detail view's list (class persona-list): a button carrying data-<key>
+  // (what openItem marks), aria-current when it is the open item, and three lines: an id, a name
+  // and a summary.
+  function listItem({ key, value, current, onopen, id, name, summary }) {
+    return el("li", {},
+      el("button", { type: "button", ["data-" + key]: value, "aria-current": current ? "true" : null, onclick: onopen },
+        el("span", { class: "nhs", text: id }),
+        el("span", { class: "name", text: name }),
+        el("span", { class: "tags", text: summary })));
+  }
+
   // A list-and-detail view opens one item: its button in the list (data-<key> = value) is marked
   // aria-current, the detail pane says "Loading <value>…", then GET path fetches the item. Returns
   // the JSON, or null when the call failed (the pane then shows why) or when the same pane was
@@ -103,5 +114,5 @@ window.consoleKit = (function () {
     return Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ");
   }
 
-  return Object.freeze({ el, $, say, fail, send, api, openItem, typeCounts });
+  return Object.freeze({ el, $, say, fail, send, api, listItem, openItem, typeCounts });
 }());

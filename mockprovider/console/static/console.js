@@ -4,7 +4,7 @@
 "use strict";
 
 (function () {
-  const { el, $, say, fail, api, openItem, typeCounts } = window.consoleKit;   // console-kit.js
+  const { el, $, say, fail, api, listItem, openItem, typeCounts } = window.consoleKit;   // console-kit.js
   const POLL_MS = 2000;
   const MAX_LISTED = 60;
   const state = { catalogue: null, personas: [], selected: null, record: null, journalKeys: new Map(),
@@ -114,13 +114,10 @@
     const words = query.split(/\s+/).filter(Boolean);
     const found = state.personas.filter((p) => personaMatches(p, words));
     const list = $("#persona-list");
-    list.replaceChildren(...found.slice(0, MAX_LISTED).map((p) => el("li", {},
-      el("button", { type: "button", "data-nhs": p.nhs_number,
-                     "aria-current": state.selected === p.nhs_number ? "true" : null,
-                     onclick: () => openPersona(p.nhs_number, true) },
-        el("span", { class: "nhs", text: p.nhs_number }),
-        el("span", { class: "name", text: p.name || "" }),
-        el("span", { class: "tags", text: (p.tags || []).join(", ") || "no tags" })))));
+    list.replaceChildren(...found.slice(0, MAX_LISTED).map((p) => listItem({
+      key: "nhs", value: p.nhs_number, current: state.selected === p.nhs_number,
+      onopen: () => openPersona(p.nhs_number, true),
+      id: p.nhs_number, name: p.name || "", summary: (p.tags || []).join(", ") || "no tags" })));
     const total = state.personas.length;
     $("#persona-count").textContent = found.length > MAX_LISTED
       ? `${found.length} of ${total} match; showing the first ${MAX_LISTED}. Type more to narrow.`

@@ -5,7 +5,7 @@
 "use strict";
 
 (function () {
-  const { el, $, fail, api, openItem } = window.consoleKit;   // console-kit.js
+  const { el, $, fail, api, listItem, openItem } = window.consoleKit;   // console-kit.js
   const state = { registry: null, selected: null };
 
   function json(value) {
@@ -19,12 +19,10 @@
       state.registry = (await api("GET", "/_control/practices")).data;
     } catch (e) { fail(e.message); return; }
     const list = $("#practice-list");
-    list.replaceChildren(...state.registry.practices.map((p) => el("li", {},
-      el("button", { type: "button", "data-ods": p.ods, "aria-current": state.selected === p.ods ? "true" : null,
-                     onclick: () => open(p.ods, true) },
-        el("span", { class: "nhs", text: p.ods + (p.default ? " (default)" : "") }),
-        el("span", { class: "name", text: p.name }),
-        el("span", { class: "tags", text: [p.supplier, `${p.personas.length} persona(s)`, ...p.quirks].join(", ") })))));
+    list.replaceChildren(...state.registry.practices.map((p) => listItem({
+      key: "ods", value: p.ods, current: state.selected === p.ods, onopen: () => open(p.ods, true),
+      id: p.ods + (p.default ? " (default)" : ""), name: p.name,
+      summary: [p.supplier, `${p.personas.length} persona(s)`, ...p.quirks].join(", ") })));
     $("#consumer-list").replaceChildren(...state.registry.consumers.map((c) => el("li", {},
       el("span", { class: "mono", text: `${c.ods} · ASID ${c.asid}` }), " ", c.name)));
     if (state.selected) open(state.selected, false);
