@@ -388,6 +388,27 @@ def test_the_practices_view_shows_the_registry_sds_answers_and_pds_views(console
     shoot(page, "practices-desktop")
 
 
+def test_the_item_chosen_last_keeps_the_detail_pane(console_server, page):
+    """A slow answer for an item no longer chosen (here: a failure) neither replaces the detail of
+    the one chosen since nor moves aria-current back to it."""
+    page.allow_failed_loads = True                 # the held answer is let through as a 500
+    held = []
+    page.route("**/_control/practices/B82617", lambda route: held.append(route))
+    open_view(page, "practices")
+    page.locator("#practice-list button", has_text="B82617").click()
+    expect(page.locator("#practice-detail")).to_have_text("Loading B82617…")
+    page.locator("#practice-list button", has_text="Y90001").click()
+    expect(page.locator("#practice-name")).to_be_focused()
+    assert len(held) == 1
+    held[0].fulfill(status=500, content_type="application/json", body='{"error": "late and failed"}')
+    page.wait_for_timeout(300)                     # time for the late answer to be handled
+    expect(page.locator("#practice-name")).to_contain_text("Y90001")
+    assert "late and failed" not in page.locator("#practice-detail").inner_text()
+    current = page.locator("#practice-list button[aria-current='true']")
+    expect(current).to_have_count(1)
+    expect(current).to_contain_text("Y90001")
+
+
 def test_a_quirk_rule_from_the_fault_form_changes_what_sds_answers(console_server, page):
     open_view(page, "faults")
     page.get_by_label("quirk", exact=True).check()
