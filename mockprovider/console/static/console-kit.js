@@ -104,7 +104,8 @@ window.consoleKit = (function () {
     return latest.get(pane) === ticket ? data : null;
   }
 
-  // "Patient 1, AllergyIntolerance 3, List 2": a Bundle's resources by type, in entry order.
+  // "Patient 1, AllergyIntolerance 3, List 2": a Bundle's resources counted by type, each type where
+  // it first appears.
   function typeCounts(bundle) {
     const counts = {};
     for (const entry of bundle.entry || []) {
