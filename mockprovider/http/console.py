@@ -1,9 +1,11 @@
 """The web console: ``GET /_console``, a page over the public control API only.
 
-Static files inside the package (``mockprovider/console/static/``: one HTML page, one script, one
-stylesheet), no build step, nothing fetched from elsewhere (the Content-Security-Policy allows this
-origin only). Everything the page does it does with ``/_control/*`` calls a script could make with
-curl; this module only serves the files.
+Static files inside the package (``mockprovider/console/static/``: one HTML page, one stylesheet,
+the scripts in ``ASSETS``: ``console-kit.js`` with the helpers the others share, loaded first, then
+the views' scripts), no build step, nothing fetched from elsewhere (the Content-Security-Policy
+allows this origin only). Everything the page does it does with ``/_control/*`` calls a script
+could make with curl; this module only serves the files (each with its content type, from
+``ASSETS``: a file not listed there is a 404).
 
 When ``MOCKPROVIDER_CONTROL_TOKEN`` is set the page needs the token too: as the password of HTTP
 Basic authentication (the browser asks; any user name) or as ``Authorization: Bearer <token>``.
@@ -22,7 +24,8 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, request
 
 STATIC = Path(__file__).resolve().parent.parent / "console" / "static"
-ASSETS = {"console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8",
+ASSETS = {"console-kit.js": "text/javascript; charset=utf-8",
+          "console.js": "text/javascript; charset=utf-8", "console.css": "text/css; charset=utf-8",
           "lookups.js": "text/javascript; charset=utf-8",
           "retrieve-query.js": "text/javascript; charset=utf-8"}
 TOKEN_META = '<meta name="mockprovider-control-token" content="">'

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import uuid
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -17,6 +18,7 @@ from tests.console.conftest import DESKTOP, PHONE, TOKEN, shoot
 pytestmark = pytest.mark.live
 
 MIGRATE = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "mockprovider" / "console" / "static"
 
 
 def migrate(server, nhs: str, trace_id: str | None = None):
@@ -41,6 +43,37 @@ def test_the_console_needs_the_token(console_server):
     basic = base64.b64encode(f"me:{TOKEN}".encode()).decode()
     answer = console_server.get("/_console", {"Authorization": f"Basic {basic}"})
     assert answer.status == 200 and b"mockprovider console" in answer.body
+
+
+def test_every_file_the_page_loads_is_served_from_here_with_its_type(console_server):
+    """The page names its scripts and stylesheet on this origin only (the CSP allows nothing else);
+    each is served with the type nosniff needs, the shared kit before the scripts that use it, and
+    nothing in the static folder is left unserved."""
+    basic = {"Authorization": "Basic " + base64.b64encode(f"me:{TOKEN}".encode()).decode()}
+    page = console_server.get("/_console", basic)
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self';" in csp and "default-src 'none';" in csp
+    html = page.body.decode()
+    scripts = re.findall(r'<script src="([^"]+)"', html)
+    sheets = re.findall(r'<link rel="stylesheet" href="([^"]+)"', html)
+    assert scripts[0] == "/_console/console-kit.js" and len(scripts) == len(set(scripts)) >= 4
+    static = STATIC_DIR.glob("*")
+    assert sorted(f"/_console/{p.name}" for p in static if p.name != "index.html") == sorted(scripts + sheets)
+    for url in scripts + sheets:
+        answer = console_server.get(url, basic)
+        want = "text/javascript" if url.endswith(".js") else "text/css"
+        assert answer.status == 200 and answer.headers["Content-Type"].startswith(want), (url, answer.status)
+        assert answer.headers["X-Content-Type-Options"] == "nosniff" and answer.headers["Content-Security-Policy"] == csp
+        assert re.search(r"""(src|href)=["']?(https?:)?//|import\s*\(|@import""", answer.body.decode()) is None, url
+
+
+def test_only_the_kit_reads_the_token_and_sends_it():
+    """One place handles the control token: the kit reads the <meta> element and adds the Bearer
+    header; the view scripts call the kit (a copy elsewhere would be a second rule to keep right)."""
+    for script in STATIC_DIR.glob("*.js"):
+        text = script.read_text(encoding="utf-8")
+        holds = "mockprovider-control-token" in text or "Authorization" in text or "fetch(" in text
+        assert holds == (script.name == "console-kit.js"), script.name
 
 
 # --- flags ---------------------------------------------------------------------------------------------------
@@ -353,6 +386,27 @@ def test_the_practices_view_shows_the_registry_sds_answers_and_pds_views(console
     pds.locator("summary").click()
     assert '"value": "Y90001"' in pds.locator("pre").inner_text()    # PDS names the practice
     shoot(page, "practices-desktop")
+
+
+def test_the_item_chosen_last_keeps_the_detail_pane(console_server, page):
+    """A slow answer for an item no longer chosen (here: a failure) neither replaces the detail of
+    the one chosen since nor moves aria-current back to it."""
+    page.allow_failed_loads = True                 # the held answer is let through as a 500
+    held = []
+    page.route("**/_control/practices/B82617", lambda route: held.append(route))
+    open_view(page, "practices")
+    page.locator("#practice-list button", has_text="B82617").click()
+    expect(page.locator("#practice-detail")).to_have_text("Loading B82617…")
+    page.locator("#practice-list button", has_text="Y90001").click()
+    expect(page.locator("#practice-name")).to_be_focused()
+    assert len(held) == 1
+    held[0].fulfill(status=500, content_type="application/json", body='{"error": "late and failed"}')
+    page.wait_for_timeout(300)                     # time for the late answer to be handled
+    expect(page.locator("#practice-name")).to_contain_text("Y90001")
+    assert "late and failed" not in page.locator("#practice-detail").inner_text()
+    current = page.locator("#practice-list button[aria-current='true']")
+    expect(current).to_have_count(1)
+    expect(current).to_contain_text("Y90001")
 
 
 def test_a_quirk_rule_from_the_fault_form_changes_what_sds_answers(console_server, page):

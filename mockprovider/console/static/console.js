@@ -4,62 +4,13 @@
 "use strict";
 
 (function () {
-  const TOKEN = (document.querySelector('meta[name="mockprovider-control-token"]') || {}).content || "";
+  const { el, $, say, fail, api, listItem, openItem, typeCounts } = window.consoleKit;   // console-kit.js
   const POLL_MS = 2000;
   const MAX_LISTED = 60;
   const state = { catalogue: null, personas: [], selected: null, record: null, journalKeys: new Map(),
                   view: null, timer: null };
 
   // --- small helpers -------------------------------------------------------------------------------
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else if (name === "text") node.textContent = value;
-      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-      else if (name in node && typeof value !== "string") node[name] = value;
-      else node.setAttribute(name, value === true ? "" : value);
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-  const $ = (selector, root) => (root || document).querySelector(selector);
-
-  function say(message) {            // polite status for everyone, screen readers included
-    const status = $("#status");
-    status.textContent = "";
-    window.setTimeout(() => { status.textContent = message; }, 30);
-    $("#alert").hidden = true;
-  }
-  function fail(message) {
-    const alert = $("#alert");
-    alert.textContent = message;
-    alert.hidden = false;
-  }
-
-  async function api(method, path, body) {
-    const headers = { "Accept": "application/json" };
-    if (TOKEN) headers["Authorization"] = "Bearer " + TOKEN;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, { method, headers, cache: "no-store",
-                                         body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await response.text();
-    let data = null;
-    try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
-    if (!response.ok) {
-      const why = data && data.error ? data.error + (data.field ? " (field: " + data.field + ")" : "") : text.slice(0, 200);
-      const error = new Error(`${method} ${path}: ${response.status} ${why}`);
-      error.status = response.status;
-      error.data = data;
-      throw error;
-    }
-    return { data, text };
-  }
-
   function bytes(n) {
     if (n === null || n === undefined) return "";
     const units = ["bytes", "KiB", "MiB", "GiB"];
@@ -163,13 +114,10 @@
     const words = query.split(/\s+/).filter(Boolean);
     const found = state.personas.filter((p) => personaMatches(p, words));
     const list = $("#persona-list");
-    list.replaceChildren(...found.slice(0, MAX_LISTED).map((p) => el("li", {},
-      el("button", { type: "button", "data-nhs": p.nhs_number,
-                     "aria-current": state.selected === p.nhs_number ? "true" : null,
-                     onclick: () => openPersona(p.nhs_number, true) },
-        el("span", { class: "nhs", text: p.nhs_number }),
-        el("span", { class: "name", text: p.name || "" }),
-        el("span", { class: "tags", text: (p.tags || []).join(", ") || "no tags" })))));
+    list.replaceChildren(...found.slice(0, MAX_LISTED).map((p) => listItem({
+      key: "nhs", value: p.nhs_number, current: state.selected === p.nhs_number,
+      onopen: () => openPersona(p.nhs_number, true),
+      id: p.nhs_number, name: p.name || "", summary: (p.tags || []).join(", ") || "no tags" })));
     const total = state.personas.length;
     $("#persona-count").textContent = found.length > MAX_LISTED
       ? `${found.length} of ${total} match; showing the first ${MAX_LISTED}. Type more to narrow.`
@@ -178,20 +126,10 @@
 
   async function openPersona(nhs, moveFocus) {
     state.selected = nhs;
-    for (const button of document.querySelectorAll("#persona-list button")) {
-      if (button.dataset.nhs === nhs) button.setAttribute("aria-current", "true");
-      else button.removeAttribute("aria-current");
-    }
     const pane = $("#persona-detail");
-    pane.replaceChildren(el("p", { class: "hint", text: `Loading ${nhs}…` }));
-    let persona;
-    try {
-      persona = (await api("GET", `/_control/personas/${encodeURIComponent(nhs)}`)).data;
-    } catch (e) {
-      pane.replaceChildren(el("p", { class: "alert", text: e.message }));
-      return;
-    }
-    if (state.selected !== nhs) return;          // another persona was chosen meanwhile
+    const persona = await openItem({ list: "#persona-list", key: "nhs", value: nhs, pane,
+                                     path: `/_control/personas/${encodeURIComponent(nhs)}` });
+    if (!persona) return;                        // failed (the pane says why) or another was chosen
     const listed = state.personas.find((p) => p.nhs_number === nhs) || {};
     const heading = el("h2", { id: "persona-name", tabindex: "-1", text: `${persona.name} · ${persona.nhs_number}` });
     const facts = el("dl", { class: "facts" },
@@ -272,13 +210,8 @@
       const { data, text } = await api("GET", `/_control/personas/${persona.nhs_number}/record?sensitive=${sensitive}`);
       if (asked !== state.recordAsked) return;   // a later choice wins
       state.record = { nhs: persona.nhs_number, sensitive, text, bundle: data };
-      const counts = {};
-      for (const entry of data.entry || []) {
-        const type = entry.resource && entry.resource.resourceType;
-        counts[type] = (counts[type] || 0) + 1;
-      }
       $("#type-counts").textContent = `${(data.entry || []).length} entries, ${bytes(text.length)} of JSON: ` +
-        Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ");
+        typeCounts(data);
       tree.replaceChildren(bundleNode(data));
     } catch (e) {
       tree.replaceChildren(el("p", { class: "alert", text: e.message }));

@@ -5,40 +5,8 @@
 "use strict";
 
 (function () {
-  const TOKEN = (document.querySelector('meta[name="mockprovider-control-token"]') || {}).content || "";
+  const { el, $, fail, api, listItem, openItem } = window.consoleKit;   // console-kit.js
   const state = { registry: null, selected: null };
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else if (name === "text") node.textContent = value;
-      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-      else node.setAttribute(name, value === true ? "" : value);
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
-  const $ = (selector) => document.querySelector(selector);
-
-  async function get(path) {
-    const headers = { "Accept": "application/json" };
-    if (TOKEN) headers["Authorization"] = "Bearer " + TOKEN;
-    const response = await fetch(path, { headers, cache: "no-store" });
-    const data = await response.json().catch(() => null);
-    if (!response.ok) throw new Error(`GET ${path}: ${response.status} ${data && data.error ? data.error : ""}`);
-    return data;
-  }
-
-  function fail(message) {
-    const alert = $("#alert");
-    alert.textContent = message;
-    alert.hidden = false;
-  }
 
   function json(value) {
     return el("pre", { class: "json", tabindex: "0" }, JSON.stringify(value, null, 2));
@@ -48,15 +16,13 @@
 
   async function load() {
     try {
-      state.registry = await get("/_control/practices");
+      state.registry = (await api("GET", "/_control/practices")).data;
     } catch (e) { fail(e.message); return; }
     const list = $("#practice-list");
-    list.replaceChildren(...state.registry.practices.map((p) => el("li", {},
-      el("button", { type: "button", "data-ods": p.ods, "aria-current": state.selected === p.ods ? "true" : null,
-                     onclick: () => open(p.ods, true) },
-        el("span", { class: "nhs", text: p.ods + (p.default ? " (default)" : "") }),
-        el("span", { class: "name", text: p.name }),
-        el("span", { class: "tags", text: [p.supplier, `${p.personas.length} persona(s)`, ...p.quirks].join(", ") })))));
+    list.replaceChildren(...state.registry.practices.map((p) => listItem({
+      key: "ods", value: p.ods, current: state.selected === p.ods, onopen: () => open(p.ods, true),
+      id: p.ods + (p.default ? " (default)" : ""), name: p.name,
+      summary: [p.supplier, `${p.personas.length} persona(s)`, ...p.quirks].join(", ") })));
     $("#consumer-list").replaceChildren(...state.registry.consumers.map((c) => el("li", {},
       el("span", { class: "mono", text: `${c.ods} · ASID ${c.asid}` }), " ", c.name)));
     if (state.selected) open(state.selected, false);
@@ -64,17 +30,10 @@
 
   async function open(ods, moveFocus) {
     state.selected = ods;
-    for (const button of document.querySelectorAll("#practice-list button")) {
-      if (button.dataset.ods === ods) button.setAttribute("aria-current", "true");
-      else button.removeAttribute("aria-current");
-    }
     const pane = $("#practice-detail");
-    pane.replaceChildren(el("p", { class: "hint", text: `Loading ${ods}…` }));
-    let p;
-    try {
-      p = await get(`/_control/practices/${encodeURIComponent(ods)}`);
-    } catch (e) { pane.replaceChildren(el("p", { class: "alert", text: e.message })); return; }
-    if (state.selected !== ods) return;
+    const p = await openItem({ list: "#practice-list", key: "ods", value: ods, pane,
+                               path: `/_control/practices/${encodeURIComponent(ods)}` });
+    if (!p) return;                              // failed (the pane says why) or another was chosen
     const heading = el("h2", { id: "practice-name", tabindex: "-1", text: `${p.name} · ${p.ods}` });
     const facts = el("dl", { class: "facts" },
       el("dt", { text: "ASID" }), el("dd", { class: "mono", text: p.asid }),

@@ -1,29 +1,13 @@
 /* mockprovider console: "Try a query" on a persona (Retrieve a patient's structured record).
- * Self-contained: console.js announces each persona it shows ("mockprovider:persona" event) and this
- * script adds a form under it. The form builds the Parameters resource a consumer would send and posts
- * it to POST /_control/personas/{nhs}/retrieve, which answers exactly what $gpc.getstructuredrecord
+ * console.js announces each persona it shows ("mockprovider:persona" event) and this script adds a
+ * form under it (the shared helpers, the control call among them, come from console-kit.js). The
+ * form builds the Parameters resource a consumer would send and posts it to
+ * POST /_control/personas/{nhs}/retrieve, which answers exactly what $gpc.getstructuredrecord
  * answers (without headers and JWT). Text from the server is only ever set as text. */
 "use strict";
 
 (function () {
-  const TOKEN = (document.querySelector('meta[name="mockprovider-control-token"]') || {}).content || "";
-
-  function el(tag, attrs, ...children) {
-    const node = document.createElement(tag);
-    for (const [name, value] of Object.entries(attrs || {})) {
-      if (value === null || value === undefined || value === false) continue;
-      if (name === "class") node.className = value;
-      else if (name === "text") node.textContent = value;
-      else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-      else if (name in node && typeof value !== "string") node[name] = value;
-      else node.setAttribute(name, value === true ? "" : value);
-    }
-    for (const child of children.flat(Infinity)) {
-      if (child === null || child === undefined || child === false) continue;
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return node;
-  }
+  const { el, send, typeCounts } = window.consoleKit;   // console-kit.js
 
   // The clinical areas and their part parameters (the retrieve page's parameter table).
   const AREAS = [
@@ -127,34 +111,23 @@
     const body = parameters(form, nhs);
     form.querySelector("#query-request").textContent = JSON.stringify(body, null, 2);
     out.replaceChildren(el("p", { class: "hint", text: "Running…" }));
-    const headers = { "Accept": "application/fhir+json", "Content-Type": "application/json" };
-    if (TOKEN) headers["Authorization"] = "Bearer " + TOKEN;
-    let response, text;
-    try {
-      response = await fetch(`/_control/personas/${encodeURIComponent(nhs)}/retrieve`,
-                             { method: "POST", headers, cache: "no-store", body: JSON.stringify(body) });
-      text = await response.text();
+    let answer;
+    try {       // an error answer (4xx with its OperationOutcome) is shown, not thrown
+      answer = await send("POST", `/_control/personas/${encodeURIComponent(nhs)}/retrieve`, body, "application/fhir+json");
     } catch (e) {
       out.replaceChildren(el("p", { class: "alert", text: String(e) }));
       return;
     }
-    let data = null;
-    try { data = JSON.parse(text); } catch (e) { data = null; }
+    const { data, text } = answer;
     const status = el("p", { id: "query-status", role: "status" });
     const pieces = [status];
     if (data && data.resourceType === "OperationOutcome") {
       const issue = (data.issue || [])[0] || {};
       const code = issue.details && issue.details.coding && issue.details.coding[0] ? issue.details.coding[0].code : "";
-      status.textContent = `${response.status} ${code}: ${issue.diagnostics || ""}`;
+      status.textContent = `${answer.status} ${code}: ${issue.diagnostics || ""}`;
       status.className = "alert";
     } else if (data && data.resourceType === "Bundle") {
-      const counts = {};
-      for (const entry of data.entry || []) {
-        const type = entry.resource && entry.resource.resourceType;
-        counts[type] = (counts[type] || 0) + 1;
-      }
-      status.textContent = `${response.status}: ${(data.entry || []).length} entries — ` +
-        Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(", ");
+      status.textContent = `${answer.status}: ${(data.entry || []).length} entries — ` + typeCounts(data);
       pieces.push(listSummary(data));
       const warning = (data.entry || []).map((e) => e.resource).find((r) => r && r.resourceType === "OperationOutcome");
       if (warning) {
@@ -162,7 +135,7 @@
           text: "Unrecognised: " + (warning.issue || []).map((i) => i.diagnostics).join(", ") }));
       }
     } else {
-      status.textContent = `${response.status}: ${text.slice(0, 200)}`;
+      status.textContent = `${answer.status}: ${text.slice(0, 200)}`;
       status.className = "alert";
     }
     const raw = el("details", { class: "query-json" }, el("summary", { text: "Answer as JSON" }));
