@@ -101,13 +101,13 @@ def test_serve_from_anywhere_answers_a_bundle_and_a_document(installed):
 
         # the console's static files are package data, and the cast's rules (cast.toml) came along
         assert b"mockprovider console" in urllib.request.urlopen(base + "/_console", timeout=10).read()
-        assert urllib.request.urlopen(base + "/_console/console.js", timeout=10).status == 200
+        for script in ("console-kit.js", "console.js", "lookups.js", "retrieve-query.js"):
+            assert urllib.request.urlopen(base + "/_console/" + script, timeout=10).status == 200
         assert "200" in detail["rules"] and detail["exercises"]
         # the practices registry came along too (issue #26): the wheel's copy, every practice
         registry = json.loads(urllib.request.urlopen(base + "/_control/practices", timeout=10).read())
         assert registry["file"].endswith("builtin_personas/practices.toml") and not registry["file"].startswith(str(REPO))
         assert {"B82617", "Y90001"} <= {p["ods"] for p in registry["practices"]}
-        assert urllib.request.urlopen(base + "/_console/lookups.js", timeout=10).status == 200
     finally:
         os.killpg(server.pid, 2)
         output = server.communicate(timeout=15)[0].decode(errors="replace")
