@@ -7,10 +7,13 @@ Starts a real ``mockprovider serve`` (gunicorn, ``--workers`` workers, on 127.0.
 structured Bundle of about ``--mb`` MB (the EMIS-shaped built-in's record, its clinical entries
 repeated under new ids), and measures every worker's resident memory (``VmRSS`` from /proc):
 
-1. at rest;
+1. at rest (after a migrate and a retrieve of a small built-in persona on every worker: the code
+   paths' first use is not the large persona's cost);
 2. after ``PUT /_control/personas/{nhs}`` (application/fhir+json) and a control call on every
    worker (each worker builds its own view of the cast);
 3. after a migrate of that persona answered by every worker (its Bundle built and cached);
+3b. after a Retrieve a structured record of it (allergies, medication, problems) answered by every
+   worker (its answer built and cached);
 4. after ``POST /_control/reset`` (and a call on every worker);
 5. after another PUT, then ``DELETE`` of the persona;
 6. after another PUT, then a PUT of a small persona under the same number (a replacement).
@@ -42,6 +45,7 @@ from tests import helpers as h  # noqa: E402
 NHS = "9690990519"                   # a run-time persona of issue #28's block (valid Mod-11)
 SOURCE = "9990042179"               # the EMIS-shaped heavy record: ~3,000 resources, ~4 MB
 MIGRATE = h.STRUCTURED + "/Patient/$gpc.migratestructuredrecord"
+WARM_UP = "9690937286"      # a small built-in persona: first use of migrate and retrieve
 META = h.STRUCTURED + "/metadata"
 MB = 1024 * 1024
 
@@ -128,6 +132,16 @@ class Server:
             return headers
         self.every_worker(migrate)
 
+    def retrieve_on_every_worker(self, nhs: str) -> None:
+        def retrieve():
+            headers = h.retrieve_headers()
+            body = h.retrieve_body(nhs, h.area("includeAllergies", includeResolvedAllergies=True),
+                                   h.area("includeMedication"), h.area("includeProblems"))
+            status, _ = self.request("POST", h.RETRIEVE_URL, json.dumps(body).encode(), headers)
+            assert status == 200, status
+            return headers
+        self.every_worker(retrieve)
+
     def stop(self):
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
@@ -192,6 +206,10 @@ def measure(megabytes: float = 50, workers: int = 2, env: dict | None = None, lo
     put = ("PUT", f"/_control/personas/{NHS}", body, {"Content-Type": "application/fhir+json"})
     try:
         server.touch_every_worker()
+        # Warm each code path once with a small built-in persona (modules, compiled patterns, caches
+        # of small things): "at rest" is the server after first use, so growth is the persona's alone.
+        server.migrate_on_every_worker(WARM_UP)
+        server.retrieve_on_every_worker(WARM_UP)
         step("at rest")
         started = time.monotonic()
         status, raw = server.request(*put)
@@ -202,6 +220,8 @@ def measure(megabytes: float = 50, workers: int = 2, env: dict | None = None, lo
         step("after PUT")
         server.migrate_on_every_worker(NHS)
         step("after a migrate on every worker")
+        server.retrieve_on_every_worker(NHS)
+        step("after a retrieve on every worker")
         assert server.request("POST", "/_control/reset")[0] == 200
         server.touch_every_worker()
         step("after reset")

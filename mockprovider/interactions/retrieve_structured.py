@@ -55,6 +55,7 @@ from ..errors import SpineError
 from ..fhir import record_index
 from ..fhir.render import Spliced, SplicedBody, to_json_bytes
 from ..personas.documents import index as documents_index
+from ..process import offload
 from ..fhir.retrieve import (Allergies, Consultations, Diary, Immunisations, Medications, Period, Problems, Query,
                              retrieve_bundle)
 from ..fhir.structured import structured_bundle
@@ -344,7 +345,7 @@ def check_business_rules(call: Call, persona) -> None:
     """The page's patient rows, in order; never says why a sensitive patient is not found."""
     if persona is None:
         raise SpineError("PATIENT_NOT_FOUND", "No patient with that NHS number is registered at this practice")
-    data = persona.data
+    data = persona.head          # never the record: a large persona keeps only its bytes
     if persona.pds.get("sensitive"):
         raise SpineError("PATIENT_NOT_FOUND", "Patient not found")
     if data.get("deceased"):
@@ -395,25 +396,39 @@ def _caches(runtime):
     return caches
 
 
+def _index_args(call, persona) -> tuple:
+    """What the record index of ``persona`` depends on, as :func:`_build_index`'s arguments. The
+    practice the record comes from is the persona's home practice, as for migrate (the request
+    reached it there, mockprovider.interactions.Call.at_practice), so every resource is migrate's."""
+    runtime = call.runtime
+    return (persona, persona.practice or runtime.settings.ods_code, call.documents_base,
+            call.flags.get("nhs_number_status_system", "example"),
+            call.flags.get("patient_general_practitioner", "seed"),
+            documents_index(runtime.personas).of(persona))
+
+
+def _build_index(persona, ods, documents_base, status_system, gp_mode, documents) -> record_index.RecordIndex:
+    bundles = [structured_bundle(persona, ods, sensitive, documents_base, status_system,
+                                 documents=documents, migrate_limit_bytes=0, general_practitioner=gp_mode)
+               for sensitive in (True, False)]
+    return record_index.build(*bundles)
+
+
+def _answer_bytes(query: Query, nhs: str, limit: int, *index_args) -> bytes:
+    """One answer from scratch (index included): what a large persona's forked child makes."""
+    return to_json_bytes(retrieve_bundle(_build_index(*index_args), query, nhs, limit))
+
+
 def record_of(call, persona) -> record_index.RecordIndex:
     """The persona's record index (from its migrate Bundles, with and without sensitive information),
     built once per documents root and the flags that change the migrate bytes."""
-    runtime = call.runtime
-    status_system = call.flags.get("nhs_number_status_system", "example")
-    gp_mode = call.flags.get("patient_general_practitioner", "seed")
-    key = (id(persona), persona.nhs_number, call.documents_base, status_system, gp_mode)
-    indexes, _ = _caches(runtime)
+    args = _index_args(call, persona)
+    key = (id(persona), persona.nhs_number) + args[2:5]
+    indexes, _ = _caches(call.runtime)
     hit = indexes.get(key)
     if hit is not None and hit[0] is persona:
         return hit[1]
-    documents = documents_index(runtime.personas).of(persona)
-    # The practice the record comes from: the persona's home practice, as for migrate (the request
-    # reached it there, mockprovider.interactions.Call.at_practice), so every resource is migrate's.
-    ods = persona.practice or runtime.settings.ods_code
-    bundles = [structured_bundle(persona, ods, sensitive, call.documents_base, status_system,
-                                 documents=documents, migrate_limit_bytes=0, general_practitioner=gp_mode)
-               for sensitive in (True, False)]
-    found = record_index.build(*bundles)
+    found = _build_index(*args)
     indexes.put(key, (persona, found))
     return found
 
@@ -429,8 +444,15 @@ def cached_body(call, persona, query: Query) -> Spliced:
     hit = answers.get(key)
     if hit is not None and hit[0] is persona:
         return hit[1]
-    bundle = retrieve_bundle(record_of(call, persona), query, persona.nhs_number, limit)
-    spliced = Spliced(to_json_bytes(bundle))
+    if persona.size >= offload.OFFLOAD_FROM_BYTES:
+        # A large persona (one that keeps only its bytes): its answer is made in a forked child, as
+        # migrate's Bundle is (mockprovider.process.offload), and only the answer's bytes are kept;
+        # the index of its whole record would cost the worker many times the persona (issue #28).
+        body = offload.in_child(persona.size, _answer_bytes, query, persona.nhs_number, limit,
+                                *_index_args(call, persona))
+    else:
+        body = to_json_bytes(retrieve_bundle(record_of(call, persona), query, persona.nhs_number, limit))
+    spliced = Spliced(body)
     answers.put(key, (persona, spliced))
     return spliced
 

@@ -547,3 +547,20 @@ def test_a_supplier_shaped_records_confidential_items(client, nhs):
         assert warnings(lists[title]) == ["confidential-items"], title
     withheld = everything - set(migrate_resources(client, nhs))
     assert withheld and not withheld & refs(bundle)
+
+
+def test_a_large_persona_gets_the_same_answer_made_in_a_forked_child(client, app, monkeypatch):
+    """A persona large enough to keep only its bytes has its answer made in a forked child (issue #28's
+    offload, as migrate's Bundle is), never its record's index in the worker: the answer is the same."""
+    from mockprovider.process import offload
+    query = [h.area("includeAllergies", includeResolvedAllergies=True), {"name": "includeMedication"},
+             {"name": "includeProblems"}]
+    in_worker = retrieve(client, MAIN, *query)
+    app.extensions["mockprovider"].caches = {}
+    monkeypatch.setattr(offload, "OFFLOAD_FROM_BYTES", 0)       # every persona counts as large
+    forked = []
+    real_fork = offload._fork_and_wait
+    monkeypatch.setattr(offload, "_fork_and_wait", lambda *a: forked.append(a) or real_fork(*a))
+    again = retrieve(client, MAIN, *query)
+    assert {**again, "id": None} == {**in_worker, "id": None}            # Bundle.id: each request's trace id
+    assert [args[0].__name__ for args in forked] == ["_answer_bytes"]
