@@ -301,6 +301,14 @@ def make_persona(fake, seed, number: str, tags: frozenset, style: str = "plain",
     return persona
 
 
+def _generated_document(key: str, description: str, doc_type: str, created: str, indexed: str, author_ods: str,
+                        size: int, seed: str) -> dict:
+    """One document of the documents section's ``generate`` form (its bytes made from ``seed``)."""
+    return {"key": key, "description": description, "type": doc_type, "created": created, "indexed": indexed,
+            "author": {"organization": author_ods}, "contentType": GENERATED_CONTENT_TYPE,
+            "generate": {"size": size, "seed": seed}, "sha256": generated_sha256(size, seed)}
+
+
 def _documents(rnd: random.Random, seed, number: str, tags: frozenset) -> list:
     """Generated documents (the documents section's ``generate`` form) for the document tags."""
     sizes = []
@@ -313,18 +321,11 @@ def _documents(rnd: random.Random, seed, number: str, tags: frozenset) -> list:
     documents = []
     for n, (key, size) in enumerate(sizes):
         created = _day(rnd, REFERENCE_DATE - datetime.timedelta(days=10 * 365), REFERENCE_DATE - datetime.timedelta(days=2))
-        doc_seed = f"{seed}/{number}/{key}"
-        documents.append({
-            "key": key,
-            "description": f"Generated document {n + 1} of {len(sizes)}",
-            "type": codes.DOCUMENT_TYPES[n % len(codes.DOCUMENT_TYPES)],
-            "created": f"{created.isoformat()}T09:00:00+00:00",
-            "indexed": f"{(created + datetime.timedelta(days=1)).isoformat()}T09:00:00+00:00",
-            "author": {"organization": AUTHOR_ODS},
-            "contentType": GENERATED_CONTENT_TYPE,
-            "generate": {"size": size, "seed": doc_seed},
-            "sha256": generated_sha256(size, doc_seed),
-        })
+        documents.append(_generated_document(
+            key, f"Generated document {n + 1} of {len(sizes)}", codes.DOCUMENT_TYPES[n % len(codes.DOCUMENT_TYPES)],
+            f"{created.isoformat()}T09:00:00+00:00",
+            f"{(created + datetime.timedelta(days=1)).isoformat()}T09:00:00+00:00", AUTHOR_ODS, size,
+            f"{seed}/{number}/{key}"))
     return documents
 
 
@@ -337,10 +338,8 @@ def _edge_case(persona: dict, seed, number: str) -> dict:
     record.setdefault("investigations", []).append({
         "key": "edge-ferritin", "date": day, "code": codes.FBC, "specimen": {"type": codes.VENOUS_BLOOD},
         "results": [{"key": "edge-ferritin-report", "code": codes.FERRITIN, "document": "lab-report"}]})
-    return {"key": "lab-report", "description": "Laboratory report: serum ferritin", "type": codes.LAB_REPORT,
-            "created": f"{day}T14:00:00+00:00", "indexed": f"{day}T16:00:00+00:00",
-            "author": {"organization": AUTHOR_ODS}, "contentType": GENERATED_CONTENT_TYPE,
-            "generate": {"size": size, "seed": doc_seed}, "sha256": generated_sha256(size, doc_seed)}
+    return _generated_document("lab-report", "Laboratory report: serum ferritin", codes.LAB_REPORT,
+                               f"{day}T14:00:00+00:00", f"{day}T16:00:00+00:00", AUTHOR_ODS, size, doc_seed)
 
 
 def _letters(rnd: random.Random, seed, number: str, count: int, born: datetime.date) -> list:
@@ -351,18 +350,10 @@ def _letters(rnd: random.Random, seed, number: str, count: int, born: datetime.d
         created = _day(rnd, earliest, REFERENCE_DATE - datetime.timedelta(days=2))
         key = f"letter-{n + 1}"
         size = 6000 + rnd.randint(0, 20000)
-        doc_seed = f"{seed}/{number}/{key}"
-        letters.append({
-            "key": key,
-            "description": LETTER_DESCRIPTIONS[n % len(LETTER_DESCRIPTIONS)],
-            "type": LETTER_TYPES[n % len(LETTER_TYPES)],
-            "created": f"{created.isoformat()}T09:00:00+00:00",
-            "indexed": f"{created.isoformat()}T15:30:00+00:00",
-            "author": {"organization": HOSPITAL_ODS},
-            "contentType": GENERATED_CONTENT_TYPE,
-            "generate": {"size": size, "seed": doc_seed},
-            "sha256": generated_sha256(size, doc_seed),
-        })
+        letters.append(_generated_document(
+            key, LETTER_DESCRIPTIONS[n % len(LETTER_DESCRIPTIONS)], LETTER_TYPES[n % len(LETTER_TYPES)],
+            f"{created.isoformat()}T09:00:00+00:00", f"{created.isoformat()}T15:30:00+00:00", HOSPITAL_ODS, size,
+            f"{seed}/{number}/{key}"))
     return letters
 
 
