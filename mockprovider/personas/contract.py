@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import nhs_number as nhs_numbers
 from .persona import RECORD_SECTIONS, validate
-from .format import CLINICAL_AREAS, PERSONA_CHECKS, SDS_RE, SECTION_VALIDATORS, TAGS, Checker, \
+from .format import CLINICAL_AREAS, PERSONA_CHECKS, SDS_RE, SECTION_VALIDATORS, TAGS, Checker, kind_of, \
     PersonaError, derive_tags
 from .schema import schema_errors
 
@@ -59,7 +59,7 @@ def mistakes(data, file, persona_dir, first: PersonaError | None = None) -> list
     """Every mistake of a persona the loader refused (``first``: what the loader said, reported
     only if nothing else names it), in document order."""
     if not isinstance(data, dict):
-        return [PersonaError(file, "$", f"must be a JSON object, not {_kind(data)}")]
+        return [PersonaError(file, "$", f"must be a JSON object, not {kind_of(data)}")]
     found: list[PersonaError] = []
     named: list[str] = []
 
@@ -131,7 +131,7 @@ def _top_level(data: dict, file, persona_dir):
 
 def _documents_one_by_one(value, path, file, persona_dir):
     if not isinstance(value, list):
-        raise PersonaError(file, path, f"must be a JSON array, not {_kind(value)}")
+        raise PersonaError(file, path, f"must be a JSON array, not {kind_of(value)}")
     validator = SECTION_VALIDATORS["documents"]
     for n, doc in enumerate(value):
         try:
@@ -398,13 +398,6 @@ def _date(value):
         except ValueError:
             return None
     return None
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
 
 
 def _overlaps(path: str, other: str) -> bool:

@@ -81,7 +81,7 @@ class Checker:
 
     def obj(self, value, path, required=(), optional=()):
         if type(value) is not dict:
-            self.fail(path, f"must be a JSON object, not {_kind(value)}")
+            self.fail(path, f"must be a JSON object, not {kind_of(value)}")
         for key in required:
             if key not in value:
                 self.fail(f"{path}.{key}", "is required")
@@ -99,7 +99,7 @@ class Checker:
                 return value
             if isinstance(value, str):
                 self.fail(path, "must not be empty")
-            self.fail(path, f"must be a non-empty string, not {_kind(value)}")
+            self.fail(path, f"must be a non-empty string, not {kind_of(value)}")
         if pattern is not None and not pattern.match(value):
             self.fail(path, f"{value!r} has the wrong format")
         if choices is not None and value not in choices:
@@ -119,7 +119,7 @@ class Checker:
 
     def boolean(self, value, path):
         if not isinstance(value, bool):
-            self.fail(path, f"must be true or false, not {_kind(value)}")
+            self.fail(path, f"must be true or false, not {kind_of(value)}")
         return value
 
     def integer(self, value, path, minimum=0):
@@ -129,7 +129,7 @@ class Checker:
 
     def array(self, value, path):
         if type(value) is not list:
-            self.fail(path, f"must be a JSON array, not {_kind(value)}")
+            self.fail(path, f"must be a JSON array, not {kind_of(value)}")
         return value
 
     def strings(self, value, path):
@@ -138,7 +138,8 @@ class Checker:
         return value
 
 
-def _kind(value) -> str:
+def kind_of(value) -> str:
+    """What a JSON value is, in the words every persona mistake uses ("a string", "an array", …)."""
     if value is None:
         return "null"
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string",

@@ -20,7 +20,7 @@ from collections import OrderedDict
 from .generate import large_record
 from .supplier_records import record as supplier_record
 from .format import (DATE_RE, GENDERS, NHS_NUMBER_STATUSES, ODS_RE, PERSONA_CHECKS, SECTION_VALIDATORS,  # noqa: F401
-                     TAGS, Checker, PersonaError, _kind, derive_tags)
+                     TAGS, Checker, PersonaError, derive_tags, kind_of)
 
 TOP_REQUIRED = ("nhs_number", "name", "gender", "birth_date")
 TOP_OPTIONAL = ("$schema", "description", "tags", "nhs_number_status", "pds", "deceased", "active", "address",
@@ -52,7 +52,7 @@ def validate(data, file, persona_dir, raw: bytes | None = None) -> "Persona":
     c.obj(data, "$", TOP_REQUIRED, TOP_OPTIONAL)
     number = data["nhs_number"]
     if not isinstance(number, str):
-        c.fail("$.nhs_number", f"must be a string of 10 digits, not {_kind(number)}")
+        c.fail("$.nhs_number", f"must be a string of 10 digits, not {kind_of(number)}")
     if not NHS_NUMBER_RE.match(number):
         c.fail("$.nhs_number", f"{number!r} is not a valid NHS number (10 digits, Mod-11 check digit)")
     if "$schema" in data:

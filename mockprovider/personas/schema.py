@@ -19,7 +19,7 @@ import re
 from functools import lru_cache
 
 from .. import config
-from .format import PersonaError
+from .format import PersonaError, kind_of
 
 FILE_NAME = "schema.json"
 
@@ -65,13 +65,6 @@ _KINDS = {"object": "a JSON object", "array": "a JSON array", "string": "a non-e
           "boolean": "true or false", "integer": "a whole number", "number": "a number", "null": "null"}
 
 
-def _kind(value) -> str:
-    if value is None:
-        return "null"
-    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
-            list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
-
-
 def _message(error) -> tuple[str, str]:
     path = json_path(error.absolute_path)
     if error.validator == "required":
@@ -84,8 +77,8 @@ def _message(error) -> tuple[str, str]:
     if error.validator == "type":
         wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
         if wanted == ["boolean"]:
-            return path, f"must be true or false, not {_kind(error.instance)}"
-        return path, f"must be {' or '.join(_KINDS.get(w, w) for w in wanted)}, not {_kind(error.instance)}"
+            return path, f"must be true or false, not {kind_of(error.instance)}"
+        return path, f"must be {' or '.join(_KINDS.get(w, w) for w in wanted)}, not {kind_of(error.instance)}"
     if error.validator == "minLength" and error.validator_value == 1:
         return path, "must not be empty"
     if error.validator == "minimum":
